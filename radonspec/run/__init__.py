@@ -1,0 +1,1 @@
+"""Fitting: one fit (sample), the content-addressed store, and executors."""

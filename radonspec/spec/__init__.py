@@ -1,0 +1,1 @@
+"""The spec language: schema, YAML loading, priors and formula checks."""

@@ -1,0 +1,233 @@
+"""The spec format, version 1, as frozen pydantic models.
+
+The loader (``spec.loader``) resolves ``extends`` and ``defaults`` before
+validation, so every ``ModelSpec`` here is complete: nothing downstream merges
+or defaults again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from radonspec.errors import Location
+from radonspec.spec.priors import PriorNode, parse_prior
+
+SPEC_VERSION = 1
+BACKENDS = ("nutpie", "pymc", "numpyro", "blackjax")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+Path = tuple[str | int, ...]
+
+_PRIOR_JSON_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "string",
+            "description": "Compact form, e.g. Normal(0, sigma=HalfNormal(5))",
+        },
+        {
+            "type": "object",
+            "required": ["dist"],
+            "properties": {"dist": {"type": "string"}},
+            "additionalProperties": True,
+            "description": "Mapping form, e.g. {dist: Normal, mu: 0, sigma: 1}",
+        },
+    ]
+}
+
+Prior = Annotated[
+    PriorNode,
+    BeforeValidator(parse_prior),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_PRIOR_JSON_SCHEMA),
+]
+
+
+class Frozen(BaseModel):
+    """Base for all spec models: immutable, unknown keys forbidden."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, populate_by_name=True
+    )
+
+
+class SamplerSpec(Frozen):
+    """How a model is sampled."""
+
+    backend: Literal["nutpie", "pymc", "numpyro", "blackjax"] = Field(
+        "nutpie", description="Sampler backend; numpyro and blackjax need the `jax` extra."
+    )
+    draws: int = Field(1000, ge=1, le=1_000_000, description="Draws kept per chain.")
+    tune: int = Field(1000, ge=0, le=1_000_000, description="Tuning (warm-up) steps per chain.")
+    chains: int = Field(4, ge=1, le=64, description="Number of chains.")
+    seed: int = Field(
+        20221,
+        ge=0,
+        lt=2**32,
+        description="Study seed; each model's seed derives from it and the model's name.",
+    )
+    target_accept: float = Field(0.8, gt=0, lt=1, description="Target acceptance rate of NUTS.")
+    max_treedepth: int = Field(10, ge=1, le=20, description="Maximum NUTS tree depth.")
+    init: Literal["auto", "adapt_diag", "jitter+adapt_diag", "adapt_full"] = Field(
+        "auto", description="Initialisation of the PyMC sampler (ignored by other backends)."
+    )
+
+
+class DataSpec(Frozen):
+    """Where the data comes from and how it is prepared."""
+
+    dataset: str | None = Field(None, description="A bundled data set (`radonspec datasets`).")
+    path: str | None = Field(None, description=".csv or .parquet file, relative to the spec.")
+    categorical: tuple[str, ...] = Field((), description="Columns treated as categorical.")
+    reference: dict[str, str | int] = Field(
+        default_factory=dict, description="Reference level per categorical column."
+    )
+    filter: dict[str, list[str | int | float | bool] | str | int | float | bool] = Field(
+        default_factory=dict, description="Keep rows whose column equals a value or is in a list."
+    )
+    dropna: bool = Field(False, description="Drop rows with NaN in used columns.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError("give exactly one of 'dataset' (a bundled data set) or 'path'")
+        for column in self.reference:
+            if column not in self.categorical:
+                raise ValueError(
+                    f"reference level given for '{column}', which is not in 'categorical';"
+                    f" add it to 'categorical'"
+                )
+        return self
+
+    @field_validator("path")
+    @classmethod
+    def _path_suffix(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith((".csv", ".parquet", ".pq")):
+            raise ValueError(f"'{value}' is neither .csv nor .parquet; convert it to one of these")
+        return value
+
+
+Formula = str | tuple[str, ...]
+
+
+class ModelSpec(Frozen):
+    """One fully resolved model variant."""
+
+    formula: Formula = Field(
+        description="Bambi formula, or a list [main, 'sigma ~ ...'] for distributional models."
+    )
+    family: str = Field("gaussian", description="Any Bambi family.")
+    link: str | dict[str, str] | None = Field(
+        None, description="Link name, or a mapping from family parameter to link."
+    )
+    priors: dict[str, Prior] = Field(
+        default_factory=dict, description="Priors by Bambi term name, or common/group_specific."
+    )
+    noncentered: bool = Field(True, description="Non-centered group-specific effects.")
+    center_predictors: bool = Field(True, description="Center common predictors (Bambi).")
+    sampler: SamplerSpec = Field(default_factory=SamplerSpec)
+    description: str | None = None
+
+    @property
+    def formulas(self) -> tuple[str, ...]:
+        """The formula as a tuple, main formula first."""
+        return (self.formula,) if isinstance(self.formula, str) else self.formula
+
+    @field_validator("formula", mode="before")
+    @classmethod
+    def _formula_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a formula list needs at least the main formula")
+            return tuple(value)
+        return value
+
+
+class KFoldSpec(Frozen):
+    """K-fold or leave-group-out cross-validation settings."""
+
+    k: int = Field(10, ge=2, le=1000, description="Number of folds.")
+    group_by: str | None = Field(None, description="Leave whole groups out (a column).")
+
+
+class CompareSpec(Frozen):
+    """How variants are compared."""
+
+    criterion: Literal["loo", "kfold"] = "loo"
+    kfold: KFoldSpec = Field(default_factory=KFoldSpec)
+    models: tuple[str, ...] | None = Field(None, description="Models to compare; default all.")
+    rmsd: bool = Field(True, description="Report posterior predictive RMSD per model.")
+
+
+class ShrinkageSpec(Frozen):
+    """Which two models the shrinkage plot joins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", description="Model the arrows start from.")
+    to: str = Field(description="Model the arrows point to.")
+
+
+class ReportSpec(Frozen):
+    """What the report shows."""
+
+    title: str | None = None
+    formats: tuple[Literal["html", "markdown", "json"], ...] = ("html", "markdown", "json")
+    group: str | None = Field(None, description="Grouping factor for group-level sections.")
+    shrinkage: ShrinkageSpec | None = None
+    highlight: tuple[str | int, ...] = ()
+    predictor: str | None = Field(None, description="x axis of per-group fitted lines.")
+    frequentist: bool = Field(False, description="Fit the same formula by REML (statsmodels).")
+
+
+class Study(Frozen):
+    """A validated study: one data set, several model variants."""
+
+    spec_version: Literal[1] = Field(description="Version of the spec format; only 1 exists.")
+    name: str = Field(pattern=NAME_PATTERN, description="Study name: [a-z0-9][a-z0-9_-]*")
+    description: str | None = None
+    data: DataSpec
+    models: dict[str, ModelSpec] = Field(min_length=1)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    _source: str = PrivateAttr(default="<memory>")
+    _positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Path of the spec file the study came from."""
+        return self._source
+
+    def locate(self, *path: str | int) -> Location | None:
+        """Location in the spec files of the value at ``path`` (or its nearest parent)."""
+        for end in range(len(path), -1, -1):
+            found = self._positions.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return None
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, value: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        import re
+
+        for name in value:
+            if not re.match(MODEL_NAME_PATTERN, name):
+                raise ValueError(
+                    f"model name '{name}' must match {MODEL_NAME_PATTERN}"
+                    " (letters, digits, '_', '-', '.')"
+                )
+        return value
