@@ -1,0 +1,5 @@
+"""``python -m radonspec``."""
+
+from radonspec.cli import main
+
+main()

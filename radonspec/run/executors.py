@@ -1,0 +1,171 @@
+"""Where fits run: in this process, in a process pool, or on a Dask cluster.
+
+Executors and the sampler sit on opposite sides of one small protocol: a
+``FitJob`` (everything one fit needs, picklable) goes in, a ``Fit`` comes back.
+Workers never touch the store; the client writes it, so no shared file system
+is needed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from radonspec.errors import MissingExtraError, RadonspecError
+from radonspec.run.fit import Fit
+from radonspec.spec.schema import Study
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One fit to run: the study, the model's name, its data, key and seed."""
+
+    study: Study
+    model: str
+    frame: pd.DataFrame
+    key: str
+    seed: int
+
+
+def run_job(job: FitJob) -> Fit:
+    """Compile and sample one job; runs on whichever worker the executor chose."""
+    from radonspec.compile import compile_model
+    from radonspec.run.sample import sample_model
+
+    try:
+        compiled = compile_model(job.study, job.model, job.frame)
+    except RadonspecError as exc:
+        return Fit(model=job.model, key=job.key, status="failed", tree=None, error=str(exc))
+    sampler = job.study.models[job.model].sampler
+    return sample_model(compiled, key=job.key, sampler=sampler, seed=job.seed)
+
+
+class Executor(Protocol):
+    """Runs jobs and yields their fits as they finish (in any order)."""
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Run ``jobs``; yield each ``Fit`` when it is done."""
+        ...
+
+    def close(self) -> None:
+        """Release workers."""
+        ...
+
+
+class LocalExecutor:
+    """Fits one after the other in this process."""
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Run each job here, in order."""
+        for job in jobs:
+            yield run_job(job)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class PoolExecutor:
+    """One model per worker process, chains inside it."""
+
+    def __init__(self, jobs: int, initializer: Callable[[], None] | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=initializer
+        )
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Submit every job, yield fits as they complete."""
+        futures: dict[Future[Fit], FitJob] = {self._pool.submit(run_job, j): j for j in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a crashed worker fails its model, not the study
+                yield Fit(
+                    model=job.model,
+                    key=job.key,
+                    status="failed",
+                    tree=None,
+                    error=f"the worker process fitting it crashed ({type(exc).__name__}: {exc})",
+                )
+
+    def close(self) -> None:
+        """Shut the pool down, cancelling what has not started."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Fits on a Dask cluster: a local one by default, or an existing scheduler."""
+
+    def __init__(self, scheduler: str | None = None, jobs: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise MissingExtraError(
+                "--executor dask needs the 'distributed' package; install it with:"
+                ' pip install "radonspec[dask]"'
+            ) from None
+        self._cluster: Any = None
+        if scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True
+            )
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise RadonspecError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({exc});"
+                    " check the address and that `dask scheduler` is running"
+                ) from None
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Submit jobs to the cluster; yield fits as they complete."""
+        from distributed import as_completed as dask_completed
+
+        listed = list(jobs)
+        futures = [self._client.submit(run_job, job, pure=False) for job in listed]
+        by_future = dict(zip(futures, listed, strict=True))
+        for future in dask_completed(futures):
+            job = by_future[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a lost worker fails its model, not the study
+                yield Fit(
+                    model=job.model,
+                    key=job.key,
+                    status="failed",
+                    tree=None,
+                    error=f"the Dask worker fitting it failed ({type(exc).__name__}: {exc})",
+                )
+
+    def close(self) -> None:
+        """Close the client (and the local cluster if we started it)."""
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_executor(kind: str, jobs: int | None, scheduler: str | None = None) -> Executor:
+    """The executor for ``--executor`` and ``--jobs``."""
+    if kind == "dask":
+        return DaskExecutor(scheduler, jobs)
+    n = jobs or default_jobs()
+    if kind == "local" and n > 1:
+        return PoolExecutor(n)
+    return LocalExecutor()

@@ -1,0 +1,201 @@
+"""Sample one compiled model: a pure function of (model, sampler settings, seed) to a ``Fit``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import logging
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from radonspec.compile import Compiled
+from radonspec.errors import MissingExtraError
+from radonspec.run.fit import Fit
+from radonspec.spec.schema import SamplerSpec
+
+log = logging.getLogger(__name__)
+
+# backend -> modules it needs and the distribution whose version goes into the fit key
+BACKENDS: dict[str, dict[str, Any]] = {
+    "nutpie": {"modules": ("nutpie",), "package": "nutpie", "extra": None},
+    "pymc": {"modules": (), "package": "pymc", "extra": None},
+    "numpyro": {"modules": ("jax", "numpyro"), "package": "numpyro", "extra": "jax"},
+    "blackjax": {"modules": ("jax", "blackjax"), "package": "blackjax", "extra": "jax"},
+}
+CORE_PACKAGES = ("radonspec", "bambi", "pymc", "pytensor", "arviz-base", "arviz-stats")
+
+Progress = Callable[[str, str], None]  # (model, phase) -> None
+
+
+def model_seed(study_seed: int, model: str) -> int:
+    """A model's seed: depends on the study seed and its own name only.
+
+    Adding, removing or reordering models therefore changes no other model's draws.
+    """
+    digest = hashlib.sha256(f"{study_seed}\x00{model}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def versions(backend: str) -> dict[str, str]:
+    """Versions of everything a fit's draws depend on."""
+    packages = [*CORE_PACKAGES, BACKENDS[backend]["package"]]
+    found: dict[str, str] = {}
+    for package in dict.fromkeys(packages):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+def require_backend(backend: str) -> None:
+    """Raise ``MissingExtraError`` naming the install command when a backend is missing."""
+    entry = BACKENDS[backend]
+    for module in entry["modules"]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            extra = entry["extra"]
+            how = f'pip install "radonspec[{extra}]"' if extra else f"pip install {module}"
+            raise MissingExtraError(
+                f"sampler backend '{backend}' needs the package '{module}', which is not"
+                f" installed; install it with: {how}"
+            ) from None
+
+
+def sample_model(
+    compiled: Compiled,
+    *,
+    key: str,
+    sampler: SamplerSpec,
+    seed: int,
+    progress: Progress | None = None,
+    cores: int | None = None,
+) -> Fit:
+    """Sample ``compiled`` and return a ``Fit``; failures come back as a failed ``Fit``.
+
+    The tree holds ``posterior``, ``log_likelihood``, ``posterior_predictive``,
+    ``observed_data`` and ``sample_stats``.
+    """
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    notify = progress or (lambda model, phase: None)
+    name = compiled.name
+    try:
+        require_backend(sampler.backend)
+        model = compiled.model
+        notify(name, "build")
+        tick = time.perf_counter()
+        with _quiet():
+            model.build()
+        seconds["build"] = time.perf_counter() - tick
+        notify(name, "sample")
+        tick = time.perf_counter()
+        with _quiet():
+            tree = model.fit(**_fit_kwargs(sampler, seed, cores))
+        seconds["sample"] = time.perf_counter() - tick
+        notify(name, "predict")
+        tick = time.perf_counter()
+        with _quiet():
+            model.predict(tree, kind="response", inplace=True, random_seed=seed)
+        seconds["predict"] = time.perf_counter() - tick
+    except MissingExtraError as exc:
+        return _failed(compiled, key, sampler, str(exc), started, seconds)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # any sampler failure becomes a readable, recorded failure
+        log.debug("fit of %s failed:\n%s", name, traceback.format_exc())
+        return _failed(compiled, key, sampler, readable_failure(exc), started, seconds)
+    seconds["total"] = time.perf_counter() - started
+    notify(name, "done")
+    return Fit(
+        model=name,
+        key=key,
+        status="ok",
+        tree=tree,
+        seconds=seconds,
+        versions=versions(sampler.backend),
+    )
+
+
+def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "draws": sampler.draws,
+        "tune": sampler.tune,
+        "chains": sampler.chains,
+        "random_seed": seed,
+        "inference_method": sampler.backend,
+        "idata_kwargs": {"log_likelihood": True},
+        "progressbar": False,
+    }
+    if sampler.backend == "pymc":
+        kwargs.update(
+            target_accept=sampler.target_accept,
+            init=sampler.init,
+            cores=cores or 1,
+            nuts={"max_treedepth": sampler.max_treedepth},
+            compute_convergence_checks=False,
+        )
+    elif sampler.backend == "nutpie":
+        kwargs.update(target_accept=sampler.target_accept, nuts={"maxdepth": sampler.max_treedepth})
+    else:
+        kwargs.update(target_accept=sampler.target_accept, nuts={"max_tree_depth": sampler.max_treedepth})
+    return kwargs
+
+
+def _failed(
+    compiled: Compiled,
+    key: str,
+    sampler: SamplerSpec,
+    reason: str,
+    started: float,
+    seconds: dict[str, float],
+) -> Fit:
+    seconds["total"] = time.perf_counter() - started
+    return Fit(
+        model=compiled.name,
+        key=key,
+        status="failed",
+        tree=None,
+        seconds=seconds,
+        versions=versions(sampler.backend),
+        error=reason,
+    )
+
+
+def readable_failure(exc: BaseException) -> str:
+    """One or two sentences a user can act on, from a sampler exception."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    if "initial evaluation" in lowered or "-inf" in lowered or "starting point" in lowered:
+        return (
+            f"the model's log density is not finite at the initial point ({text[:200]});"
+            " check priors with a zero or infinite scale and data values out of the"
+            " family's support"
+        )
+    if "nan" in lowered and "log" in lowered:
+        return f"the log density became NaN during sampling ({text[:200]}); tighten the priors"
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+class _quiet:
+    """Silence third-party chatter (warnings, progress) during a fit."""
+
+    def __enter__(self) -> None:
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore")
+        self._level = logging.getLogger("pymc").level
+        logging.getLogger("pymc").setLevel(logging.ERROR)
+        self._numpy = np.seterr(all="ignore")
+
+    def __exit__(self, *exc: object) -> None:
+        np.seterr(**self._numpy)
+        logging.getLogger("pymc").setLevel(self._level)
+        self._catch.__exit__(*exc)

@@ -1,0 +1,179 @@
+"""What ``radonspec run`` and ``radonspec report`` do, chained from the pipeline's steps."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from radonspec.errors import FitError, RadonspecError
+from radonspec.run.fit import Fit
+from radonspec.run.runner import fit_study, open_store, plan_study
+from radonspec.spec.schema import Study
+from radonspec.validate import validate
+
+
+def default_out(study: Study) -> Path:
+    """Report folder by default: ``radonspec-out/<study name>``."""
+    return Path("radonspec-out") / study.name
+
+
+def spec_hash(study: Study) -> str:
+    """Hash of the resolved study as validated (what the report was made from)."""
+    return hashlib.sha256(study.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+def run_studies(
+    paths: list[Path],
+    *,
+    jobs: int | None,
+    executor: str,
+    scheduler: str | None,
+    force: bool,
+    out_dir: Path | None,
+    store: Path | None,
+    quiet: bool,
+    strict: bool,
+    console: Console,
+    fit_only: bool = False,
+) -> int:
+    """Validate, fit and report each study; return the exit code."""
+    code = 0
+    for path in paths:
+        study = validate(path, initial_point=False)
+        started = time.perf_counter()
+        fits = fit_study(
+            study,
+            jobs=jobs,
+            executor=executor,
+            scheduler=scheduler,
+            store=store,
+            force=force,
+            on_event=None if quiet else _printer(console),
+        )
+        folder = out_dir if out_dir is not None and len(paths) == 1 else None
+        written = _report(study, fits, folder or default_out(study), store)
+        _print_summary(console, study, fits, written, time.perf_counter() - started)
+        failed = [name for name, fit in fits.items() if not fit.ok]
+        if failed:
+            code = 2
+        elif strict and not all(_passed(fit) for fit in fits.values()):
+            code = 2
+    return code
+
+
+def report_studies(
+    paths: list[Path], *, out_dir: Path | None, store: Path | None, console: Console
+) -> None:
+    """Rebuild reports from stored fits; a missing fit is an error naming the command."""
+    fit_store = open_store(store)
+    for path in paths:
+        study = validate(path, initial_point=False)
+        fits: dict[str, Fit] = {}
+        for item in plan_study(study):
+            hit = fit_store.get(item.key)
+            if hit is None:
+                raise FitError(
+                    f"model '{item.name}' of {path} has no stored fit (key {item.key[:12]});"
+                    f" fit it with: radonspec run {path}"
+                    + (f" --store {store}" if store else "")
+                )
+            fits[item.name] = hit
+        folder = out_dir if out_dir is not None and len(paths) == 1 else default_out(study)
+        written = _report(study, fits, folder, store)
+        for kind, file in written.items():
+            console.print(f"{kind}: {file}")
+
+
+def _report(study: Study, fits: Mapping[str, Fit], folder: Path, store: Path | None) -> dict:
+    from radonspec.report import write_report
+
+    models = _built_models(study, fits)
+    return write_report(
+        study,
+        _data_for_report(study),
+        fits,
+        folder,
+        models=models,
+        spec_hash=spec_hash(study),
+    )
+
+
+def _data_for_report(study: Study) -> Any:
+    from radonspec.compile import study_base
+    from radonspec.data import load_data
+
+    return load_data(study.data, study_base(study))
+
+
+def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
+    """Bambi models (built, not sampled) for predictions in the report's group views."""
+    models: dict[str, Any] = {}
+    for item in plan_study(study):
+        if item.compiled is not None and fits.get(item.name) is not None:
+            try:
+                item.compiled.model.build()
+            except Exception:  # noqa: BLE001 - a model that cannot build just loses its group view
+                continue
+            models[item.name] = item.compiled.model
+    return models
+
+
+def _passed(fit: Fit) -> bool:
+    diagnostics = fit.meta.get("diagnostics") or {}
+    return bool(diagnostics.get("passed", True))
+
+
+def _printer(console: Console) -> Any:
+    started: dict[str, float] = {}
+
+    def event(model: str, what: str, fit: Fit | None) -> None:
+        if what == "started":
+            started[model] = time.perf_counter()
+            console.print(f"  {model}: sampling ...")
+        elif what == "cached":
+            console.print(f"  {model}: stored fit reused")
+        elif what == "done":
+            took = time.perf_counter() - started.get(model, time.perf_counter())
+            console.print(f"  {model}: done in {took:.1f} s")
+        elif what == "failed" and fit is not None:
+            console.print(f"  [red]{model}: failed[/red]: {fit.error}")
+
+    return event
+
+
+def _print_summary(
+    console: Console, study: Study, fits: Mapping[str, Fit], written: dict, seconds: float
+) -> None:
+    table = Table(title=f"{study.name}: {len(fits)} models in {seconds:.1f} s")
+    for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
+        table.add_column(column, justify="right" if column not in ("model", "status") else "left")
+    for name, fit in fits.items():
+        diag = fit.meta.get("diagnostics") or {}
+        table.add_row(
+            name,
+            fit.status if fit.ok else f"[red]{fit.status}[/red]",
+            "yes" if fit.cached else "no",
+            f"{fit.seconds.get('total', 0.0):.1f}",
+            _fmt(diag.get("r_hat_max"), ".3f"),
+            _fmt(diag.get("ess_bulk_min"), ".0f"),
+            _fmt(diag.get("divergences"), "d"),
+        )
+    console.print(table)
+    for name, fit in fits.items():
+        if not fit.ok:
+            console.print(f"[red]{name} failed:[/red] {fit.error}")
+    for kind, file in written.items():
+        console.print(f"{kind}: {file}")
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+__all__ = ["RadonspecError", "report_studies", "run_studies"]

@@ -1,0 +1,179 @@
+"""Read one YAML file safely into plain Python values with the position of every value.
+
+ruamel.yaml's round-trip loader keeps line and column of each key and value;
+it constructs no Python objects from tags, and we refuse tagged values outright.
+Aliases are expanded while converting, under a node budget, so an alias bomb
+ends in a clear error instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from radonspec.errors import Location, SpecError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+Key = str | int
+Path_ = tuple[Key, ...]
+
+
+@dataclass
+class Document:
+    """A YAML document as plain values plus where each value and key stands."""
+
+    file: str
+    data: Any
+    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Location] = field(default_factory=dict)
+
+
+def read_yaml(path: Path, display: str | None = None) -> Document:
+    """Read ``path`` into a ``Document``; every problem is a located ``SpecError``."""
+    name = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{name}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise SpecError(f"{name}: is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise SpecError(f"{name}: cannot read the file ({exc.strerror})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(
+            f"spec file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} allowed;"
+            " a spec should be a short text file",
+            Location(name, 1, 1),
+        )
+    text = _decode(raw, name)
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> Document:
+    """Parse YAML text (already decoded) into a ``Document``."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        key = _duplicate_key_name(exc)
+        raise SpecError(
+            f"duplicate key {key}: each key may appear once in a mapping; remove or rename one",
+            _mark_location(name, mark),
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise SpecError(f"YAML syntax error: {problem}", _mark_location(name, mark)) from None
+    except YAMLError as exc:
+        raise SpecError(f"YAML syntax error: {exc}", Location(name, 1, 1)) from None
+    except RecursionError:
+        raise SpecError("YAML nesting is too deep", Location(name, 1, 1)) from None
+    doc = Document(name, None)
+    if root is None:
+        raise SpecError("the spec file is empty; start with 'spec_version: 1'", Location(name, 1, 1))
+    budget = [MAX_NODES]
+    doc.values[()] = Location(name, 1, 1)
+    doc.data = _plain(root, (), doc, budget, 0)
+    if not isinstance(doc.data, dict):
+        raise SpecError(
+            f"a spec is a mapping of keys (spec_version, name, data, models, ...),"
+            f" got a {_kind(doc.data)}",
+            Location(name, 1, 1),
+        )
+    return doc
+
+
+def _decode(raw: bytes, name: str) -> str:
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        line = raw.count(b"\n", 0, offset) + 1
+        raise SpecError(
+            "the file contains NUL bytes: it is binary, not a YAML text file",
+            Location(name, line, 1),
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+            Location(name, line, column),
+        ) from None
+
+
+def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(
+            f"the document expands to more than {MAX_NODES:,} values (an alias bomb?);"
+            " write the spec without repeated aliases",
+            doc.values.get(path, Location(doc.file, 1, 1)),
+        )
+    if depth > MAX_DEPTH:
+        raise SpecError(
+            f"the document nests deeper than {MAX_DEPTH} levels",
+            doc.values.get(path, Location(doc.file, 1, 1)),
+        )
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key in node:
+            sub = (*path, str(key))
+            kline, kcol = node.lc.key(key)
+            vline, vcol = node.lc.value(key)
+            doc.keys[sub] = Location(doc.file, kline + 1, kcol + 1)
+            doc.values[sub] = Location(doc.file, vline + 1, vcol + 1)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise SpecError("mapping keys must be plain names", doc.keys[sub])
+            out[str(key)] = _plain(node[key], sub, doc, budget, depth + 1)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, item in enumerate(node):
+            sub = (*path, index)
+            line, col = node.lc.item(index)
+            doc.values[sub] = Location(doc.file, line + 1, col + 1)
+            items.append(_plain(item, sub, doc, budget, depth + 1))
+        return items
+    if node is None or isinstance(node, bool | int | float | str):
+        # ruamel's scalar subclasses (ScalarFloat, LiteralScalarString...) become builtins
+        for kind in (bool, int, float, str):
+            if isinstance(node, kind):
+                return kind(node)
+        return None
+    raise SpecError(
+        f"unsupported YAML value of type {type(node).__name__}: only mappings, lists, strings,"
+        " numbers, booleans and null are allowed (no tags such as !!python/...)",
+        doc.values.get(path, Location(doc.file, 1, 1)),
+    )
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _mark_location(name: str, mark: Any) -> Location:
+    if mark is None:
+        return Location(name, 1, 1)
+    return Location(name, mark.line + 1, mark.column + 1)
+
+
+def _duplicate_key_name(exc: DuplicateKeyError) -> str:
+    problem = exc.problem or ""
+    # ruamel phrases it as 'found duplicate key "name" with value ...'
+    start = problem.find('"')
+    end = problem.find('"', start + 1)
+    return f"'{problem[start + 1 : end]}'" if start >= 0 and end > start else "(unnamed)"
