@@ -94,7 +94,12 @@ def _prior_schema(distributions: list[str]) -> dict[str, Any]:
                 "required": ["dist"],
                 "properties": {"dist": {"type": "string", "enum": distributions}},
                 "additionalProperties": {
-                    "anyOf": [{"type": "number"}, {"type": "string"}, {"type": "object"}]
+                    "anyOf": [
+                        {"type": "number"},
+                        {"type": "string"},
+                        {"type": "object"},
+                        {"type": "array", "items": {"type": "number"}},
+                    ]
                 },
                 "description": "Mapping form, e.g. {dist: Normal, mu: 0, sigma: 1}",
             },

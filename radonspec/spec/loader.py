@@ -240,8 +240,12 @@ def _message(err: Any, loc: Path_, doc: Document) -> tuple[str, Location | None]
             f"missing required key '{loc[-1]}' in {parent}; add it",
             _nearest(doc.values, loc[:-1]),
         )
-    location = _nearest(doc.values, loc)
     error = (err.get("ctx") or {}).get("error")
+    inner = tuple(getattr(error, "path", ()) or ())
+    if inner and (*loc, *inner) in doc.values:  # an error inside a mapping-form prior
+        loc = (*loc, *inner)
+        where = _dotted(loc)
+    location = _nearest(doc.values, loc)
     offset = getattr(error, "offset", None)
     if offset and location is not None and loc in doc.values:
         location = Location(location.file, location.line, location.column + offset)

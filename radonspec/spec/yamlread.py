@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from radonspec.errors import Location, SpecError
 
@@ -62,6 +63,7 @@ def parse_yaml(text: str, name: str) -> Document:
     """Parse YAML text (already decoded) into a ``Document``."""
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    yaml.preserve_quotes = True  # so a quoted value's position can skip its quote mark
     try:
         root = yaml.load(text)
     except DuplicateKeyError as exc:
@@ -133,7 +135,7 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
             kline, kcol = node.lc.key(key)
             vline, vcol = node.lc.value(key)
             doc.keys[sub] = Location(doc.file, kline + 1, kcol + 1)
-            doc.values[sub] = Location(doc.file, vline + 1, vcol + 1)
+            doc.values[sub] = Location(doc.file, vline + 1, vcol + 1 + _quote(node[key]))
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise SpecError("mapping keys must be plain names", doc.keys[sub])
             out[str(key)] = _plain(node[key], sub, doc, budget, depth + 1)
@@ -143,7 +145,7 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
         for index, item in enumerate(node):
             sub = (*path, index)
             line, col = node.lc.item(index)
-            doc.values[sub] = Location(doc.file, line + 1, col + 1)
+            doc.values[sub] = Location(doc.file, line + 1, col + 1 + _quote(item))
             items.append(_plain(item, sub, doc, budget, depth + 1))
         return items
     if node is None or isinstance(node, bool | int | float | str):
@@ -157,6 +159,11 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
         " numbers, booleans and null are allowed (no tags such as !!python/...)",
         doc.values.get(path, Location(doc.file, 1, 1)),
     )
+
+
+def _quote(node: Any) -> int:
+    """1 for a quoted scalar: positions then point at its first character, not the quote."""
+    return int(isinstance(node, DoubleQuotedScalarString | SingleQuotedScalarString))
 
 
 def _kind(value: Any) -> str:
