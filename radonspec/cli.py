@@ -84,7 +84,9 @@ def validate(studies: StudyArgs) -> None:
 @app.command()
 def show(
     study_path: Annotated[Path, typer.Argument(metavar="STUDY", help="Study YAML file.")],
-    model: Annotated[list[str] | None, typer.Option("-m", "--model", help="Only this model.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("-m", "--model", help="Only this model.")
+    ] = None,
 ) -> None:
     """Print the resolved spec and each model's priors, Bambi's automatic ones included."""
     from radonspec.show import show_study

@@ -107,7 +107,9 @@ def _build_bambi(spec: ModelSpec, data: pd.DataFrame, prefix: str) -> Any:
                 dropna=False,
             )
         except Exception as exc:  # Bambi raises bare ValueError/KeyError/...; reword them all
-            raise CompileError(f"{prefix}: Bambi cannot build the model: {_first_line(exc)}") from exc
+            raise CompileError(
+                f"{prefix}: Bambi cannot build the model: {_first_line(exc)}"
+            ) from exc
 
 
 def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:

@@ -53,8 +53,10 @@ def load_data(spec: DataSpec, base: Path, columns: Collection[str] | None = None
         frame = load_bundled(spec.dataset, wanted)
     else:
         path = _existing(spec, base)
-        frame = _read_csv(path, usecols=wanted) if path.suffix.lower() == ".csv" else _read_parquet(
-            path, wanted
+        frame = (
+            _read_csv(path, usecols=wanted)
+            if path.suffix.lower() == ".csv"
+            else _read_parquet(path, wanted)
         )
     if frame.empty and len(frame.columns) == 0:
         raise DataError(f"{_name(spec)}: the data has no columns")
@@ -62,7 +64,11 @@ def load_data(spec: DataSpec, base: Path, columns: Collection[str] | None = None
     if len(frame) == 0:
         raise DataError(
             f"{_name(spec)}: no rows left"
-            + (" after data.filter; check its values" if spec.filter else "; the file has a header only")
+            + (
+                " after data.filter; check its values"
+                if spec.filter
+                else "; the file has a header only"
+            )
         )
     return _categorize(frame, spec)
 
@@ -79,8 +85,11 @@ def prepare(frame: pd.DataFrame, spec: DataSpec, columns: Collection[str]) -> Pr
     if missing.any():
         if not spec.dropna:
             counts = part.isna().sum()
-            worst = [f"'{c}' ({n} rows, first at row {_first_row(part[c].isna())})"
-                     for c, n in counts.items() if n]
+            worst = [
+                f"'{c}' ({n} rows, first at row {_first_row(part[c].isna())})"
+                for c, n in counts.items()
+                if n
+            ]
             raise DataError(
                 f"{_name(spec)}: missing values (NaN) in {', '.join(worst)};"
                 " clean the data or set data.dropna: true to drop those rows"

@@ -79,11 +79,10 @@ def report_studies(
             hit = fit_store.get(item.key)
             if hit is None:
                 raise FitError(
-                    f"model '{item.name}' of {path} has no stored fit (key {item.key[:12]});"
-                    f" fit it with: radonspec run {path}"
-                    + (f" --store {store}" if store else "")
+                    f"model '{item.label}' of {path} has no stored fit (key {item.key[:12]});"
+                    f" fit it with: radonspec run {path}" + (f" --store {store}" if store else "")
                 )
-            fits[item.name] = hit
+            fits[item.label] = hit
         folder = out_dir if out_dir is not None and len(paths) == 1 else default_out(study)
         written = _report(study, fits, folder, store)
         for kind, file in written.items():
@@ -115,12 +114,12 @@ def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
     """Bambi models (built, not sampled) for predictions in the report's group views."""
     models: dict[str, Any] = {}
     for item in plan_study(study):
-        if item.compiled is not None and fits.get(item.name) is not None:
+        if item.compiled is not None and fits.get(item.label) is not None:
             try:
                 item.compiled.model.build()
             except Exception:  # noqa: BLE001 - a model that cannot build just loses its group view
                 continue
-            models[item.name] = item.compiled.model
+            models[item.label] = item.compiled.model
     return models
 
 

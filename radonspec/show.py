@@ -45,7 +45,7 @@ def show_study(path: Path, models: list[str] | None, console: Console) -> None:
 
 
 def _source(study: object) -> str:
-    data = getattr(study, "data")
+    data = study.data
     return f"'{data.dataset}' (bundled)" if data.dataset else str(data.path)
 
 

@@ -87,7 +87,7 @@ def _check_initial_point(model: object, name: str) -> None:
     import math
     import warnings
 
-    build = getattr(model, "build")
+    build = model.build
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         build()

@@ -42,8 +42,12 @@ def test_unknown_dataset_suggests() -> None:
 
 
 def test_categorical_reference_filter(tmp_path: Path) -> None:
-    spec = DataSpec(dataset="radon", categorical=("county",), reference={"county": "CASS"},
-                    filter={"county": ["CASS", "AITKIN"]})
+    spec = DataSpec(
+        dataset="radon",
+        categorical=("county",),
+        reference={"county": "CASS"},
+        filter={"county": ["CASS", "AITKIN"]},
+    )
     frame = load_data(spec, tmp_path, ["log_radon", "county"])
     assert list(frame["county"].cat.categories) == ["CASS", "AITKIN"]
     assert len(frame) == 4 + 5
@@ -51,7 +55,9 @@ def test_categorical_reference_filter(tmp_path: Path) -> None:
 
 def test_csv_path_relative_to_spec(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    pd.DataFrame({"y": [1.0, 2.0, 3.0], "g": ["a", "b", "a"]}).to_csv(tmp_path / "d/x.csv", index=False)
+    pd.DataFrame({"y": [1.0, 2.0, 3.0], "g": ["a", "b", "a"]}).to_csv(
+        tmp_path / "d/x.csv", index=False
+    )
     spec = DataSpec(path="d/x.csv")
     assert columns_of(spec, tmp_path) == ["y", "g"]
     frame = load_data(spec, tmp_path)
@@ -90,7 +96,9 @@ def test_bad_csv(tmp_path: Path, content: bytes, pattern: str) -> None:
 
 def test_wrong_delimiter_hint(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("y;x\n1;2\n")
-    with pytest.raises(DataError, match=r"no column 'x'.*columns are 'y;x'.*single column: is it delimited"):
+    with pytest.raises(
+        DataError, match=r"no column 'x'.*columns are 'y;x'.*single column: is it delimited"
+    ):
         load_data(DataSpec(path="x.csv"), tmp_path, ["y", "x"])
 
 
@@ -104,8 +112,11 @@ def test_nan_needs_dropna_and_is_counted(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("y,x\n1,2\n2,\n3,4\n,5\n")
     spec = DataSpec(path="x.csv")
     frame = load_data(spec, tmp_path)
-    with pytest.raises(DataError, match=r"missing values \(NaN\) in 'y' \(1 rows, first at row 4\)"
-                       r", 'x' \(1 rows, first at row 2\); .*dropna: true"):
+    with pytest.raises(
+        DataError,
+        match=r"missing values \(NaN\) in 'y' \(1 rows, first at row 4\)"
+        r", 'x' \(1 rows, first at row 2\); .*dropna: true",
+    ):
         prepare(frame, spec, ["y", "x"])
     kept = prepare(frame, DataSpec(path="x.csv", dropna=True), ["y", "x"])
     assert kept.dropped == 2 and len(kept.frame) == 2

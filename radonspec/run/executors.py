@@ -24,13 +24,19 @@ from radonspec.spec.schema import Study
 
 @dataclass(frozen=True)
 class FitJob:
-    """One fit to run: the study, the model's name, its data, key and seed."""
+    """One fit to run: the study, the model's name, its data, key, seed and label."""
 
     study: Study
     model: str
     frame: pd.DataFrame
     key: str
     seed: int
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """What the fit is called (the label, else the model's name)."""
+        return self.label or self.model
 
 
 def run_job(job: FitJob) -> Fit:
@@ -41,9 +47,9 @@ def run_job(job: FitJob) -> Fit:
     try:
         compiled = compile_model(job.study, job.model, job.frame)
     except RadonspecError as exc:
-        return Fit(model=job.model, key=job.key, status="failed", tree=None, error=str(exc))
+        return Fit(model=job.name, key=job.key, status="failed", tree=None, error=str(exc))
     sampler = job.study.models[job.model].sampler
-    return sample_model(compiled, key=job.key, sampler=sampler, seed=job.seed)
+    return sample_model(compiled, key=job.key, sampler=sampler, seed=job.seed, label=job.name)
 
 
 class Executor(Protocol):
@@ -88,7 +94,7 @@ class PoolExecutor:
                 yield future.result()
             except Exception as exc:  # a crashed worker fails its model, not the study
                 yield Fit(
-                    model=job.model,
+                    model=job.name,
                     key=job.key,
                     status="failed",
                     tree=None,
@@ -139,7 +145,7 @@ class DaskExecutor:
                 yield future.result()
             except Exception as exc:  # a lost worker fails its model, not the study
                 yield Fit(
-                    model=job.model,
+                    model=job.name,
                     key=job.key,
                     status="failed",
                     tree=None,

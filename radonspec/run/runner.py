@@ -30,9 +30,14 @@ Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
 
 @dataclass(frozen=True)
 class Planned:
-    """A model of the study, compiled and keyed, before any sampling."""
+    """A fit to make, compiled and keyed, before any sampling.
 
-    name: str
+    ``label`` names the fit (the model's name, or e.g. ``hierarchical@fold3`` for a
+    cross-validation refit); ``model`` is the study's model it fits.
+    """
+
+    label: str
+    model: str
     key: str
     seed: int
     compiled: Compiled | None
@@ -46,32 +51,39 @@ def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
     return Store(Path(store) if store is not None else Path(DEFAULT_STORE))
 
 
-def plan_study(study: Study, models: list[str] | None = None) -> list[Planned]:
-    """Load the data once, compile each model and compute its fit key."""
+def study_frame(study: Study, models: list[str] | None = None) -> Any:
+    """The study's data with every column its models use, loaded once."""
     names = models or list(study.models)
     columns: set[str] = set()
     for name in names:
         columns |= set(used_columns(formula_infos(study.models[name])))
-    frame = load_data(study.data, study_base(study), sorted(columns))
-    planned = []
-    for name in names:
-        spec = study.models[name]
-        seed = model_seed(spec.sampler.seed, name)
-        try:
-            compiled = compile_model(study, name, frame)
-        except RadonspecError as exc:
-            key = fit_key({"model": name, "failed_compile": str(exc)})
-            planned.append(Planned(name, key, seed, None, str(exc)))
-            continue
-        payload = {
-            "format": STORE_FORMAT,
-            "spec": spec.model_dump(mode="json", exclude={"description"}),
-            "seed": seed,
-            "data": compiled.data.fingerprint,
-            "versions": versions(spec.sampler.backend),
-        }
-        planned.append(Planned(name, fit_key(payload), seed, compiled))
-    return planned
+    return load_data(study.data, study_base(study), sorted(columns))
+
+
+def plan_study(study: Study, models: list[str] | None = None) -> list[Planned]:
+    """Load the data once, compile each model and compute its fit key."""
+    frame = study_frame(study, models)
+    return [plan_fit(study, name, frame) for name in models or list(study.models)]
+
+
+def plan_fit(study: Study, model: str, frame: Any, label: str | None = None) -> Planned:
+    """Compile one model on ``frame`` and key the fit (data fingerprint included)."""
+    spec = study.models[model]
+    label = label or model
+    seed = model_seed(spec.sampler.seed, label)
+    try:
+        compiled = compile_model(study, model, frame)
+    except RadonspecError as exc:
+        key = fit_key({"model": label, "failed_compile": str(exc)})
+        return Planned(label, model, key, seed, None, str(exc))
+    payload = {
+        "format": STORE_FORMAT,
+        "spec": spec.model_dump(mode="json", exclude={"description"}),
+        "seed": seed,
+        "data": compiled.data.fingerprint,
+        "versions": versions(spec.sampler.backend),
+    }
+    return Planned(label, model, fit_key(payload), seed, compiled)
 
 
 def fit_study(
@@ -106,26 +118,50 @@ def fit_study(
     on_event
         Called with (model, event, fit) as models are cached, started and finished.
     """
+    planned = plan_study(study, models)
+    return fit_planned(
+        study,
+        planned,
+        jobs=jobs,
+        executor=executor,
+        scheduler=scheduler,
+        store=store,
+        force=force,
+        on_event=on_event,
+    )
+
+
+def fit_planned(
+    study: Study,
+    planned: list[Planned],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
+    force: bool = False,
+    on_event: Event | None = None,
+) -> dict[str, Fit]:
+    """Fit planned items the store lacks; return every item's ``Fit`` by label, in order."""
     notify = on_event or (lambda model, event, fit: None)
     fit_store = open_store(store)
-    planned = plan_study(study, models)
     results: dict[str, Fit] = {}
     todo: list[Planned] = []
     for item in planned:
         if item.compiled is None:
-            results[item.name] = Fit(item.name, item.key, "failed", None, error=item.error)
-            notify(item.name, "failed", results[item.name])
+            results[item.label] = Fit(item.label, item.key, "failed", None, error=item.error)
+            notify(item.label, "failed", results[item.label])
             continue
         hit = None if force else fit_store.get(item.key)
         if hit is not None:
-            results[item.name] = hit
-            notify(item.name, "cached", hit)
+            results[item.label] = hit
+            notify(item.label, "cached", hit)
         else:
             todo.append(item)
     if todo:
         with _executor(executor, jobs, scheduler, len(todo)) as runner:
             results.update(_sample_missing(study, todo, runner, fit_store, force, notify))
-    return {name: results[name] for name in (models or list(study.models)) if name in results}
+    return {item.label: results[item.label] for item in planned if item.label in results}
 
 
 def _sample_missing(
@@ -145,18 +181,19 @@ def _sample_missing(
             locks.enter_context(store.lock(item.key))
             hit = None if force else store.get(item.key)  # another run may have finished it
             if hit is not None:
-                results[item.name] = hit
-                notify(item.name, "cached", hit)
+                results[item.label] = hit
+                notify(item.label, "cached", hit)
             else:
                 mine.append(item)
-        by_name = {item.name: item for item in mine}
+        by_label = {item.label: item for item in mine}
         jobs = []
         for item in mine:
             assert item.compiled is not None
-            jobs.append(FitJob(study, item.name, item.compiled.data.frame, item.key, item.seed))
-            notify(item.name, "started", None)
+            frame = item.compiled.data.frame
+            jobs.append(FitJob(study, item.model, frame, item.key, item.seed, item.label))
+            notify(item.label, "started", None)
         for fit in runner.run(jobs):
-            item = by_name[fit.model]
+            item = by_label[fit.model]
             stored = store.put(fit, _meta(study, item, fit))
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
@@ -165,10 +202,10 @@ def _sample_missing(
 
 def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
     assert item.compiled is not None
-    spec = study.models[item.name]
+    spec = study.models[item.model]
     meta: dict[str, Any] = {
         "study": study.name,
-        "model": item.name,
+        "model": item.label,
         "spec": spec.model_dump(mode="json"),
         "seed": item.seed,
         "backend": spec.sampler.backend,

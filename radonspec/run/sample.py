@@ -77,6 +77,7 @@ def sample_model(
     seed: int,
     progress: Progress | None = None,
     cores: int | None = None,
+    label: str | None = None,
 ) -> Fit:
     """Sample ``compiled`` and return a ``Fit``; failures come back as a failed ``Fit``.
 
@@ -86,7 +87,7 @@ def sample_model(
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     notify = progress or (lambda model, phase: None)
-    name = compiled.name
+    name = label or compiled.name
     try:
         require_backend(sampler.backend)
         model = compiled.model
@@ -105,13 +106,14 @@ def sample_model(
         with _quiet():
             model.predict(tree, kind="response", inplace=True, random_seed=seed)
         seconds["predict"] = time.perf_counter() - tick
+        tree = _drop_observation_params(tree)
     except MissingExtraError as exc:
-        return _failed(compiled, key, sampler, str(exc), started, seconds)
+        return _failed(name, key, sampler, str(exc), started, seconds)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # any sampler failure becomes a readable, recorded failure
         log.debug("fit of %s failed:\n%s", name, traceback.format_exc())
-        return _failed(compiled, key, sampler, readable_failure(exc), started, seconds)
+        return _failed(name, key, sampler, readable_failure(exc), started, seconds)
     seconds["total"] = time.perf_counter() - started
     notify(name, "done")
     return Fit(
@@ -122,6 +124,19 @@ def sample_model(
         seconds=seconds,
         versions=versions(sampler.backend),
     )
+
+
+def _drop_observation_params(tree: Any) -> Any:
+    """Drop per-observation deterministics (Bambi's ``mu``) from the posterior.
+
+    They are as large as the log-likelihood, derivable from the parameters, and
+    nothing downstream reads them; keeping them would double the store's size.
+    """
+    posterior = tree["posterior"].to_dataset()
+    per_obs = [name for name, var in posterior.data_vars.items() if "__obs__" in var.dims]
+    if per_obs:
+        tree["posterior"] = posterior.drop_vars(per_obs).drop_dims("__obs__", errors="ignore")
+    return tree
 
 
 def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str, Any]:
@@ -145,12 +160,14 @@ def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str,
     elif sampler.backend == "nutpie":
         kwargs.update(target_accept=sampler.target_accept, nuts={"maxdepth": sampler.max_treedepth})
     else:
-        kwargs.update(target_accept=sampler.target_accept, nuts={"max_tree_depth": sampler.max_treedepth})
+        kwargs.update(
+            target_accept=sampler.target_accept, nuts={"max_tree_depth": sampler.max_treedepth}
+        )
     return kwargs
 
 
 def _failed(
-    compiled: Compiled,
+    name: str,
     key: str,
     sampler: SamplerSpec,
     reason: str,
@@ -159,7 +176,7 @@ def _failed(
 ) -> Fit:
     seconds["total"] = time.perf_counter() - started
     return Fit(
-        model=compiled.name,
+        model=name,
         key=key,
         status="failed",
         tree=None,

@@ -158,7 +158,9 @@ def _resolve_models(doc: Document) -> Document:
         else:
             base = Document(doc.file, dict(defaults), _subtable(doc.values, ("defaults",)), {})
             base.keys = _subtable(doc.keys, ("defaults",))
-        src = Document(doc.file, own, _subtable(doc.values, own_path), _subtable(doc.keys, own_path))
+        src = Document(
+            doc.file, own, _subtable(doc.values, own_path), _subtable(doc.keys, own_path)
+        )
         merged = Document(doc.file, None, dict(base.values), dict(base.keys))
         merged.data = _merge(base.data, own, (), merged, src)
         merged.values[()] = doc.values[own_path]
@@ -206,7 +208,18 @@ def _clean_loc(loc: tuple[Any, ...]) -> Path_:
     return tuple(out)
 
 
-_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "tuple", "none", "literal", "is-instance"}
+_TYPE_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "dict",
+    "tuple",
+    "none",
+    "literal",
+    "is-instance",
+}
 
 
 def _dotted(loc: Path_) -> str:
@@ -252,10 +265,27 @@ def _message(err: Any, loc: Path_, doc: Document) -> tuple[str, Location | None]
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    if kind in {"string_type", "int_type", "float_type", "bool_type", "dict_type", "list_type",
-                "int_parsing", "float_parsing", "bool_parsing", "tuple_type", "model_type",
-                "greater_than", "greater_than_equal", "less_than", "less_than_equal",
-                "literal_error", "string_pattern_mismatch", "too_short", "int_from_float"}:
+    if kind in {
+        "string_type",
+        "int_type",
+        "float_type",
+        "bool_type",
+        "dict_type",
+        "list_type",
+        "int_parsing",
+        "float_parsing",
+        "bool_parsing",
+        "tuple_type",
+        "model_type",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "literal_error",
+        "string_pattern_mismatch",
+        "too_short",
+        "int_from_float",
+    }:
         msg = f"{msg[0].lower()}{msg[1:]} (got {_show(err.get('input'))})"
     return f"{where}: {msg}", location
 

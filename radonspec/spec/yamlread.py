@@ -83,7 +83,9 @@ def parse_yaml(text: str, name: str) -> Document:
         raise SpecError("YAML nesting is too deep", Location(name, 1, 1)) from None
     doc = Document(name, None)
     if root is None:
-        raise SpecError("the spec file is empty; start with 'spec_version: 1'", Location(name, 1, 1))
+        raise SpecError(
+            "the spec file is empty; start with 'spec_version: 1'", Location(name, 1, 1)
+        )
     budget = [MAX_NODES]
     doc.values[()] = Location(name, 1, 1)
     doc.data = _plain(root, (), doc, budget, 0)
