@@ -27,7 +27,8 @@ app = typer.Typer(
     help="Declarative Bayesian multilevel regression: validate, fit, compare, report.",
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# not on a terminal (CI logs, pipes), tables get room instead of being cut at 80 columns
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
 

@@ -205,7 +205,8 @@ def _categorize(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
             if not match:
                 raise DataError(
                     f"{_name(spec)}: reference level '{reference}' is not a level of '{column}'"
-                    f"{did_you_mean(str(reference), map(str, levels))}"
+                    f"{did_you_mean(str(reference), map(str, levels))}",
+                    ("data", "reference", column),
                 )
             levels.remove(match[0])
             levels.insert(0, match[0])

@@ -70,7 +70,15 @@ class SpecErrors(SpecError):
 
 
 class DataError(RadonspecError, ValueError):
-    """A data set that cannot be used: missing file, bad column, bad values."""
+    """A data set that cannot be used: missing file, bad column, bad values.
+
+    ``path`` optionally names the spec field the problem comes from
+    (e.g. ``("data", "reference", "county")``) so it can be located in the file.
+    """
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class CompileError(RadonspecError, ValueError):

@@ -33,7 +33,7 @@ def validate(path: str | os.PathLike[str], *, initial_point: bool = True) -> Stu
 def check_against_data(study: Study, *, initial_point: bool = True) -> list[SpecError]:
     """Every data-aware problem of a loaded study (columns, values, priors, initial point)."""
     base = study_base(study)
-    data_where = study.locate("data", "path") or study.locate("data", "dataset")
+    data_where = study.locate("data", "path" if study.data.path else "dataset")
     try:
         columns = columns_of(study.data, base)
     except DataError as exc:
@@ -45,10 +45,11 @@ def check_against_data(study: Study, *, initial_point: bool = True) -> list[Spec
     if errors:
         return errors
     wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
+    wanted |= set(study.data.categorical)  # so reference levels are checked too
     try:
         frame = load_data(study.data, base, sorted(wanted))
     except DataError as exc:
-        return [SpecError(str(exc), data_where)]
+        return [SpecError(str(exc), study.locate(*exc.path) if exc.path else data_where)]
     for name in study.models:
         where = study.locate("models", name, "formula")
         try:

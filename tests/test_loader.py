@@ -49,7 +49,7 @@ def test_file_extends_deep_merges_and_child_wins(write_spec) -> None:
         models:
           a:
             formula: log_radon ~ floor
-            priors: {floor: Normal(0, 1)}
+            priors: {floor: "Normal(0, 1)"}
         report: {title: Base}
         """,
         "base.yaml",
@@ -92,7 +92,7 @@ def test_error_in_parent_is_located_in_parent(write_spec) -> None:
         load_study(child)
     assert info.value.location is not None
     assert info.value.location.file.endswith("base.yaml")
-    assert (info.value.location.line, info.value.location.column) == (5, 50)
+    assert (info.value.location.line, info.value.location.column) == (5, 52)
 
 
 def test_model_extends_chain_and_locate(write_spec) -> None:
@@ -104,7 +104,7 @@ def test_model_extends_chain_and_locate(write_spec) -> None:
         models:
           a:
             formula: log_radon ~ floor + (1|county)
-            priors: {floor: Normal(0, 5)}
+            priors: {floor: "Normal(0, 5)"}
           b:
             extends: a
             noncentered: false
@@ -136,8 +136,8 @@ def test_quoted_prior_offsets_point_into_the_string(write_spec) -> None:
     )
     with pytest.raises(SpecError, match=r"unknown distribution 'Hal'") as info:
         load_study(path)
-    # line 5; the string starts after the quote at column 49; 'Hal' is 10 characters in
-    assert (info.value.line, info.value.column) == (5, 59)
+    # line 5: the quote is at column 51, the string starts at 52, and Hal is 10 characters in
+    assert (info.value.line, info.value.column) == (5, 62)
 
 
 def test_mapping_prior_error_points_at_inner_key(write_spec) -> None:

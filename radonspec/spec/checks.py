@@ -69,7 +69,7 @@ def check_model(
                     f"model '{name}': prior '{key}' names no term of the formula"
                     f" '{model.formulas[0]}'{did_you_mean(key, allowed)};"
                     f" prior keys here are {one_of(allowed)}",
-                    study.locate("models", name, "priors", key),
+                    study.locate_key("models", name, "priors", key),
                 )
             )
     return errors

@@ -40,6 +40,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         raise SpecErrors(_reword(exc, resolved)) from None
     study._source = str(file)
     study._positions = dict(resolved.values)
+    study._key_positions = dict(resolved.keys)
     errors = check_study(study)
     if errors:
         raise SpecErrors(errors)
@@ -187,8 +188,17 @@ def _reword(exc: ValidationError, doc: Document) -> list[SpecError]:
     """Turn pydantic's errors into located, readable ``SpecError``s (one per place)."""
     errors: list[SpecError] = []
     seen: set[tuple[Location | None, str]] = set()
-    for err in exc.errors():
+    raw = exc.errors()
+    # a misspelt required key shows up twice (unknown 'modles', missing 'models'): say it once
+    misspelt = {
+        (*_clean_loc(e["loc"])[:-1], _closest_field(_clean_loc(e["loc"]))): True
+        for e in raw
+        if e["type"] == "extra_forbidden"
+    }
+    for err in raw:
         loc = _clean_loc(err["loc"])
+        if err["type"] == "missing" and loc in misspelt:
+            continue
         message, location = _message(err, loc, doc)
         if (location, message) in seen:
             continue
@@ -293,6 +303,11 @@ def _message(err: Any, loc: Path_, doc: Document) -> tuple[str, Location | None]
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _closest_field(loc: Path_) -> str:
+    close = did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))
+    return close.split("'")[1] if close else ""
 
 
 def _allowed_keys(loc: Path_) -> list[str]:

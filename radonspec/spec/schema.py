@@ -205,6 +205,7 @@ class Study(Frozen):
 
     _source: str = PrivateAttr(default="<memory>")
     _positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
+    _key_positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -218,6 +219,10 @@ class Study(Frozen):
             if found is not None:
                 return found
         return None
+
+    def locate_key(self, *path: str | int) -> Location | None:
+        """Location of the key at ``path`` (falls back to its value's location)."""
+        return self._key_positions.get(tuple(path)) or self.locate(*path)
 
     @field_validator("models")
     @classmethod

@@ -69,9 +69,11 @@ def parse_yaml(text: str, name: str) -> Document:
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         key = _duplicate_key_name(exc)
+        where = _mark_location(name, mark)
+        _refuse_split_call(key.strip("'"), where)
         raise SpecError(
             f"duplicate key {key}: each key may appear once in a mapping; remove or rename one",
-            _mark_location(name, mark),
+            where,
         ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -88,7 +90,12 @@ def parse_yaml(text: str, name: str) -> Document:
         )
     budget = [MAX_NODES]
     doc.values[()] = Location(name, 1, 1)
-    doc.data = _plain(root, (), doc, budget, 0)
+    try:
+        doc.data = _plain(root, (), doc, budget, 0)
+    except (TypeError, AttributeError, ValueError) as exc:  # ruamel oddities on exotic input
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError(f"cannot read this YAML ({exc})", Location(name, 1, 1)) from None
     if not isinstance(doc.data, dict):
         raise SpecError(
             f"a spec is a mapping of keys (spec_version, name, data, models, ...),"
@@ -130,6 +137,13 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
             f"the document nests deeper than {MAX_DEPTH} levels",
             doc.values.get(path, Location(doc.file, 1, 1)),
         )
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if isinstance(node, CommentedMap | CommentedSeq) and tag is not None:
+        raise SpecError(
+            f"YAML tag '{tag.removeprefix('tag:yaml.org,2002:')}' is not allowed: a spec holds"
+            " only plain mappings, lists, strings, numbers, booleans and null",
+            doc.values.get(path, Location(doc.file, 1, 1)),
+        )
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key in node:
@@ -138,6 +152,9 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
             vline, vcol = node.lc.value(key)
             doc.keys[sub] = Location(doc.file, kline + 1, kcol + 1)
             doc.values[sub] = Location(doc.file, vline + 1, vcol + 1 + _quote(node[key]))
+            if node.fa.flow_style():
+                _refuse_split_call(key, doc.keys[sub])
+                _refuse_split_call(node[key], doc.values[sub])
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise SpecError("mapping keys must be plain names", doc.keys[sub])
             out[str(key)] = _plain(node[key], sub, doc, budget, depth + 1)
@@ -161,6 +178,17 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
         " numbers, booleans and null are allowed (no tags such as !!python/...)",
         doc.values.get(path, Location(doc.file, 1, 1)),
     )
+
+
+def _refuse_split_call(value: Any, where: Location) -> None:
+    """Catch ``{floor: Normal(0, 1)}``: in a flow mapping the comma splits the call in two."""
+    if isinstance(value, str) and value.count("(") != value.count(")") and _quote(value) == 0:
+        raise SpecError(
+            f"'{value}' has unbalanced parentheses: inside {{...}} a comma ends a value, so"
+            " 'Normal(0, 1)' is cut in two; quote it (\"Normal(0, 1)\") or write the mapping"
+            " one key per line",
+            where,
+        )
 
 
 def _quote(node: Any) -> int:

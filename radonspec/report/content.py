@@ -1,0 +1,185 @@
+"""What the report says, as plain records: the templates and summary.json only format them.
+
+``radonspec.report.build`` fills a ``Content`` from the fits. ``attempt`` is how
+every part of it is made: a table or figure that fails becomes a visible note,
+never a lost report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from radonspec.compare import Comparison, Diagnostics, RandomEffectRow
+from radonspec.groups import SAMPLE_DIMS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A figure rendered to PNG, with the words around it."""
+
+    name: str  # file stem under figures/, e.g. "ppc-hierarchical"
+    title: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Section:
+    """Figures and notes of one part of the report."""
+
+    images: list[Image] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One parameter's summary; ``flags`` names the cells that fail a threshold."""
+
+    label: str
+    values: dict[str, float]
+    flags: frozenset[str] = frozenset()
+    reml: tuple[float, float] | None = None  # statsmodels estimate and SE, when asked for
+
+
+@dataclass(frozen=True)
+class ParamSection:
+    """Rows of one kind: population-level effects, group-level SDs, auxiliary parameters."""
+
+    title: str
+    rows: list[ParamRow]
+
+
+@dataclass(frozen=True)
+class Residual:
+    """The residual SD row of an lme4-style random-effects table (Gaussian families)."""
+
+    sd_mean: float
+    sd_lb: float
+    sd_ub: float
+    reml: float | None = None
+
+
+@dataclass
+class ModelView:
+    """Everything the report shows about one model."""
+
+    name: str
+    colour: str
+    status: str
+    error: str | None
+    formula: str
+    family: str
+    description: str | None = None
+    key: str = ""
+    fit_path: str | None = None
+    cached: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+    rows: int | None = None
+    diagnostics: Diagnostics | None = None
+    table: pd.DataFrame | None = None  # every parameter, for summary.json
+    sections: list[ParamSection] = field(default_factory=list)
+    omitted: list[str] = field(default_factory=list)
+    random_effects: list[RandomEffectRow] = field(default_factory=list)
+    residual: Residual | None = None
+    reml_sd: dict[str, float] = field(default_factory=dict)
+    spec_yaml: str = ""
+    priors: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the model has draws."""
+        return self.status == "ok"
+
+    @property
+    def badge(self) -> str:
+        """'' for a trustworthy fit, else what is wrong: shown next to its name everywhere."""
+        if not self.ok:
+            return "fit failed" if self.status == "failed" else self.status
+        if self.diagnostics is not None and not self.diagnostics.passed:
+            return "diagnostics failed"
+        return ""
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """The data in a few numbers."""
+
+    source: str
+    rows: int
+    columns: list[str]
+    group: str | None = None
+    n_groups: int | None = None
+    group_sizes: tuple[int, float, int] | None = None  # min, median, max
+
+
+@dataclass
+class Content:
+    """The whole report, before formatting."""
+
+    name: str
+    title: str
+    description: str | None
+    created: str
+    spec_hash: str
+    versions: dict[str, str]
+    data: DataSummary
+    models: list[ModelView]
+    thresholds: dict[str, float]
+    comparison: Comparison | None = None
+    verdict: str = ""
+    comparison_notes: list[str] = field(default_factory=list)
+    groups: Section | None = None
+    ppc: Section = field(default_factory=Section)
+    priors: Section = field(default_factory=Section)
+
+    @property
+    def by_name(self) -> dict[str, ModelView]:
+        """Model views by model name."""
+        return {view.name: view for view in self.models}
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """The palette: one colour per model."""
+        return {view.name: view.colour for view in self.models}
+
+
+def attempt[T](
+    notes: list[str], what: str, make: Callable[..., T], *args: Any, **kwargs: Any
+) -> T | None:
+    """Return ``make(*args, **kwargs)``; on failure record a note and return ``None``.
+
+    One figure or table that cannot be made must not cost the user the rest of
+    the report, but the failure is shown where the figure would have been.
+    """
+    try:
+        return make(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a visible note
+        log.debug("%s failed", what, exc_info=True)
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        notes.append(f"{what} could not be made: {text}")
+        return None
+
+
+def observed_name(tree: xr.DataTree) -> str | None:
+    """The observed variable that also has posterior predictive draws (the first one)."""
+    if "observed_data" not in tree.children or "posterior_predictive" not in tree.children:
+        return None
+    names = [n for n in tree["observed_data"].data_vars if n in tree["posterior_predictive"]]
+    return str(names[0]) if names else None
+
+
+def draws_matrix(array: xr.DataArray) -> np.ndarray:
+    """Draws as a (samples, values) matrix: chain and draw stacked, other dims flattened."""
+    others = [d for d in array.dims if d not in SAMPLE_DIMS]
+    ordered = array.transpose(*SAMPLE_DIMS, *others)
+    return np.asarray(ordered.values).reshape(array.sizes["chain"] * array.sizes["draw"], -1)

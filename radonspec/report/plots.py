@@ -1,0 +1,251 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas.
+
+Every function takes plain arrays or records and returns a ``Figure``; nothing
+here knows what the data are about. One colour per model, assigned once by
+``palette`` from the study's model order, is passed in by the caller so a model
+looks the same in every figure of a report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import arviz_stats as azs
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+DPI = 110
+WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column
+# Okabe & Ito's colour-blind safe palette without its yellow (too pale on white)
+MODEL_COLOURS = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#117733",
+)  # fmt: skip
+OBSERVED = "#222222"
+NEUTRAL = "#8c8c8c"
+STYLE: dict[str, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "grid.linewidth": 0.6,
+    "figure.titlesize": 12,
+}
+PPC_DRAWS = 50  # replicated data sets drawn in the density check
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """One colour per model name, in order; assigned once per report."""
+    colours = list(MODEL_COLOURS)
+    if len(names) > len(colours):
+        extra = mpl.colormaps["tab20"]
+        colours += [mpl.colors.to_hex(extra(i % 20)) for i in range(len(names) - len(colours))]
+    return {name: colours[i] for i, name in enumerate(names)}
+
+
+def to_png(figure: Figure) -> bytes:
+    """Render a figure to PNG bytes (no timestamp, so equal figures give equal bytes)."""
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The report's matplotlib style, for the drawing inside the block."""
+    # rcParams are read when artists are created, so the whole drawing runs inside
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+        yield
+
+
+def new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure of the report's width with a grid of axes."""
+    figure = Figure(figsize=(WIDTH, height), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return figure, axes
+
+
+def log_x(ax: Axes) -> None:
+    """A log x axis labelled 1, 2, 5, 10, 20, ... instead of powers of ten."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def _headroom(ax: Axes) -> None:
+    """Room above the data for a legend in the upper corner."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.25 * (high - low))
+
+
+def hide_unused(axes: np.ndarray, used: int) -> None:
+    """Hide the panels of a grid past the ``used`` first ones."""
+    for ax in axes.ravel()[used:]:
+        ax.set_visible(False)
+
+
+# -- posterior predictive checks ------------------------------------------------------------
+
+
+def is_discrete(values: np.ndarray, max_levels: int = 25) -> bool:
+    """Whether observed values are counts or categories: integer-valued with few levels."""
+    finite = values[np.isfinite(values)]
+    return bool(np.all(finite == np.round(finite)) and np.unique(finite).size <= max_levels)
+
+
+def ppc_figure(
+    model: str,
+    colour: str,
+    observed: np.ndarray,
+    replicated: np.ndarray,
+    pit: np.ndarray | None,
+    response: str,
+) -> Figure:
+    """Observed against replicated data (density or frequencies) and the LOO-PIT Δ-ECDF.
+
+    ``replicated`` has one row per posterior predictive draw; ``pit`` holds one
+    LOO-PIT value per observation (``None`` leaves the right panel out).
+    """
+    observed = np.asarray(observed, dtype=float).ravel()
+    replicated = np.asarray(replicated, dtype=float).reshape(-1, observed.size)
+    with style():
+        figure, axes = new_figure(1, 2 if pit is not None else 1, 3.6)
+        if is_discrete(observed):
+            _frequencies(axes[0, 0], colour, observed, replicated, response)
+        else:
+            _densities(axes[0, 0], colour, observed, replicated, response)
+        if pit is not None:
+            _loo_pit(axes[0, 1], colour, np.asarray(pit, dtype=float))
+        figure.suptitle(f"Posterior predictive check: {model}")
+    return figure
+
+
+def _densities(
+    ax: Axes, colour: str, observed: np.ndarray, replicated: np.ndarray, response: str
+) -> None:
+    picks = np.linspace(0, replicated.shape[0] - 1, min(PPC_DRAWS, replicated.shape[0]))
+    for i in picks.astype(int):
+        grid, density, _ = azs.kde(replicated[i])
+        ax.plot(grid, density, color=colour, alpha=0.18, linewidth=0.8)
+    grid, density, _ = azs.kde(observed)
+    ax.plot(grid, density, color=OBSERVED, linewidth=2.0)
+    ax.set_xlabel(response)
+    ax.set_ylabel("density")
+    ax.set_title("Observed vs replicated data")
+    _headroom(ax)
+    ax.legend(
+        handles=[
+            Line2D([], [], color=OBSERVED, linewidth=2.0, label="observed"),
+            Line2D([], [], color=colour, alpha=0.6, label=f"replicated ({len(picks)} draws)"),
+        ],
+        loc="upper right",
+    )
+
+
+def _frequencies(
+    ax: Axes, colour: str, observed: np.ndarray, replicated: np.ndarray, response: str
+) -> None:
+    values = np.unique(np.concatenate([np.unique(observed), np.unique(replicated)]))
+    values = values[np.isfinite(values)]
+    if values.size > 25:  # replicated counts may range far wider than the data
+        values = values[(values >= observed.min()) & (values <= observed.max())]
+    share = np.array([(observed == v).mean() for v in values])
+    draws = np.stack([(replicated == v).mean(axis=1) for v in values], axis=1)
+    low, mid, high = np.quantile(draws, [0.055, 0.5, 0.945], axis=0)
+    ax.bar(values, share, width=0.8, color="none", edgecolor=OBSERVED, linewidth=1.4)
+    ax.errorbar(values, mid, yerr=[mid - low, high - mid], fmt="o", color=colour, capsize=3)
+    ax.set_xlabel(response)
+    ax.set_ylabel("share of observations")
+    ax.set_title("Observed vs replicated frequencies")
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    _headroom(ax)
+    ax.legend(
+        handles=[
+            mpl.patches.Patch(facecolor="none", edgecolor=OBSERVED, label="observed"),
+            Line2D([], [], color=colour, marker="o", label="replicated: median, 89% interval"),
+        ],
+        loc="upper right",
+    )
+
+
+def _loo_pit(ax: Axes, colour: str, pit: np.ndarray) -> None:
+    # arviz-plots draws its LOO-PIT plot from this helper; the simultaneous envelope is
+    # what makes the Δ-ECDF readable (pointwise bands would flag ~5% of points by chance)
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    pit = pit[np.isfinite(pit)]
+    x, ecdf, lower, upper = ecdf_pit(pit, 0.95, 1000, rng=np.random.default_rng(214))
+    ax.fill_between(x, lower - x, upper - x, color=NEUTRAL, alpha=0.25, step="post")
+    ax.step(x, ecdf - x, where="post", color=colour, linewidth=1.6)
+    ax.axhline(0.0, color=NEUTRAL, linewidth=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("LOO-PIT value")
+    ax.set_ylabel("ECDF − uniform CDF")
+    ax.set_title("LOO-PIT calibration (Δ-ECDF)")
+    ax.legend(
+        handles=[
+            Line2D([], [], color=colour, linewidth=1.6, label="LOO-PIT Δ-ECDF"),
+            mpl.patches.Patch(color=NEUTRAL, alpha=0.25, label="95% simultaneous envelope"),
+        ],
+        loc="lower right",
+    )
+
+
+# -- prior vs posterior ---------------------------------------------------------------------
+
+
+def prior_posterior_figure(
+    model: str, colour: str, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]]
+) -> Figure:
+    """One panel per parameter: prior and posterior densities from their draws.
+
+    The x range follows the posterior, widened to the prior's bulk only when the
+    prior is not much wider: a vague prior then shows as a flat line, which is
+    what it is over the region the data favour.
+    """
+    ncols = min(3, len(pairs))
+    nrows = -(-len(pairs) // ncols)
+    with style():
+        figure, axes = new_figure(nrows, ncols, 2.4 * nrows + 0.6)
+        for ax, (label, prior, posterior) in zip(axes.ravel(), pairs, strict=False):
+            prior, posterior = np.ravel(prior), np.ravel(posterior)
+            post_lo, post_hi = np.quantile(posterior, [0.005, 0.995])
+            pad = post_hi - post_lo or 1.0
+            lo, hi = post_lo - pad, post_hi + pad
+            prior_lo, prior_hi = np.quantile(prior, [0.01, 0.99])
+            if prior_hi - prior_lo < 10 * pad:
+                lo, hi = min(lo, prior_lo), max(hi, prior_hi)
+            inside = prior[(prior >= lo) & (prior <= hi)]
+            if inside.size > 1:
+                grid, density, _ = azs.kde(inside, bound_correction=False)
+                # draws outside the window still count in the prior's total mass
+                ax.plot(grid, density * inside.size / prior.size, color=NEUTRAL, linestyle="--")
+            grid, density, _ = azs.kde(posterior, bound_correction=False)
+            ax.plot(grid, density, color=colour, linewidth=1.8)
+            ax.set_xlim(lo, hi)
+            ax.set_title(label)
+            ax.set_xlabel("value")
+            ax.set_ylabel("density")
+        hide_unused(axes, len(pairs))
+        axes[0, 0].legend(
+            handles=[
+                Line2D([], [], color=NEUTRAL, linestyle="--", label="prior"),
+                Line2D([], [], color=colour, linewidth=1.8, label="posterior"),
+            ],
+            loc="upper right",
+        )
+        figure.suptitle(f"Prior vs posterior, population-level effects: {model}")
+    return figure

@@ -1,0 +1,172 @@
+"""Write the report: report.html (self-contained), report.md with figures/*.png, summary.json.
+
+Every file is written under a temporary name in its final folder and then
+renamed over the old one, so a reader never sees a half-written report.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from radonspec.compare import Comparison
+from radonspec.report.build import build_content
+from radonspec.report.content import Content, Image
+from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
+from radonspec.report.summary import summary
+from radonspec.run.fit import Fit
+from radonspec.spec.schema import Study
+
+TEMPLATES = Path(__file__).parent / "templates"
+FILES = {"html": "report.html", "markdown": "report.md", "json": "summary.json"}
+FIGURES = "figures"
+
+
+def write_report(
+    study: Study,
+    data: pd.DataFrame,
+    fits: Mapping[str, Fit],
+    out_dir: Path,
+    *,
+    models: Mapping[str, Any] | None = None,
+    priors: Mapping[str, pd.DataFrame] | None = None,
+    spec_hash: str = "",
+    versions: Mapping[str, str] | None = None,
+    comparison: Comparison | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write the formats in ``study.report.formats`` to ``out_dir``; return format -> file.
+
+    Parameters
+    ----------
+    study
+        The validated study.
+    data
+        The study's data as loaded (group sizes and data points come from it).
+    fits
+        One ``Fit`` per model name; failed fits are shown with their error.
+    out_dir
+        Folder of the report; created when missing. Markdown figures go to
+        ``out_dir/figures``.
+    models
+        The built ``bambi.Model`` per model name, for group estimates, fitted
+        lines and the priors table; a model without one loses those views.
+    priors
+        Priors table per model (columns ``term``, ``prior``, ``source``); by
+        default computed from ``models``.
+    spec_hash
+        Hash of the resolved study, printed in the header.
+    versions
+        Package versions to print; by default those recorded in the fits.
+    comparison
+        A comparison computed by the caller (e.g. k-fold); by default PSIS-LOO
+        of the ``ok`` fits of ``study.compare.models`` is computed here.
+    thresholds
+        Keyword arguments for ``radonspec.compare.diagnose`` (``rhat_max``,
+        ``ess_min``, ...), which decide the pass/fail badges.
+    """
+    content = build_content(
+        study,
+        data,
+        fits,
+        models=models or {},
+        priors=priors or {},
+        spec_hash=spec_hash,
+        versions=versions,
+        comparison=comparison,
+        thresholds=thresholds or {},
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for kind in dict.fromkeys(study.report.formats):
+        target = out_dir / FILES[kind]
+        if kind == "html":
+            text = render_html(content)
+        elif kind == "markdown":
+            for image in all_images(content):
+                write_atomic(out_dir / FIGURES / f"{image.name}.png", image.png)
+            text = render_markdown(content)
+        else:
+            text = json.dumps(summary(content), indent=2, allow_nan=False) + "\n"
+        write_atomic(target, text.encode())
+        written[kind] = target
+    return written
+
+
+def all_images(content: Content) -> list[Image]:
+    """Every figure of the report, in page order."""
+    sections = [content.groups, content.ppc, content.priors]
+    return [image for section in sections if section is not None for image in section.images]
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=fmt,
+        int=fmt_int,
+        rhat=fmt_rhat,
+        short=fmt_short,
+        fixed=fmt_fixed,
+        md=markdown_cell,
+        data_uri=data_uri,
+        anchor=anchor,
+    )
+    return env
+
+
+def render_html(content: Content) -> str:
+    """The report as one self-contained HTML page."""
+    return _environment().get_template("report.html.j2").render(c=content, figures=FIGURES)
+
+
+def render_markdown(content: Content) -> str:
+    """The report as Markdown; images point at ``figures/<name>.png``."""
+    return _environment().get_template("report.md.j2").render(c=content, figures=FIGURES)
+
+
+def data_uri(image: Image) -> str:
+    """The PNG as a ``data:`` URI, so the page needs no other file."""
+    return "data:image/png;base64," + base64.b64encode(image.png).decode("ascii")
+
+
+def markdown_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes and angle brackets escaped."""
+    text = " ".join(str(value).split())
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def anchor(name: str) -> str:
+    """An id for a model's heading (model names are already [A-Za-z0-9_.-])."""
+    return "model-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,107 @@
+"""summary.json: the machine-readable result, in the layout DESIGN.md fixes.
+
+Plain JSON only: NumPy scalars become Python numbers and NaN or infinite
+values become ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from radonspec.report.content import Content, ModelView
+
+PARAMETER_FIELDS = (
+    "mean", "sd", "eti89_lb", "eti89_ub", "mcse_mean", "ess_bulk", "ess_tail", "r_hat",
+)  # fmt: skip
+COMPARISON_FIELDS = (
+    "model", "rank", "elpd", "se", "p", "elpd_diff", "dse", "weight", "pareto_k_bad", "rmsd",
+)  # fmt: skip
+
+
+def summary(content: Content) -> dict[str, Any]:
+    """The summary document of a report."""
+    comparison = None
+    if content.comparison is not None:
+        comparison = {
+            "criterion": content.comparison.criterion,
+            "table": [
+                {name: getattr(row, name) for name in COMPARISON_FIELDS}
+                for row in sorted(content.comparison.rows, key=lambda r: r.rank)
+            ],
+            "verdict": content.verdict,
+            "notes": list(content.comparison_notes),
+        }
+    data = content.data
+    document = {
+        "study": content.name,
+        "spec_version": 1,
+        "created": content.created,
+        "title": content.title,
+        "spec_hash": content.spec_hash,
+        "versions": dict(content.versions),
+        "data": {
+            "source": data.source,
+            "rows": data.rows,
+            "columns": list(data.columns),
+            "group": data.group,
+            "groups": data.n_groups,
+        },
+        "models": {view.name: _model(view) for view in content.models},
+        "comparison": comparison,
+    }
+    return plain(document)
+
+
+def _model(view: ModelView) -> dict[str, Any]:
+    diagnostics = None
+    if view.diagnostics is not None:
+        d = view.diagnostics
+        diagnostics = {
+            "r_hat_max": d.r_hat_max,
+            "ess_bulk_min": d.ess_bulk_min,
+            "ess_tail_min": d.ess_tail_min,
+            "divergences": d.divergences,
+            "max_treedepth_hits": d.max_treedepth_hits,
+            "ebfmi_min": d.ebfmi_min,
+            "passed": d.passed,
+            "problems": list(d.problems),
+            "advice": list(d.advice),
+        }
+    parameters: dict[str, dict[str, Any]] = {}
+    if view.table is not None:
+        for label, row in view.table.iterrows():
+            parameters[str(label)] = {f: row.get(f) for f in PARAMETER_FIELDS if f in row}
+    return {
+        "status": view.status,
+        "error": view.error if not view.ok else None,
+        "key": view.key,
+        "formula": view.formula,
+        "family": view.family,
+        "fit_path": view.fit_path,
+        "diagnostics": diagnostics,
+        "seconds": dict(view.seconds),
+        "cached": view.cached,
+        "parameters": parameters,
+    }
+
+
+def plain(value: Any) -> Any:
+    """``value`` with NumPy types turned into Python ones and non-finite floats into None."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
