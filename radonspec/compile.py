@@ -23,6 +23,7 @@ import pandas as pd
 from radonspec.data import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.spec.checks import formula_infos
+from radonspec.spec.family import nest_priors
 from radonspec.spec.formula import FormulaError, FormulaInfo, formula_namespace
 from radonspec.spec.priors import to_bambi
 from radonspec.spec.schema import ModelSpec, Study
@@ -67,7 +68,7 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
-    model = _build_bambi(spec, prepared.frame, prefix)
+    model = _build_bambi(spec, infos, prepared.frame, prefix)
     _check_auto_priors(model, prefix)
     return Compiled(name, spec, model, prepared, infos)
 
@@ -89,9 +90,11 @@ def _bambi_settings() -> Iterator[Any]:
         bmb.config["UNUSED_PRIORS"] = previous
 
 
-def _build_bambi(spec: ModelSpec, data: pd.DataFrame, prefix: str) -> Any:
+def _build_bambi(
+    spec: ModelSpec, infos: tuple[FormulaInfo, ...], data: pd.DataFrame, prefix: str
+) -> Any:
     with _bambi_settings() as bmb:
-        priors = {key: to_bambi(node) for key, node in spec.priors.items()}
+        priors = nest_priors({key: to_bambi(node) for key, node in spec.priors.items()}, infos)
         categorical = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
         try:
             return bmb.Model(

@@ -11,19 +11,21 @@ import pandas as pd
 import pytest
 
 from radonspec.spec import formula as formula_module
+from radonspec.spec.family import (
+    FamilyError,
+    check_family_link,
+    family_params,
+    nest_priors,
+    prior_keys,
+)
 from radonspec.spec.formula import (
     ALLOWED_TRANSFORMS,
     MAX_DEPTH,
     MAX_LENGTH,
-    FamilyError,
     FormulaError,
     FormulaInfo,
-    check_family_link,
     check_formula,
-    family_params,
     formula_namespace,
-    nest_priors,
-    prior_keys,
 )
 
 COLUMNS = ["y", "x", "z", "g", "h", "k", "floor", "county", "log_radon"]

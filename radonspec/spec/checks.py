@@ -10,13 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
-from radonspec.spec.formula import (
-    FormulaError,
-    FormulaInfo,
-    check_family_link,
-    check_formula,
-    prior_keys,
-)
+from radonspec.spec.family import FamilyError, check_family_link, prior_keys
+from radonspec.spec.formula import FormulaError, FormulaInfo, check_formula
 
 if TYPE_CHECKING:
     from radonspec.spec.schema import ModelSpec, Study
@@ -34,7 +29,8 @@ def check_study(study: Study) -> list[SpecError]:
 def formula_infos(model: ModelSpec, columns: list[str] | None = None) -> list[FormulaInfo]:
     """Parse each formula of a model (main first); raises ``FormulaError``."""
     return [
-        check_formula(text, columns, main=index == 0) for index, text in enumerate(model.formulas)
+        check_formula(text, columns, main=index == 0, family=model.family)
+        for index, text in enumerate(model.formulas)
     ]
 
 
@@ -49,16 +45,15 @@ def check_model(
         if not isinstance(model.formula, str):
             path = (*path, index)
         try:
-            infos.append(check_formula(text, columns, main=index == 0))
+            infos.append(check_formula(text, columns, main=index == 0, family=model.family))
         except FormulaError as exc:
             errors.append(
                 SpecError(f"model '{name}': {exc.message}", _shift(study.locate(*path), exc))
             )
     try:
         check_family_link(model.family, model.link)
-    except ValueError as exc:
-        where = study.locate("models", name, "link" if "link" in str(exc) else "family")
-        errors.append(SpecError(f"model '{name}': {exc}", where))
+    except FamilyError as exc:
+        errors.append(SpecError(f"model '{name}': {exc}", study.locate("models", name, exc.field)))
     if errors or not infos:
         return errors
     allowed = prior_keys(infos, model.family)

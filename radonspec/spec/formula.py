@@ -23,13 +23,14 @@ from __future__ import annotations
 import functools
 import inspect
 import keyword
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from radonspec.errors import did_you_mean, one_of
+from radonspec.spec.family import ORDINAL_FAMILIES, FamilyError, family_params
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -50,7 +51,6 @@ _NUMPY_NAMES = ("log1p", "sqrt")
 #: Encodings, passed by name to ``C``: ``C(g, Sum)``.
 _ENCODINGS = frozenset({"Sum", "Treatment"})
 #: Families whose intercept Bambi replaces by thresholds.
-_ORDINAL_FAMILIES = frozenset({"cumulative", "sratio"})
 
 _PYTHON_LITERALS = {"True": True, "False": False, "None": None}
 # Token kinds as formulae's scanner names them.
@@ -131,18 +131,6 @@ class FormulaError(ValueError):
     def __init__(self, message: str, offset: int = 0) -> None:
         self.message = message
         self.offset = offset
-        super().__init__(message)
-
-
-class FamilyError(ValueError):
-    """An unknown family, or a link the family does not support.
-
-    ``field`` is ``"family"`` or ``"link"``: the spec field the error points at.
-    """
-
-    def __init__(self, message: str, field: str = "family") -> None:
-        self.message = message
-        self.field = field
         super().__init__(message)
 
 
@@ -331,7 +319,7 @@ def _number_end(formula: str, start: int) -> int:
     end = start
     while end < len(formula) and formula[end].isdigit():
         end += 1
-    if formula[end : end + 2][:1] == "." and formula[end + 1 : end + 2].isdigit():
+    if formula[end : end + 1] == "." and formula[end + 1 : end + 2].isdigit():
         end += 1
         while end < len(formula) and formula[end].isdigit():
             end += 1
@@ -720,72 +708,12 @@ def _is_offset(term: Any) -> bool:
     return call is not None and call.callee == "offset"
 
 
-# Families, links and prior keys ------------------------------------------------------
-
-
-def _families() -> Mapping[str, Any]:
-    from bambi.defaults.families import BUILTIN_FAMILIES
-
-    families: Mapping[str, Any] = BUILTIN_FAMILIES
-    return families
-
-
-def family_params(family: str) -> tuple[str, tuple[str, ...]]:
-    """The parent parameter of ``family`` and its auxiliary ones: ``('mu', ('sigma',))``.
-
-    Raises
-    ------
-    FamilyError
-        When ``family`` is not one of Bambi's built-in families.
-    """
-    families = _families()
-    if family not in families:
-        raise FamilyError(
-            f"unknown family '{family}'{did_you_mean(family, families)};"
-            f" families are {', '.join(repr(f) for f in sorted(families))}"
-        )
-    likelihood = families[family]["likelihood"]
-    parent = likelihood["parent"]
-    return parent, tuple(p for p in likelihood["params"] if p != parent)
-
-
-def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None:
-    """Check that ``family`` is a Bambi family and ``link`` one it supports.
-
-    A string ``link`` applies to the parent parameter (as in Bambi); a mapping gives
-    links by parameter.
-
-    Raises
-    ------
-    FamilyError
-        ``field == "family"`` for an unknown family, ``"link"`` for a bad link.
-    """
-    parent, auxiliary = family_params(family)
-    params = (parent, *auxiliary)
-    links = {parent: link} if isinstance(link, str) else dict(link or {})
-    supported = _families()[family]["family"].SUPPORTED_LINKS
-    for param, name in links.items():
-        if param not in params:
-            raise FamilyError(
-                f"link names '{param}', which is not a parameter of family '{family}'"
-                f"{did_you_mean(param, params)}; its parameters are {one_of(params)}",
-                "link",
-            )
-        allowed = supported if isinstance(supported, list) else supported.get(param, [])
-        if name not in allowed:
-            raise FamilyError(
-                f"link '{name}' cannot be used for '{param}' of family '{family}'"
-                f"{did_you_mean(str(name), allowed)}; links for '{param}' are {one_of(allowed)}",
-                "link",
-            )
-
-
 def _check_target(target: str, family: str, offset: int) -> None:
     try:
         _, auxiliary = family_params(family)
     except FamilyError:
         return  # reported by check_family_link
-    if family in _ORDINAL_FAMILIES:
+    if family in ORDINAL_FAMILIES:
         raise FormulaError(
             f"family '{family}' takes one formula only: Bambi cannot model its thresholds",
             offset,
@@ -802,50 +730,3 @@ def _check_target(target: str, family: str, offset: int) -> None:
             f" {one_of(auxiliary)}",
             offset,
         )
-
-
-def prior_keys(infos: Sequence[FormulaInfo], family: str) -> frozenset[str]:
-    """Every key a ``priors:`` mapping may use for a model; main formula first in ``infos``.
-
-    The main formula's term names, ``common`` and ``group_specific``, the family's
-    auxiliary parameters that no formula models (``sigma``), and for each
-    distributional formula its term names prefixed by its target, as Bambi names their
-    variables (``sigma_Intercept``, ``sigma_x``, ``sigma_1|g``); ``nest_priors`` turns
-    those into the nested mapping Bambi expects.
-    """
-    main, *others = infos
-    keys = {*main.common_terms, *main.group_terms, "common", "group_specific"}
-    if family in _ORDINAL_FAMILIES:
-        keys.discard("Intercept")  # Bambi drops it: the thresholds take its place
-    try:
-        _, auxiliary = family_params(family)
-    except FamilyError:
-        auxiliary = ()
-    modelled = {info.target for info in others}
-    keys |= {param for param in auxiliary if param not in modelled}
-    for info in others:
-        keys |= {f"{info.target}_{term}" for term in (*info.common_terms, *info.group_terms)}
-    return frozenset(keys)
-
-
-def nest_priors[T](priors: Mapping[str, T], infos: Sequence[FormulaInfo]) -> dict[str, Any]:
-    """Priors keyed as ``prior_keys`` says, in the nested form ``bmb.Model(priors=...)`` takes.
-
-    ``{"x": p, "sigma_z": q}`` becomes ``{"x": p, "sigma": {"z": q}}``. A key that names
-    a term of the main formula stays as it is even if it also reads as a prefixed one.
-    """
-    main, *others = infos
-    own = {*main.common_terms, *main.group_terms}
-    prefixed = {
-        f"{info.target}_{term}": (str(info.target), term)
-        for info in others
-        for term in (*info.common_terms, *info.group_terms)
-    }
-    nested: dict[str, Any] = {}
-    for key, prior in priors.items():
-        if key in prefixed and key not in own:
-            target, term = prefixed[key]
-            nested.setdefault(target, {})[term] = prior
-        else:
-            nested[key] = prior
-    return nested

@@ -145,6 +145,11 @@ class ModelSpec(Frozen):
         """The formula as a tuple, main formula first."""
         return (self.formula,) if isinstance(self.formula, str) else self.formula
 
+    @field_validator("description")
+    @classmethod
+    def _strip_description(cls, value: str | None) -> str | None:
+        return None if value is None else " ".join(value.split())
+
     @field_validator("formula", mode="before")
     @classmethod
     def _formula_list(cls, value: Any) -> Any:
