@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +224,9 @@ def _diagnostics_summary(fit: Fit) -> dict[str, Any]:
 
     assert fit.tree is not None
     try:
-        found = diagnose(fit.tree)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small fits make ArviZ warn; the numbers say it
+            found = diagnose(fit.tree)
     except Exception:  # diagnostics are a convenience in the index, never a reason to fail
         log.debug("diagnostics of %s failed", fit.model, exc_info=True)
         return {}

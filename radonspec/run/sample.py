@@ -157,11 +157,13 @@ def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str,
             nuts={"max_treedepth": sampler.max_treedepth},
             compute_convergence_checks=False,
         )
-    elif sampler.backend == "nutpie":
-        kwargs.update(target_accept=sampler.target_accept, nuts={"maxdepth": sampler.max_treedepth})
     else:
+        # each backend spells the tree depth limit its own way
+        depth_name = {"nutpie": "maxdepth", "numpyro": "max_tree_depth"}.get(
+            sampler.backend, "max_num_doublings"
+        )
         kwargs.update(
-            target_accept=sampler.target_accept, nuts={"max_tree_depth": sampler.max_treedepth}
+            target_accept=sampler.target_accept, nuts={depth_name: sampler.max_treedepth}
         )
     return kwargs
 
