@@ -97,6 +97,25 @@ def kfold_study(
     return results
 
 
+def to_elpd(result: KFoldResult, n_samples: int) -> Any:
+    """ArviZ's k-fold record for a successful result, for ``compare_fits(elpd=...)``."""
+    import xarray as xr
+    from arviz_stats.utils import ELPDDataLOOKFold
+
+    return ELPDDataLOOKFold(
+        elpd=result.elpd,
+        se=result.se,
+        p=result.p,
+        n_samples=n_samples,
+        n_data_points=len(result.elpd_i),
+        scale="log",
+        warning=False,
+        good_k=None,
+        elpd_i=xr.DataArray(result.elpd_i, dims=["__obs__"]),
+        n_folds=result.folds,
+    )
+
+
 def _fold_seed(study: Study) -> int:
     first = next(iter(study.models.values()))
     return first.sampler.seed

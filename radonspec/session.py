@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,18 @@ def run_studies(
             on_event=None if quiet else _printer(console),
         )
         folder = out_dir if out_dir is not None and len(paths) == 1 else None
-        written = _report(study, fits, folder or default_out(study), store)
+        comparison = None
+        if study.compare.criterion == "kfold":
+            comparison = cross_validate(
+                study,
+                fits,
+                jobs=jobs,
+                executor=executor,
+                scheduler=scheduler,
+                store=store,
+                on_event=None if quiet else _printer(console, folds=True),
+            )
+        written = _report(study, fits, folder or default_out(study), store, comparison)
         _print_summary(console, study, fits, written, time.perf_counter() - started)
         failed = [name for name, fit in fits.items() if not fit.ok]
         if failed:
@@ -89,7 +101,13 @@ def report_studies(
             console.print(f"{kind}: {file}")
 
 
-def _report(study: Study, fits: Mapping[str, Fit], folder: Path, store: Path | None) -> dict:
+def _report(
+    study: Study,
+    fits: Mapping[str, Fit],
+    folder: Path,
+    store: Path | None,
+    comparison: Any = None,
+) -> dict:
     from radonspec.report import write_report
 
     models = _built_models(study, fits)
@@ -100,7 +118,46 @@ def _report(study: Study, fits: Mapping[str, Fit], folder: Path, store: Path | N
         folder,
         models=models,
         spec_hash=spec_hash(study),
+        comparison=comparison,
     )
+
+
+def cross_validate(
+    study: Study,
+    fits: Mapping[str, Fit],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: Path | None = None,
+    on_event: Any = None,
+) -> Any:
+    """K-fold comparison of the study's compared models (refits go through the store)."""
+    from radonspec.compare import compare_fits
+    from radonspec.kfold import kfold_study, to_elpd
+
+    names = [n for n in (study.compare.models or list(study.models)) if fits[n].ok]
+    results = kfold_study(
+        study,
+        names,
+        full_fits=fits,
+        jobs=jobs,
+        executor=executor,
+        scheduler=scheduler,
+        store=store,
+        on_event=on_event,
+    )
+    usable = {name: r for name, r in results.items() if r.error is None}
+    draws = {n: fits[n].tree["posterior"].sizes["draw"] * fits[n].tree["posterior"].sizes["chain"]
+             for n in usable}  # fmt: skip
+    comparison = compare_fits(
+        {n: fits[n].tree for n in usable},
+        criterion="kfold",
+        elpd={n: to_elpd(r, draws[n]) for n, r in usable.items()},
+    )
+    notes = [f"'{n}' left out of the k-fold comparison: {r.error}" for n, r in results.items()
+             if r.error is not None]  # fmt: skip
+    return replace(comparison, warnings=(*comparison.warnings, *notes))
 
 
 def _data_for_report(study: Study) -> Any:
@@ -128,14 +185,15 @@ def _passed(fit: Fit) -> bool:
     return bool(diagnostics.get("passed", True))
 
 
-def _printer(console: Console) -> Any:
+def _printer(console: Console, folds: bool = False) -> Any:
     started: dict[str, float] = {}
 
     def event(model: str, what: str, fit: Fit | None) -> None:
         if what == "started":
             started[model] = time.perf_counter()
-            console.print(f"  {model}: sampling ...")
-        elif what == "cached":
+            if not folds:  # dozens of fold refits: only finished and failed ones get a line
+                console.print(f"  {model}: sampling ...")
+        elif what == "cached" and not folds:
             console.print(f"  {model}: stored fit reused")
         elif what == "done":
             took = time.perf_counter() - started.get(model, time.perf_counter())
