@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 import pandas as pd
@@ -40,7 +41,45 @@ class FitJob:
 
 
 def run_job(job: FitJob) -> Fit:
-    """Compile and sample one job; runs on whichever worker the executor chose."""
+    """Run one job, in a child process of its own when its sampler has a time limit."""
+    limit = job.study.models[job.model].sampler.time_limit
+    if limit is None or multiprocessing.current_process().daemon:
+        # daemonic workers (Dask's) cannot start children: the limit is not enforced there
+        return fit_job(job)
+    return _fit_with_limit(job, limit)
+
+
+def _fit_with_limit(job: FitJob, limit: float) -> Fit:
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_fit_and_send, args=(job, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(limit):
+            fit: Fit = receiver.recv()
+            return fit
+        failure = (
+            f"the fit took longer than its time limit of {limit:g} s and was stopped;"
+            " raise sampler.time_limit, or lower draws or tune"
+        )
+    except EOFError:
+        failure = f"the process fitting it died (exit code {child.exitcode})"
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    return Fit(model=job.name, key=job.key, status="failed", tree=None, error=failure)
+
+
+def _fit_and_send(job: FitJob, sender: Connection) -> None:
+    sender.send(fit_job(job))
+    sender.close()
+
+
+def fit_job(job: FitJob) -> Fit:
+    """Compile and sample one job, here and now."""
     from radonspec.compile import compile_model
     from radonspec.run.sample import sample_model
 

@@ -83,6 +83,12 @@ class SamplerSpec(Frozen):
     init: Literal["auto", "adapt_diag", "jitter+adapt_diag", "adapt_full"] = Field(
         "auto", description="Initialisation of the PyMC sampler (ignored by other backends)."
     )
+    time_limit: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a fit may take; a fit still running then is stopped and recorded"
+        " as failed. Fits with a limit run in a child process of their own.",
+    )
 
 
 class DataSpec(Frozen):
@@ -172,8 +178,15 @@ class CompareSpec(Frozen):
 
     criterion: Literal["loo", "kfold"] = "loo"
     kfold: KFoldSpec = Field(default_factory=KFoldSpec)
-    models: tuple[str, ...] | None = Field(None, description="Models to compare; default all.")
+    models: tuple[str, ...] | None = Field(
+        None, description="Models to compare; default all. A sweep's cells are always added."
+    )
     rmsd: bool = Field(True, description="Report posterior predictive RMSD per model.")
+    reference: str | None = Field(
+        None,
+        description="The model every other model is described against in the report"
+        " (its difference from it); default: the sweep's base, else the first model.",
+    )
 
 
 class ShrinkageSpec(Frozen):
@@ -197,6 +210,111 @@ class ReportSpec(Frozen):
     frequentist: bool = Field(False, description="Fit the same formula by REML (statsmodels).")
 
 
+#: Axes a sweep may vary, in the order cell names list them.
+SWEEP_AXES = ("formula", "terms", "family", "link", "prior_scale", "backend")
+#: A label of a sweep value (a part of a cell's name): no dots, they separate the parts.
+SWEEP_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+MAX_SWEEP_CELLS = 500
+
+Backend = Literal["nutpie", "pymc", "numpyro", "blackjax"]
+PositiveScale = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class SweepAxes(Frozen):
+    """The values a sweep runs over, per axis.
+
+    Each axis is a list of values (labels are derived from them) or a mapping from
+    label to value (labels are yours). A value equal to the base model's own is
+    *neutral*: it adds nothing to a cell's name.
+    """
+
+    formula: list[Formula] | dict[str, Formula] | None = Field(
+        None,
+        description="Whole formulas replacing the base's (a list [main, 'sigma ~ ...'] for a"
+        " distributional model).",
+    )
+    terms: list[str] | dict[str, str] | None = Field(
+        None,
+        description="Text appended to the right side of the base's main formula, e.g."
+        " '+ log_uranium', '+ (1|county)', '- floor'; '' keeps the formula as it is.",
+    )
+    family: list[str] | dict[str, str] | None = Field(None, description="Bambi families.")
+    link: list[str] | dict[str, str] | None = Field(
+        None, description="Links of the family's main parameter."
+    )
+    prior_scale: list[PositiveScale] | dict[str, PositiveScale] | None = Field(
+        None,
+        description="Factors applied to every explicit prior of a cell, nested priors"
+        " included: scale parameters (sigma, beta, b, s) are multiplied by the factor,"
+        " rates divided by it, precisions (tau, lam) divided by its square; 1 is the base.",
+    )
+    backend: list[Backend] | dict[str, Backend] | None = Field(
+        None, description="Sampler backends."
+    )
+
+    @model_validator(mode="after")
+    def _axes(self) -> SweepAxes:
+        import re
+
+        used = self.axes()
+        if not used:
+            raise ValueError(f"a sweep needs at least one axis under 'over': {', '.join(SWEEP_AXES)}")
+        for axis, values in used.items():
+            if not values:
+                raise ValueError(f"sweep axis '{axis}' has no values; give one or more")
+            seen: list[Any] = []
+            for label, value in values:
+                if label is not None and not re.match(SWEEP_LABEL_PATTERN, label):
+                    raise ValueError(
+                        f"sweep label '{label}' of axis '{axis}' must match"
+                        f" {SWEEP_LABEL_PATTERN} (letters, digits, '_', '-'; no dots)"
+                    )
+                key = _normal_value(value)
+                if key in seen:
+                    raise ValueError(f"sweep axis '{axis}' lists {value!r} twice; remove one")
+                seen.append(key)
+        return self
+
+    def axes(self) -> dict[str, list[tuple[str | None, Any]]]:
+        """Used axes in ``SWEEP_AXES`` order, each a list of (label or None, value)."""
+        found: dict[str, list[tuple[str | None, Any]]] = {}
+        for axis in SWEEP_AXES:
+            values = getattr(self, axis)
+            if values is None:
+                continue
+            if isinstance(values, dict):
+                found[axis] = list(values.items())
+            else:
+                found[axis] = [(None, v) for v in values]
+        return found
+
+
+def _normal_value(value: Any) -> Any:
+    """A sweep value compared for duplicates: whitespace in formulas does not count."""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, tuple):
+        return tuple(" ".join(str(v).split()) for v in value)
+    return value
+
+
+class SweepSpec(Frozen):
+    """A grid or zip of variations of one model; each cell becomes a model of the study."""
+
+    base: str = Field(description="The model of this study every cell varies.")
+    mode: Literal["grid", "zip"] = Field(
+        "grid",
+        description="grid: every combination of the axes' values; zip: the i-th value of"
+        " every axis together (all axes the same length).",
+    )
+    over: SweepAxes = Field(description="The axes and their values.")
+    priors: dict[str, Prior] = Field(
+        default_factory=dict,
+        description="Priors for terms the sweep adds (or replacing the base's); each cell"
+        " uses those naming one of its terms.",
+    )
+
+
 class Study(Frozen):
     """A validated study: one data set, several model variants."""
 
@@ -207,6 +325,11 @@ class Study(Frozen):
     models: dict[str, ModelSpec] = Field(min_length=1)
     compare: CompareSpec = Field(default_factory=CompareSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    sweep: SweepSpec | None = Field(
+        None,
+        description="Variations of one model, each cell a model named"
+        " '<base>.<label>.<label>' (docs/EXPERIMENTS.md).",
+    )
 
     _source: str = PrivateAttr(default="<memory>")
     _positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
