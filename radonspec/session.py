@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from radonspec.errors import FitError, RadonspecError
+from radonspec.progress import RunDisplay
 from radonspec.run.fit import Fit
 from radonspec.run.runner import fit_study, open_store, plan_study
 from radonspec.spec.schema import Study
@@ -48,27 +49,29 @@ def run_studies(
     for path in paths:
         study = validate(path, initial_point=False)
         started = time.perf_counter()
-        fits = fit_study(
-            study,
-            jobs=jobs,
-            executor=executor,
-            scheduler=scheduler,
-            store=store,
-            force=force,
-            on_event=None if quiet else _printer(console),
-        )
-        folder = out_dir if out_dir is not None and len(paths) == 1 else None
-        comparison = None
-        if study.compare.criterion == "kfold":
-            comparison = cross_validate(
+        with RunDisplay(console) as display:
+            fits = fit_study(
                 study,
-                fits,
                 jobs=jobs,
                 executor=executor,
                 scheduler=scheduler,
                 store=store,
-                on_event=None if quiet else _printer(console, folds=True),
+                force=force,
+                on_event=None if quiet else display,
             )
+        folder = out_dir if out_dir is not None and len(paths) == 1 else None
+        comparison = None
+        if study.compare.criterion == "kfold":
+            with RunDisplay(console, folds=True) as display:
+                comparison = cross_validate(
+                    study,
+                    fits,
+                    jobs=jobs,
+                    executor=executor,
+                    scheduler=scheduler,
+                    store=store,
+                    on_event=None if quiet else display,
+                )
         written = _report(study, fits, folder or default_out(study), store, comparison)
         _print_summary(console, study, fits, written, time.perf_counter() - started)
         failed = [name for name, fit in fits.items() if not fit.ok]
@@ -183,25 +186,6 @@ def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
 def _passed(fit: Fit) -> bool:
     diagnostics = fit.meta.get("diagnostics") or {}
     return bool(diagnostics.get("passed", True))
-
-
-def _printer(console: Console, folds: bool = False) -> Any:
-    started: dict[str, float] = {}
-
-    def event(model: str, what: str, fit: Fit | None) -> None:
-        if what == "started":
-            started[model] = time.perf_counter()
-            if not folds:  # dozens of fold refits: only finished and failed ones get a line
-                console.print(f"  {model}: sampling ...")
-        elif what == "cached" and not folds:
-            console.print(f"  {model}: stored fit reused")
-        elif what == "done":
-            took = time.perf_counter() - started.get(model, time.perf_counter())
-            console.print(f"  {model}: done in {took:.1f} s")
-        elif what == "failed" and fit is not None:
-            console.print(f"  [red]{model}: failed[/red]: {fit.error}")
-
-    return event
 
 
 def _print_summary(
