@@ -11,8 +11,10 @@ through Bambi or formulae, and compared with the sampled draws.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,7 +49,7 @@ name: {name.replace("_", "-")}
 data: {{path: radon12.csv, categorical: [county]}}
 defaults:
   center_predictors: false
-  sampler: {{draws: 1000, tune: 1000, chains: 4, seed: 7}}
+  sampler: {{draws: 1000, tune: 1000, chains: 4, seed: 7, target_accept: 0.95}}
 models:
   {name}:
     formula: {formula}
@@ -67,16 +69,17 @@ def _conditional(
 
 
 def _reference(
-    X: np.ndarray, y: np.ndarray, prior_var_of: callable, draws: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rao-Blackwellised marginal mean and sd from sampled scale draws."""
+    X: np.ndarray, y: np.ndarray, prior_var_of: Callable, draws: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rao-Blackwellised marginal mean, sd, and the Monte Carlo error of that mean."""
     means, variances = [], []
     for scales in zip(*draws, strict=True):
         mean, cov = _conditional(X, y, prior_var_of(scales[1:]), scales[0])
         means.append(mean)
         variances.append(np.diag(cov))
     means_arr = np.array(means)
-    return means_arr.mean(0), np.sqrt(np.array(variances).mean(0) + means_arr.var(0))
+    error = means_arr.std(0) / np.sqrt(len(means_arr))
+    return means_arr.mean(0), np.sqrt(np.array(variances).mean(0) + means_arr.var(0)), error
 
 
 def _thin(values: np.ndarray, every: int = 10) -> np.ndarray:
@@ -98,11 +101,13 @@ def _fit(path: Path, store: Path) -> tuple[pd.DataFrame, object]:
     return frame, fit.tree
 
 
-def _agree(sampled: np.ndarray, exact_mean: float, exact_sd: float, label: str) -> None:
-    # tolerance: Monte Carlo error of a ~1000-ESS mean, generously 5 standard errors
-    mcse = exact_sd / np.sqrt(800)
-    assert abs(sampled.mean() - exact_mean) < 5 * mcse + 1e-3, (label, sampled.mean(), exact_mean)
-    assert sampled.std() == pytest.approx(exact_sd, rel=0.12), (label, sampled.std(), exact_sd)
+def _agree(sampled: np.ndarray, exact: tuple, index: int, label: str) -> None:
+    """Sampled (chain, draw) values match the exact mean within Monte Carlo error, and its sd."""
+    mean, sd, error = (part[index] for part in exact)
+    mcse = float(azs.mcse(np.asarray(sampled)))  # sampled is (chain, draw)
+    tolerance = 4 * np.hypot(mcse, error)
+    assert abs(sampled.mean() - mean) < tolerance, (label, sampled.mean(), mean, tolerance)
+    assert sampled.std() == pytest.approx(sd, rel=0.12), (label, sampled.std(), sd)
 
 
 def test_pooled(radon_subset: Path, tmp_path: Path) -> None:
@@ -116,11 +121,9 @@ def test_pooled(radon_subset: Path, tmp_path: Path) -> None:
     post = tree["posterior"]
     X = np.column_stack([np.ones(len(frame)), frame["floor"]])
     sigma = _thin(post["sigma"].values)
-    mean, sd = _reference(
-        X, frame["log_radon"].to_numpy(), lambda s: np.full(2, PRIOR_SD**2), [sigma]
-    )
-    _agree(post["Intercept"].values, mean[0], sd[0], "Intercept")
-    _agree(post["floor"].values, mean[1], sd[1], "floor")
+    exact = _reference(X, frame["log_radon"].to_numpy(), lambda s: np.full(2, PRIOR_SD**2), [sigma])
+    _agree(post["Intercept"].values, exact, 0, "Intercept")
+    _agree(post["floor"].values, exact, 1, "floor")
 
 
 def test_unpooled(radon_subset: Path, tmp_path: Path) -> None:
@@ -136,12 +139,9 @@ def test_unpooled(radon_subset: Path, tmp_path: Path) -> None:
     X = np.column_stack([dummies, dummies * frame["floor"].to_numpy()[:, None]])
     sigma = _thin(post["sigma"].values)
     k = X.shape[1]
-    mean, sd = _reference(
-        X, frame["log_radon"].to_numpy(), lambda s: np.full(k, PRIOR_SD**2), [sigma]
-    )
-    county_draws = post["county"].values.reshape(-1, len(counties))
+    exact = _reference(X, frame["log_radon"].to_numpy(), lambda s: np.full(k, PRIOR_SD**2), [sigma])
     for j in range(len(counties)):
-        _agree(county_draws[:, j], mean[j], sd[j], counties[j])
+        _agree(post["county"].values[..., j], exact, j, counties[j])
 
 
 @pytest.mark.parametrize("uranium", [False, True], ids=["varying-intercept", "with-uranium"])
@@ -175,14 +175,13 @@ def test_varying_intercept(radon_subset: Path, tmp_path: Path, uranium: bool) ->
             [np.full(n_fixed, PRIOR_SD**2), np.full(len(counties), group_sd[0] ** 2)]
         )
 
-    mean, sd = _reference(X, frame["log_radon"].to_numpy(), prior_var, scales)
-    _agree(post["Intercept"].values, mean[0], sd[0], "Intercept")
-    _agree(post["floor"].values, mean[1], sd[1], "floor")
+    exact = _reference(X, frame["log_radon"].to_numpy(), prior_var, scales)
+    _agree(post["Intercept"].values, exact, 0, "Intercept")
+    _agree(post["floor"].values, exact, 1, "floor")
     if uranium:
-        _agree(post["log_uranium"].values, mean[2], sd[2], "log_uranium")
-    effects = post["1|county"].values.reshape(-1, len(counties))
+        _agree(post["log_uranium"].values, exact, 2, "log_uranium")
     for j in range(len(counties)):
-        _agree(effects[:, j], mean[n_fixed + j], sd[n_fixed + j], counties[j])
+        _agree(post["1|county"].values[..., j], exact, n_fixed + j, counties[j])
 
 
 def test_varying_intercept_and_slope(radon_subset: Path, tmp_path: Path) -> None:
@@ -212,9 +211,8 @@ def test_varying_intercept_and_slope(radon_subset: Path, tmp_path: Path) -> None
             [np.full(2, PRIOR_SD**2), np.full(j, group_sd[0] ** 2), np.full(j, group_sd[1] ** 2)]
         )
 
-    mean, sd = _reference(X, frame["log_radon"].to_numpy(), prior_var, scales)
-    _agree(post["Intercept"].values, mean[0], sd[0], "Intercept")
-    _agree(post["floor"].values, mean[1], sd[1], "floor")
-    slopes = post["floor|county"].values.reshape(-1, j)
+    exact = _reference(X, frame["log_radon"].to_numpy(), prior_var, scales)
+    _agree(post["Intercept"].values, exact, 0, "Intercept")
+    _agree(post["floor"].values, exact, 1, "floor")
     for c in range(j):
-        _agree(slopes[:, c], mean[2 + j + c], sd[2 + j + c], counties[c])
+        _agree(post["floor|county"].values[..., c], exact, 2 + j + c, counties[c])
