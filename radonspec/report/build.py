@@ -40,8 +40,9 @@ def build_content(
     versions: Mapping[str, str] | None,
     comparison: Comparison | None,
     thresholds: Mapping[str, Any],
+    figures: bool = True,
 ) -> Content:
-    """Compute every number, sentence and figure of the report."""
+    """Compute every number, sentence and (with ``figures``) figure of the report."""
     names = list(dict.fromkeys([*study.models, *fits]))
     colours = palette(names)
     limits = DIAGNOSE_DEFAULTS | dict(thresholds)
@@ -61,6 +62,8 @@ def build_content(
         thresholds=limits,
     )
     compare_section(content, study, fits, comparison)
+    if not figures:  # summary.json alone needs no picture
+        return content
     trees = {name: fit.tree for name, fit in fits.items() if fit.ok and fit.tree is not None}
     content.ppc = ppc_section(content, trees)
     content.priors = prior_section(content, trees)

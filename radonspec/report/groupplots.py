@@ -48,20 +48,20 @@ def _size_legend(figure: Figure, ax: Axes, n: np.ndarray, **kwargs: Any) -> Any:
 
 
 def _range(values: Sequence[np.ndarray], core: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Axis limits: everything in ``core``, and ``values`` up to outlier fences.
+    """Axis limits: everything in ``core``, and ``values`` up to Tukey's outer fences.
 
-    A fence lies half the 5-95% range beyond it; estimates past it (typically a
-    no-pooling estimate of a tiny group that only its prior pins down) would
-    squash everything else, so callers draw them on the edge instead.
+    The fences lie three interquartile ranges beyond the quartiles; an estimate
+    past them (typically a no-pooling estimate of a tiny group that only its prior
+    pins down) would squash everything else, so callers draw it on the edge.
     """
     lows = [float(np.nanmin(c)) for c in core if np.size(c)]
     highs = [float(np.nanmax(c)) for c in core if np.size(c)]
     for v in values:
         if np.size(v):
-            q05, q95 = np.nanquantile(v, [0.05, 0.95])
-            fence = 0.5 * (q95 - q05)
-            lows.append(max(float(np.nanmin(v)), q05 - fence))
-            highs.append(min(float(np.nanmax(v)), q95 + fence))
+            q1, q3 = np.nanquantile(v, [0.25, 0.75])
+            fence = 3.0 * (q3 - q1)
+            lows.append(max(float(np.nanmin(v)), q1 - fence))
+            highs.append(min(float(np.nanmax(v)), q3 + fence))
     lo, hi = min(lows), max(highs)
     pad = 0.08 * (hi - lo or 1.0)
     return lo - pad, hi + pad
@@ -180,14 +180,14 @@ def estimates_figure(
     One panel per model, sharing the y axis, so complete, no and partial pooling
     read side by side.
     """
-    ncols = min(3, len(estimates))
+    ncols = 2 if len(estimates) == 4 else min(3, len(estimates))
     nrows = -(-len(estimates) // ncols)
     means = [e.mean for e in estimates]
     ylim = _range(means, [np.array([e.population]) for e in estimates if e.population is not None])
     with style():
         figure, axes = new_figure(nrows, ncols, 3.3 * nrows + 0.5, sharey=True, sharex=True)
         rng = np.random.default_rng(0)
-        for ax, est in zip(axes.ravel(), estimates, strict=False):
+        for i, (ax, est) in enumerate(zip(axes.ravel(), estimates, strict=False)):
             colour = colours[est.model]
             # groups of equal size would hide each other: spread them a little (log scale)
             n = np.asarray(est.n, dtype=float) * np.exp(rng.uniform(-0.07, 0.07, len(est.n)))
@@ -205,10 +205,12 @@ def estimates_figure(
                 if est.population_lb is not None and est.population_ub is not None:
                     ax.axhspan(est.population_lb, est.population_ub, color=NEUTRAL, alpha=0.15)
             log_x(ax)
+            # a panel above an empty slot is a bottom panel too: keep its tick labels
+            ax.tick_params(labelbottom=True)
             ax.set_ylim(*ylim)
             ax.set_title(est.model)
             ax.set_xlabel("observations in group (log scale)")
-            ax.set_ylabel(label)
+            ax.set_ylabel(label if i % ncols == 0 else "")  # shared y: label the first column
         hide_unused(axes, len(estimates))
         figure.legend(
             handles=[
@@ -247,22 +249,23 @@ def highlight_figure(
     rng = np.random.default_rng(0)
     with style():
         figure, axes = new_figure(nrows, ncols, 3.0 * nrows + 0.9, sharey=True, sharex=True)
-        for ax, panel in zip(axes.ravel(), panels, strict=False):
+        for i, (ax, panel) in enumerate(zip(axes.ravel(), panels, strict=False)):
             for model, (x, mean, lb, ub) in panel.lines.items():
                 ax.fill_between(x, lb, ub, color=colours[model], alpha=0.15, linewidth=0)
                 ax.plot(x, mean, color=colours[model], linewidth=1.8)
             jitter = rng.uniform(-0.03, 0.03, panel.x.size) * span if few_values else 0.0
             ax.scatter(panel.x + jitter, panel.y, s=14, color=OBSERVED, alpha=0.7, zorder=3)
+            ax.tick_params(labelbottom=True)
             ax.set_ylim(*ylim)
             ax.set_title(panel.title)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
+            ax.set_ylabel(ylabel if i % ncols == 0 else "")
         hide_unused(axes, len(panels))
         handles = [Line2D([], [], color=OBSERVED, marker="o", linestyle="", label="observed")]
         models = dict.fromkeys(m for p in panels for m in p.lines)
         handles += [
             Line2D([], [], color=colours[m], linewidth=1.8, label=f"{m} (89% band)") for m in models
         ]
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(5, len(handles)))
+        figure.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
         figure.suptitle("Fitted lines in selected groups")
     return figure

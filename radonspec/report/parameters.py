@@ -80,7 +80,7 @@ def _population_names(model: Any) -> set[str] | None:
     """Names of the common terms of the model's main parameter (``None`` without a model)."""
     try:
         parent = model.family.likelihood.parent
-        component = model.components[parent]
+        component = model.parameters[parent]
         return {"Intercept", *map(str, component.common_terms)}
     except (AttributeError, KeyError, TypeError):
         return None

@@ -48,9 +48,13 @@ PPC_DRAWS = 50  # replicated data sets drawn in the density check
 def palette(names: Sequence[str]) -> dict[str, str]:
     """One colour per model name, in order; assigned once per report."""
     colours = list(MODEL_COLOURS)
-    if len(names) > len(colours):
-        extra = mpl.colormaps["tab20"]
-        colours += [mpl.colors.to_hex(extra(i % 20)) for i in range(len(names) - len(colours))]
+    missing = len(names) - len(colours)
+    if missing > 0:
+        tab20 = mpl.colormaps["tab20"]
+        colours += [mpl.colors.to_hex(tab20(i)) for i in range(min(missing, 20))]
+        # past 28 models, distinct hues matter more than a curated look
+        wheel = mpl.colormaps["hsv"]
+        colours += [mpl.colors.to_hex(wheel(i / (missing - 20))) for i in range(missing - 20)]
     return {name: colours[i] for i, name in enumerate(names)}
 
 
@@ -137,10 +141,13 @@ def _densities(
     ax: Axes, colour: str, observed: np.ndarray, replicated: np.ndarray, response: str
 ) -> None:
     picks = np.linspace(0, replicated.shape[0] - 1, min(PPC_DRAWS, replicated.shape[0]))
+    # boundary correction suits data with a hard lower bound (amounts, durations); on
+    # unbounded data it would cut every curve off at the sample's extremes
+    bounded = bool(np.nanmin(observed) >= 0)
     for i in picks.astype(int):
-        grid, density, _ = azs.kde(replicated[i])
+        grid, density, _ = azs.kde(replicated[i], bound_correction=bounded)
         ax.plot(grid, density, color=colour, alpha=0.18, linewidth=0.8)
-    grid, density, _ = azs.kde(observed)
+    grid, density, _ = azs.kde(observed, bound_correction=bounded)
     ax.plot(grid, density, color=OBSERVED, linewidth=2.0)
     ax.set_xlabel(response)
     ax.set_ylabel("density")
@@ -201,6 +208,9 @@ def _loo_pit(ax: Axes, colour: str, pit: np.ndarray) -> None:
             mpl.patches.Patch(color=NEUTRAL, alpha=0.25, label="95% simultaneous envelope"),
         ],
         loc="lower right",
+        frameon=True,
+        framealpha=0.9,
+        edgecolor="none",
     )
 
 

@@ -83,6 +83,7 @@ def write_report(
         versions=versions,
         comparison=comparison,
         thresholds=thresholds or {},
+        figures=bool({"html", "markdown"} & set(study.report.formats)),
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

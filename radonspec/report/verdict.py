@@ -34,6 +34,10 @@ def compare_section(
             notes.append(f"'{name}' is not compared: {reason}")
             continue
         trees[name] = fit.tree
+    left_out = [v.name for v in content.models if v.name not in wanted]
+    if left_out:
+        names = ", ".join(f"'{name}'" for name in left_out)
+        notes.append(f"{names} {'is' if len(left_out) == 1 else 'are'} not in compare.models")
     comparison = given
     if comparison is None:
         if study.compare.criterion != "loo":
