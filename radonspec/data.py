@@ -137,7 +137,7 @@ def _existing(spec: DataSpec, base: Path) -> Path:
 
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, encoding="utf-8", **kwargs)  # type: ignore[call-overload]
+        return pd.read_csv(path, encoding="utf-8", **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {path.name} is empty; it needs a header row and data") from None
     except UnicodeDecodeError as exc:

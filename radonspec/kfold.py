@@ -110,7 +110,7 @@ def to_elpd(result: KFoldResult, n_samples: int) -> Any:
         n_data_points=len(result.elpd_i),
         scale="log",
         warning=False,
-        good_k=None,
+        good_k=None,  # type: ignore[arg-type]  # k-fold has no Pareto k
         elpd_i=xr.DataArray(result.elpd_i, dims=["__obs__"]),
         n_folds=result.folds,
     )

@@ -139,7 +139,8 @@ def cross_validate(
     from radonspec.compare import compare_fits
     from radonspec.kfold import kfold_study, to_elpd
 
-    names = [n for n in (study.compare.models or list(study.models)) if fits[n].ok]
+    trees = {n: f.tree for n, f in fits.items() if f.ok and f.tree is not None}
+    names = [n for n in (study.compare.models or list(study.models)) if n in trees]
     results = kfold_study(
         study,
         names,
@@ -151,10 +152,10 @@ def cross_validate(
         on_event=on_event,
     )
     usable = {name: r for name, r in results.items() if r.error is None}
-    draws = {n: fits[n].tree["posterior"].sizes["draw"] * fits[n].tree["posterior"].sizes["chain"]
+    draws = {n: trees[n]["posterior"].sizes["draw"] * trees[n]["posterior"].sizes["chain"]
              for n in usable}  # fmt: skip
     comparison = compare_fits(
-        {n: fits[n].tree for n in usable},
+        {n: trees[n] for n in usable},
         criterion="kfold",
         elpd={n: to_elpd(r, draws[n]) for n, r in usable.items()},
     )

@@ -14,6 +14,7 @@ from radonspec.data import load_data
 from radonspec.errors import SpecError, did_you_mean, one_of
 from radonspec.spec.checks import formula_infos
 from radonspec.spec.loader import load_study
+from radonspec.spec.schema import Study
 
 
 def show_study(path: Path, models: list[str] | None, console: Console) -> None:
@@ -44,7 +45,7 @@ def show_study(path: Path, models: list[str] | None, console: Console) -> None:
         console.print(table)
 
 
-def _source(study: object) -> str:
+def _source(study: Study) -> str:
     data = study.data
     return f"'{data.dataset}' (bundled)" if data.dataset else str(data.path)
 
@@ -52,7 +53,7 @@ def _source(study: object) -> str:
 def _yaml(value: object) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(value, buffer)
     return buffer.getvalue().rstrip()

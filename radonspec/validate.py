@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from radonspec.compile import compile_model, study_base, used_columns
 from radonspec.data import columns_of, load_data
@@ -84,15 +85,14 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
     return errors
 
 
-def _check_initial_point(model: object, name: str) -> None:
+def _check_initial_point(model: Any, name: str) -> None:
     import math
     import warnings
 
-    build = model.build
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build()
-        logps = model.backend.model.point_logps()  # type: ignore[attr-defined]
+        model.build()
+        logps = model.backend.model.point_logps()
     bad = [term for term, value in logps.items() if not math.isfinite(value)]
     if bad:
         raise CompileError(

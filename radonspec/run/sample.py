@@ -214,7 +214,7 @@ class _quiet:
         logging.getLogger("pymc").setLevel(logging.ERROR)
         self._numpy = np.seterr(all="ignore")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         np.seterr(**self._numpy)
         logging.getLogger("pymc").setLevel(self._level)
         self._catch.__exit__(*exc)
