@@ -93,7 +93,8 @@ def kfold_study(
     by_label = {item.label: item for item in planned}
     results = {}
     for name in models:
-        results[name] = _score(name, frame, folds, fits, by_label, (full_fits or {}).get(name))
+        full = (full_fits or {}).get(name)
+        results[name] = _score(study, name, frame, folds, fits, by_label, full)
     return results
 
 
@@ -122,6 +123,7 @@ def _fold_seed(study: Study) -> int:
 
 
 def _score(
+    study: Study,
     name: str,
     frame: pd.DataFrame,
     folds: list[np.ndarray],
@@ -133,11 +135,12 @@ def _score(
     for index, test in enumerate(folds):
         label = fold_label(name, index)
         fit, item = fits.get(label), planned[label]
-        if fit is None or not fit.ok or item.compiled is None:
+        if fit is None or not fit.ok or item.data is None:
             reason = (fit.error if fit else None) or item.error or "not fitted"
             return _failed(name, len(folds), f"fold {index + 1} failed: {reason}")
         try:
-            loglik = held_out_loglik(item.compiled.model, fit.tree, frame.iloc[test])
+            model = item.compile(study).model
+            loglik = held_out_loglik(model, fit.tree, frame.iloc[test])
         except Exception as exc:  # a model that cannot predict held-out rows, e.g. new levels
             log.debug("scoring %s failed", label, exc_info=True)
             return _failed(name, len(folds), _why_not_scored(exc))

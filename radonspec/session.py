@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -111,10 +113,14 @@ def _report(
     store: Path | None,
     comparison: Any = None,
 ) -> dict:
+    inputs = _report_inputs(study, fits, comparison)
+    current = _current_report(folder, inputs)
+    if current is not None:
+        return current
     from radonspec.report import write_report
 
     models = _built_models(study, fits)
-    return write_report(
+    written = write_report(
         study,
         _data_for_report(study),
         fits,
@@ -123,6 +129,47 @@ def _report(
         spec_hash=spec_hash(study),
         comparison=comparison,
     )
+    _atomic_json(folder / REPORT_MANIFEST, {"inputs": inputs, "files": {
+        kind: str(path) for kind, path in written.items()}})  # fmt: skip
+    return written
+
+
+REPORT_MANIFEST = ".report-inputs.json"
+
+
+def _report_inputs(study: Study, fits: Mapping[str, Fit], comparison: Any) -> str:
+    """Hash of everything a report is made from: when it matches, the report is current."""
+    from radonspec import __version__
+
+    parts = {
+        "radonspec": __version__,
+        "spec": spec_hash(study),
+        "fits": {name: [fit.key, fit.status, fit.error] for name, fit in fits.items()},
+        "comparison": repr(comparison),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _current_report(folder: Path, inputs: str) -> dict[str, Path] | None:
+    """The files of an up-to-date report in ``folder``, or None when it must be rebuilt."""
+    try:
+        manifest = json.loads((folder / REPORT_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    files = {kind: Path(path) for kind, path in manifest.get("files", {}).items()}
+    if (
+        manifest.get("inputs") != inputs
+        or not files
+        or not all(p.is_file() for p in files.values())
+    ):
+        return None
+    return files
+
+
+def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1))
+    os.replace(temporary, path)
 
 
 def cross_validate(
@@ -175,12 +222,13 @@ def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
     """Bambi models (built, not sampled) for predictions in the report's group views."""
     models: dict[str, Any] = {}
     for item in plan_study(study):
-        if item.compiled is not None and fits.get(item.label) is not None:
+        if item.data is not None and fits.get(item.label) is not None:
             try:
-                item.compiled.model.build()
+                model = item.compile(study).model
+                model.build()
             except Exception:  # noqa: BLE001 - a model that cannot build just loses its group view
                 continue
-            models[item.label] = item.compiled.model
+            models[item.label] = model
     return models
 
 

@@ -33,8 +33,9 @@ def spec(models: str, head: str = HEAD, tail: str = "") -> str:
 
 OK_MODEL = "m:\n  formula: log_radon ~ floor"
 # six levels of ten aliases each: a million values once expanded
+LEVELS = zip("abcde", "bcdef", strict=True)
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{new}: &{new} [{', '.join([f'*{old}'] * 10)}]\n" for old, new in zip("abcde", "bcdef", strict=True)
+    f"{new}: &{new} [{', '.join([f'*{old}'] * 10)}]\n" for old, new in LEVELS
 )
 
 # (id, text, "LINE:COL", message pattern)
@@ -188,13 +189,13 @@ CASES: list[tuple[str, str, str, str]] = [
     ("link-unsupported", spec(OK_MODEL + "\n  link: logit"), "9:11", r"model 'm':.*link 'logit'"),
     (
         "prior-unknown-dist",
-        spec(OK_MODEL + "\n  priors: {floor: \"Normall(0, 1)\"}"),
+        spec(OK_MODEL + '\n  priors: {floor: "Normall(0, 1)"}'),
         "9:22",
         r"unknown distribution 'Normall' \(did you mean 'Normal'\?\)",
     ),
     (
         "prior-bad-param",
-        spec(OK_MODEL + "\n  priors: {floor: \"Normal(0, sd=1)\"}"),
+        spec(OK_MODEL + '\n  priors: {floor: "Normal(0, sd=1)"}'),
         "9:",
         r"unknown parameter 'sd'",
     ),
@@ -212,7 +213,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     (
         "prior-no-term",
-        spec(OK_MODEL + "\n  priors: {flor: \"Normal(0, 1)\"}"),
+        spec(OK_MODEL + '\n  priors: {flor: "Normal(0, 1)"}'),
         "9:14",
         r"prior 'flor' names no term of the formula 'log_radon ~ floor' \(did you mean 'floor'\?\)",
     ),

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from radonspec.compile import Compiled, compile_model, study_base, used_columns
-from radonspec.data import load_data
-from radonspec.errors import RadonspecError
+from radonspec.data import Prepared, load_data, prepare
+from radonspec.errors import CompileError, RadonspecError
 from radonspec.run.executors import Executor, FitJob, make_executor
 from radonspec.run.fit import Fit
 from radonspec.run.sample import model_seed, versions
 from radonspec.run.store import Store, fit_key
 from radonspec.spec.checks import formula_infos
+from radonspec.spec.formula import FormulaError
 from radonspec.spec.schema import Study
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,25 @@ Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
 
 @dataclass(frozen=True)
 class Planned:
-    """A fit to make, compiled and keyed, before any sampling.
+    """A fit to make, keyed, before any sampling or compiling.
 
     ``label`` names the fit (the model's name, or e.g. ``hierarchical@fold3`` for a
-    cross-validation refit); ``model`` is the study's model it fits.
+    cross-validation refit); ``model`` is the study's model it fits; ``data`` the
+    rows and columns it sees. The key needs no Bambi model: only misses are compiled.
     """
 
     label: str
     model: str
     key: str
     seed: int
-    compiled: Compiled | None
+    data: Prepared | None
     error: str | None = None
+
+    def compile(self, study: Study) -> Compiled:
+        """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
+        if self.data is None:
+            raise CompileError(self.error or f"model '{self.model}' has no usable data")
+        return compile_model(study, self.model, self.data.frame)
 
 
 def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
@@ -68,23 +76,25 @@ def plan_study(study: Study, models: list[str] | None = None) -> list[Planned]:
 
 
 def plan_fit(study: Study, model: str, frame: Any, label: str | None = None) -> Planned:
-    """Compile one model on ``frame`` and key the fit (data fingerprint included)."""
+    """Key one fit of ``model`` on ``frame`` (the data fingerprint included)."""
     spec = study.models[model]
     label = label or model
     seed = model_seed(spec.sampler.seed, label)
     try:
-        compiled = compile_model(study, model, frame)
-    except RadonspecError as exc:
-        key = fit_key({"model": label, "failed_compile": str(exc)})
-        return Planned(label, model, key, seed, None, str(exc))
+        infos = formula_infos(spec, list(frame.columns))
+        data = prepare(frame, study.data, used_columns(infos))
+    except (RadonspecError, FormulaError) as exc:
+        message = getattr(exc, "message", str(exc))
+        key = fit_key({"model": label, "failed_plan": message})
+        return Planned(label, model, key, seed, None, f"model '{model}': {message}")
     payload = {
         "format": STORE_FORMAT,
         "spec": spec.model_dump(mode="json", exclude={"description"}),
         "seed": seed,
-        "data": compiled.data.fingerprint,
+        "data": data.fingerprint,
         "versions": versions(spec.sampler.backend),
     }
-    return Planned(label, model, fit_key(payload), seed, compiled)
+    return Planned(label, model, fit_key(payload), seed, data)
 
 
 def fit_study(
@@ -149,7 +159,7 @@ def fit_planned(
     results: dict[str, Fit] = {}
     todo: list[Planned] = []
     for item in planned:
-        if item.compiled is None:
+        if item.data is None:
             results[item.label] = Fit(item.label, item.key, "failed", None, error=item.error)
             notify(item.label, "failed", results[item.label])
             continue
@@ -189,9 +199,8 @@ def _sample_missing(
         by_label = {item.label: item for item in mine}
         jobs = []
         for item in mine:
-            assert item.compiled is not None
-            frame = item.compiled.data.frame
-            jobs.append(FitJob(study, item.model, frame, item.key, item.seed, item.label))
+            assert item.data is not None
+            jobs.append(FitJob(study, item.model, item.data.frame, item.key, item.seed, item.label))
             notify(item.label, "started", None)
         for fit in runner.run(jobs):
             item = by_label[fit.model]
@@ -202,7 +211,7 @@ def _sample_missing(
 
 
 def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
-    assert item.compiled is not None
+    assert item.data is not None
     spec = study.models[item.model]
     meta: dict[str, Any] = {
         "study": study.name,
@@ -210,9 +219,9 @@ def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
         "spec": spec.model_dump(mode="json"),
         "seed": item.seed,
         "backend": spec.sampler.backend,
-        "data_fingerprint": item.compiled.data.fingerprint,
-        "rows": len(item.compiled.data.frame),
-        "dropped_rows": item.compiled.data.dropped,
+        "data_fingerprint": item.data.fingerprint,
+        "rows": len(item.data.frame),
+        "dropped_rows": item.data.dropped,
     }
     if fit.ok and fit.tree is not None:
         meta["diagnostics"] = _diagnostics_summary(fit)

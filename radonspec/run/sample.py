@@ -162,9 +162,7 @@ def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str,
         depth_name = {"nutpie": "maxdepth", "numpyro": "max_tree_depth"}.get(
             sampler.backend, "max_num_doublings"
         )
-        kwargs.update(
-            target_accept=sampler.target_accept, nuts={depth_name: sampler.max_treedepth}
-        )
+        kwargs.update(target_accept=sampler.target_accept, nuts={depth_name: sampler.max_treedepth})
     return kwargs
 
 

@@ -32,12 +32,11 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     planned = {item.label: item for item in plan_study(study)}
     estimates = {}
     for name in ("unpooled", "hierarchical"):
-        compiled = planned[name].compiled
-        assert compiled is not None
+        compiled = planned[name].compile(study)
         estimates[name] = group_estimates(
             compiled.model, fits[name].tree, compiled.data.frame, "county", "floor", name=name
         )
-    data = planned["hierarchical"].compiled.data.frame  # type: ignore[union-attr]
+    data = planned["hierarchical"].compile(study).data.frame
     return {"study": study, "fits": fits, "estimates": estimates, "data": data}
 
 
@@ -58,9 +57,7 @@ def test_cass_unpooled_slope_absurd_hierarchical_sensible(seed: dict) -> None:
 
 
 def test_partial_pooling_shrinks_county_intercepts(seed: dict) -> None:
-    spread = {
-        name: est.table["intercept_mean"].std() for name, est in seed["estimates"].items()
-    }
+    spread = {name: est.table["intercept_mean"].std() for name, est in seed["estimates"].items()}
     assert spread["hierarchical"] < spread["unpooled"]
 
 
