@@ -17,7 +17,7 @@ from rich.table import Table
 from radonspec.errors import FitError, RadonspecError
 from radonspec.progress import RunDisplay
 from radonspec.run.fit import Fit
-from radonspec.run.runner import fit_study, open_store, plan_study
+from radonspec.run.runner import Planned, fit_planned, open_store, plan_study
 from radonspec.spec.schema import Study
 from radonspec.validate import validate
 
@@ -51,9 +51,26 @@ def run_studies(
     for path in paths:
         study = validate(path, initial_point=False)
         started = time.perf_counter()
+        folder = out_dir if out_dir is not None and len(paths) == 1 else None
+        planned = plan_study(study)
+        report_dir = folder or default_out(study)
+        if not force and _report_is_current(study, planned, report_dir, store):
+            # nothing changed: every fit is stored and the report was made from them
+            fits = _stored_metadata(planned, store)
+            for name in fits:
+                if not quiet:
+                    console.print(f"  {name}: stored fit reused")
+            written = _current_report(
+                folder or default_out(study), _report_inputs(study, fits, None)
+            )
+            assert written is not None
+            _print_summary(console, study, fits, written, time.perf_counter() - started)
+            code = max(code, _exit_code(fits, strict))
+            continue
         with RunDisplay(console) as display:
-            fits = fit_study(
+            fits = fit_planned(
                 study,
+                planned,
                 jobs=jobs,
                 executor=executor,
                 scheduler=scheduler,
@@ -61,7 +78,6 @@ def run_studies(
                 force=force,
                 on_event=None if quiet else display,
             )
-        folder = out_dir if out_dir is not None and len(paths) == 1 else None
         comparison = None
         if study.compare.criterion == "kfold":
             with RunDisplay(console, folds=True) as display:
@@ -74,13 +90,9 @@ def run_studies(
                     store=store,
                     on_event=None if quiet else display,
                 )
-        written = _report(study, fits, folder or default_out(study), store, comparison)
+        written = _report(study, fits, report_dir, store, comparison)
         _print_summary(console, study, fits, written, time.perf_counter() - started)
-        failed = [name for name, fit in fits.items() if not fit.ok]
-        if failed:
-            code = 2
-        elif strict and not all(_passed(fit) for fit in fits.values()):
-            code = 2
+        code = max(code, _exit_code(fits, strict))
     return code
 
 
@@ -135,6 +147,38 @@ def _report(
 
 
 REPORT_MANIFEST = ".report-inputs.json"
+
+
+def _stored_metadata(planned: list[Planned], store: Path | None) -> dict[str, Fit]:
+    """Fits as the store's meta.json describe them, draws not loaded (``tree`` is None)."""
+    fit_store = open_store(store)
+    fits = {}
+    for item in planned:
+        meta = fit_store.read_meta(item.key) or {}
+        fits[item.label] = Fit(
+            item.label,
+            item.key,
+            meta.get("status", "failed"),
+            None,
+            seconds=meta.get("seconds") or {},
+            meta=meta,
+            cached=True,
+            path=str(fit_store.folder(item.key) / str(meta.get("file", ""))),
+        )
+    return fits
+
+
+def _report_is_current(
+    study: Study, planned: list[Planned], folder: Path, store: Path | None
+) -> bool:
+    """Whether every fit is stored (status ok, file present) and the report was made from them."""
+    if study.compare.criterion != "loo":
+        return False  # a k-fold comparison is itself made from many stored refits: recompute
+    fits = _stored_metadata(planned, store)
+    for fit in fits.values():
+        if fit.status != "ok" or fit.path is None or not Path(fit.path).is_file():
+            return False
+    return _current_report(folder, _report_inputs(study, fits, None)) is not None
 
 
 def _report_inputs(study: Study, fits: Mapping[str, Fit], comparison: Any) -> str:
@@ -232,6 +276,15 @@ def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
     return models
 
 
+def _exit_code(fits: Mapping[str, Fit], strict: bool) -> int:
+    """2 when a fit failed, or with ``strict`` when its diagnostics failed; else 0."""
+    if any(fit.status != "ok" for fit in fits.values()):
+        return 2
+    if strict and not all(_passed(fit) for fit in fits.values()):
+        return 2
+    return 0
+
+
 def _passed(fit: Fit) -> bool:
     diagnostics = fit.meta.get("diagnostics") or {}
     return bool(diagnostics.get("passed", True))
@@ -247,7 +300,7 @@ def _print_summary(
         diag = fit.meta.get("diagnostics") or {}
         table.add_row(
             name,
-            fit.status if fit.ok else f"[red]{fit.status}[/red]",
+            fit.status if fit.status == "ok" else f"[red]{fit.status}[/red]",
             "yes" if fit.cached else "no",
             f"{fit.seconds.get('total', 0.0):.1f}",
             _fmt(diag.get("r_hat_max"), ".3f"),
@@ -256,7 +309,7 @@ def _print_summary(
         )
     console.print(table)
     for name, fit in fits.items():
-        if not fit.ok:
+        if fit.status != "ok":
             console.print(f"[red]{name} failed:[/red] {fit.error}")
     for kind, file in written.items():
         console.print(f"{kind}: {file}")
