@@ -45,6 +45,10 @@ def study_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "radonspec study (spec_version 1)"
+    # a file that extends another may leave the required keys to its parent
+    required = schema.pop("required", [])
+    schema["if"] = {"required": ["extends"]}
+    schema["else"] = {"required": required}
     return schema
 
 
@@ -69,11 +73,33 @@ def _enums(defs: dict[str, Any]) -> None:
             ],
         }
         props["priors"]["additionalProperties"] = _prior_schema(distribution_names())
+    _sweep_enums(defs, families, links, distribution_names())
     data = defs["DataSpec"]["properties"]
     data["dataset"] = {
         **_describe(data["dataset"]),
         "anyOf": [{"type": "string", "enum": sorted(bundled())}, {"type": "null"}],
     }
+
+
+def _sweep_enums(
+    defs: dict[str, Any], families: list[str], links: list[str], distributions: list[str]
+) -> None:
+    """Families, links and priors of a sweep get the same enums as a model's."""
+    axes = defs["SweepAxes"]["properties"]
+    for axis, names in (("family", families), ("link", links)):
+        axes[axis] = {
+            **_describe(axes[axis]),
+            "anyOf": [
+                {"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string", "enum": names},
+                },
+                {"type": "null"},
+            ],
+        }
+    defs["SweepSpec"]["properties"]["priors"]["additionalProperties"] = _prior_schema(distributions)
 
 
 def _describe(prop: dict[str, Any]) -> dict[str, Any]:
