@@ -77,6 +77,7 @@ def run_studies(
                 store=store,
                 force=force,
                 on_event=None if quiet else display,
+                lazy=True,
             )
         comparison = None
         if study.compare.criterion == "kfold":
@@ -105,7 +106,7 @@ def report_studies(
         study = validate(path, initial_point=False)
         fits: dict[str, Fit] = {}
         for item in plan_study(study):
-            hit = fit_store.get(item.key)
+            hit = fit_store.get(item.key, lazy=True)
             if hit is None:
                 raise FitError(
                     f"model '{item.label}' of {path} has no stored fit (key {item.key[:12]});"

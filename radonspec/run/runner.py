@@ -152,8 +152,14 @@ def fit_planned(
     store: Store | str | os.PathLike[str] | None = None,
     force: bool = False,
     on_event: Event | None = None,
+    lazy: bool = False,
 ) -> dict[str, Fit]:
-    """Fit planned items the store lacks; return every item's ``Fit`` by label, in order."""
+    """Fit planned items the store lacks; return every item's ``Fit`` by label, in order.
+
+    With ``lazy`` every returned tree is backed by its stored file (fresh fits are
+    dropped from memory once stored), so memory stays that of a few fits however
+    many the study has.
+    """
     notify = on_event or (lambda model, event, fit: None)
     fit_store = open_store(store)
     results: dict[str, Fit] = {}
@@ -163,7 +169,7 @@ def fit_planned(
             results[item.label] = Fit(item.label, item.key, "failed", None, error=item.error)
             notify(item.label, "failed", results[item.label])
             continue
-        hit = None if force else fit_store.get(item.key)
+        hit = None if force else fit_store.get(item.key, lazy=lazy)
         if hit is not None:
             results[item.label] = hit
             notify(item.label, "cached", hit)
@@ -171,7 +177,8 @@ def fit_planned(
             todo.append(item)
     if todo:
         with _executor(executor, jobs, scheduler, len(todo)) as runner:
-            results.update(_sample_missing(study, todo, runner, fit_store, force, notify))
+            fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy)
+            results.update(fresh)
     return {item.label: results[item.label] for item in planned if item.label in results}
 
 
@@ -182,6 +189,7 @@ def _sample_missing(
     store: Store,
     force: bool,
     notify: Event,
+    lazy: bool = False,
 ) -> dict[str, Fit]:
     """Sample under per-key locks, so concurrent runs never sample one key twice."""
     results: dict[str, Fit] = {}
@@ -190,7 +198,7 @@ def _sample_missing(
         # locks are taken in key order: two runs over overlapping studies cannot deadlock
         for item in sorted(todo, key=lambda planned: planned.key):
             locks.enter_context(store.lock(item.key))
-            hit = None if force else store.get(item.key)  # another run may have finished it
+            hit = None if force else store.get(item.key, lazy=lazy)  # another run finished it?
             if hit is not None:
                 results[item.label] = hit
                 notify(item.label, "cached", hit)
@@ -205,6 +213,8 @@ def _sample_missing(
         for fit in runner.run(jobs):
             item = by_label[fit.model]
             stored = store.put(fit, _meta(study, item, fit))
+            if lazy and stored.ok:  # let this fit's draws go: the file holds them
+                stored = store.get(stored.key, lazy=True) or stored
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
     return results

@@ -165,11 +165,13 @@ class Store:
         except (OSError, ValueError):
             return None
 
-    def get(self, key: str) -> Fit | None:
+    def get(self, key: str, *, lazy: bool = False) -> Fit | None:
         """Return the stored fit of ``key``, fully loaded, or ``None`` (a miss).
 
         Failed fits are never a hit. A fit whose file is missing, truncated or altered
-        is removed (logged as a warning) so the caller refits it.
+        is removed (logged as a warning) so the caller refits it. With ``lazy`` the
+        tree stays backed by its file and arrays are read when used: a study of many
+        fits then holds only what is being computed on, not every draw at once.
         """
         folder = self.folder(key)
         try:
@@ -188,7 +190,7 @@ class Store:
         problem = _damage(path, meta)
         if problem is None:
             try:
-                tree = _load_tree(path)
+                tree = _open_tree(path) if lazy else _load_tree(path)
             except Exception as exc:  # the checksum matched, yet h5netcdf cannot read it
                 problem = f"{FIT_FILE} cannot be read ({type(exc).__name__}: {exc})"
         if problem is not None:
@@ -629,6 +631,11 @@ def _damage(path: Path, meta: Mapping[str, Any]) -> str | None:
     if _sha256(path) != meta.get("checksum"):
         return f"{FIT_FILE} does not match the checksum in {META_FILE}"
     return None
+
+
+def _open_tree(path: Path) -> xr.DataTree:
+    # lazily indexed: values are read from the file on access and not kept
+    return xr.open_datatree(path, engine="h5netcdf", cache=False)
 
 
 def _load_tree(path: Path) -> xr.DataTree:
