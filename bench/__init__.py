@@ -1,0 +1,1 @@
+"""The radonspec benchmark harness: ``python -m bench --help``."""

@@ -1,0 +1,1 @@
+"""Scripts the harness runs as contenders, each in a fresh subprocess."""

@@ -1,0 +1,273 @@
+"""RESULTS.md from results.json: one table per section, the targets, and how to rerun."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.phases import ORDER
+
+FULL_COMMAND = ".venv/bin/python -m bench"
+QUICK_COMMAND = ".venv/bin/python -m bench --quick"
+FULL_REPS = 3
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A number for a table cell (``n/a`` when missing)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def stat(summary: dict[str, Any] | None, digits: int = 2) -> str:
+    """``median [min, max]`` of a summary, or the median alone for one value."""
+    if not summary or summary.get("median") is None:
+        return "n/a"
+    text = fmt(summary["median"], digits)
+    if summary.get("n", 0) > 1:
+        text += f" [{fmt(summary['min'], digits)}, {fmt(summary['max'], digits)}]"
+    return text
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The whole RESULTS.md text."""
+    lines = ["# radonspec benchmark results", ""]
+    if results["mode"] == "quick":
+        lines += [
+            "> **Quick mode.** This is a smoke test of the harness (tiny draws, one repetition"
+            " each): the figures, ratios and target verdicts below are **not meaningful**."
+            f" The full run is `{FULL_COMMAND}`.",
+            "",
+        ]
+    elif results["settings"]["reps"] < FULL_REPS:
+        lines += [
+            f"> **{results['settings']['reps']} repetition(s)** instead of {FULL_REPS}: no"
+            f" [min, max] ranges, and one noisy run moves a figure. The full run is"
+            f" `{FULL_COMMAND}`.",
+            "",
+        ]
+    lines += _header(results)
+    lines += _targets(results.get("targets", []))
+    sections = results.get("sections", {})
+    for title, key, render in (
+        ("(a) Seed study from an empty store", "seed_study", _contenders),
+        ("(b) Warm store", "warm_store", _contenders),
+        ("(c) Hierarchical model: minimum bulk ESS per second", "hierarchical", _hierarchical),
+        ("(d) Scaling with the number of rows", "scaling", _scaling),
+        ("(e) Peak resident memory", "memory", _memory),
+        ("(f) Where the time goes", "profile", _profile),
+    ):
+        if key not in sections:
+            continue
+        lines += [f"## {title}", ""]
+        section = sections[key]
+        if "error" in section:
+            lines += [f"**The section failed:** {section['error']}", ""]
+            continue
+        if section.get("description"):
+            lines += [section["description"].rstrip(".") + ".", ""]
+        lines += render(section)
+    failures = results.get("failures") or []
+    if failures:
+        lines += ["## Failed runs", ""]
+        lines += [f"- {failure}" for failure in failures] + [""]
+    lines += [
+        "## Reproduce",
+        "",
+        "Full mode (3 repetitions, 4 chains x 1000 draws after 1000 tuning steps):"
+        f" `{FULL_COMMAND}` (writes `bench/results.json` and this file)."
+        f" Smoke test: `{QUICK_COMMAND}` (writes `bench/out/quick/`)."
+        " `bench/README.md` explains the method.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    box, ver, settings = results["machine"], results["versions"], results["settings"]
+    git = results.get("git", {})
+    commit = (git.get("commit") or "unknown")[:12] + (
+        " (uncommitted changes)" if git.get("dirty") else ""
+    )
+    packages = ", ".join(f"{name} {ver.get(name, '?')}" for name in ver)
+    return [
+        f"Measured {results['created']} in {results['mode']} mode"
+        f" (`{results['command']}`, {fmt(results.get('harness_wall_s'), 0)} s in all).",
+        "",
+        f"- Machine: {box['cpu']}, {box['cores_usable']} usable cores, {box['memory_gb']} GB"
+        f" memory, {box['os']}, Python {box['python']}",
+        f"- Packages: {packages}",
+        f"- Code: commit {commit}",
+        f"- Sampling: {settings['chains']} chains x {settings['draws']} draws after"
+        f" {settings['tune']} tuning steps, target_accept {settings['target_accept']};"
+        f" {settings['reps']} repetition(s) per contender, run round robin, each in a fresh"
+        " process. Cells show the median and [min, max] over repetitions.",
+        _load(results, box),
+        "",
+    ]
+
+
+def _load(results: dict[str, Any], box: dict[str, Any]) -> str:
+    load = results.get("load_average") or {}
+    start, end = (load.get(key) or [None] for key in ("start", "end"))
+    text = f"- Load average (1 min) at start / end: {fmt(start[0])} / {fmt(end[0])}"
+    busy = [value for value in (start[0], end[0]) if value is not None]
+    if busy and max(busy) > box["cores_usable"]:
+        text += " (above the core count: other processes competed for the CPU)"
+    return text
+
+
+def _targets(targets: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for item in targets:
+        verdict = {True: "met", False: "**not met**", None: "not measured"}[item["met"]]
+        value = fmt(item["value"], 3)
+        if item.get("note"):
+            value += f" ({item['note']})"
+        rows.append([item["name"], item["target"], value, verdict])
+    return ["## Targets", "", *table(["target", "goal", "measured (median)", "verdict"], rows)]
+
+
+def _contenders(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, entry in section.get("contenders", {}).items():
+        failed = f"{entry['failed']} failed" if entry["failed"] else ""
+        rows.append([name, stat(entry["wall_s"], 1), stat(entry["peak_rss_mb"], 0), failed])
+    lines = table(["contender", "wall s", "peak RSS MB", "failures"], rows)
+    ratios = section.get("ratios", {})
+    if ratios:
+        lines += table(
+            ["ratio of wall times", "median [min, max]"],
+            [[k, stat(v, 3)] for k, v in ratios.items()],
+        )
+    lines += _errors(section)
+    return lines
+
+
+def _hierarchical(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, entry in section.get("contenders", {}).items():
+        rows.append(
+            [
+                name,
+                stat(entry["wall_s"], 1),
+                stat(entry.get("ess_bulk_min"), 0),
+                stat(entry.get("ess_per_s"), 1),
+                stat(entry.get("sample_s"), 2),
+                stat(entry.get("ess_per_sample_s"), 0),
+                stat(entry["peak_rss_mb"], 0),
+            ]
+        )
+    header = [
+        "contender",
+        "wall s",
+        "min bulk ESS",
+        "ESS/s (wall)",
+        "sampling s",
+        "ESS/s (sampling)",
+        "peak RSS MB",
+    ]
+    lines = table(header, rows)
+    ratios = section.get("ratios", {})
+    lines += table(["ratio", "value"], [[k, fmt(v, 3)] for k, v in ratios.items()])
+    return lines + _errors(section)
+
+
+def _scaling(section: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            f"{row['n']:,}",
+            f"{row['groups']:,}",
+            stat(row["wall_s"], 1),
+            stat(row["ess_bulk_min"], 0),
+            stat(row["s_per_eff_draw"], 4),
+            stat(row["peak_rss_mb"], 0),
+            row.get("note") or "",
+        ]
+        for row in section.get("sizes", [])
+    ]
+    header = [
+        "N",
+        "groups",
+        "wall s",
+        "min bulk ESS",
+        "s per effective draw",
+        "peak RSS MB",
+        "note",
+    ]
+    exponent = section.get("exponent", {})
+    return [
+        *table(header, rows),
+        "Fitted exponent b of cost ~ N^b (least squares on log-log over the sizes measured):"
+        f" seconds per effective draw {fmt(exponent.get('s_per_eff_draw'), 3)},"
+        f" wall seconds {fmt(exponent.get('wall_s'), 3)}.",
+        "",
+    ]
+
+
+def _memory(section: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            row["section"],
+            row["contender"],
+            stat(row["peak_rss_mb"], 0),
+            stat(row["maxrss_mb"], 0),
+            stat(row["tree_rss_mb"], 0),
+            f"{row['failed']} failed" if row.get("failed") else "",
+        ]
+        for row in section.get("rows", [])
+    ]
+    header = ["section", "contender", "peak RSS MB", "largest process MB", "process tree MB", ""]
+    return [
+        *table(header, rows),
+        f"Method: {section.get('method', '')}. Failed runs are included: one stopped at the"
+        " memory cap held at least the figure shown.",
+        "",
+    ]
+
+
+def _profile(section: dict[str, Any]) -> list[str]:
+    phases: dict[str, float] = section.get("phases", {})
+    if not phases:
+        return ["No profile was recorded.", ""]
+    total = sum(phases.values()) or 1.0
+    names = [*ORDER, *(name for name in phases if name not in ORDER)]
+    rows = [
+        [name, fmt(phases.get(name, 0.0), 2), f"{phases.get(name, 0.0) / total:.1%}"]
+        for name in names
+    ]
+    rows.append(["total", fmt(total, 2), "100%"])
+    lines = table(["phase", "seconds", "share"], rows)
+    leaves = section.get("top_leaves", {})
+    ranked = sorted(phases, key=lambda name: phases[name], reverse=True)[:3]
+    for name in ranked:
+        if leaves.get(name):
+            top = ", ".join(f"`{leaf}` {secs:.1f} s" for leaf, secs in leaves[name][:3])
+            lines.append(f"- {name}: most time in {top}")
+    return [
+        *lines,
+        "",
+        "The phase rules are `PHASES` in `bench/phases.py`; bench/README.md explains them.",
+        "",
+    ]
+
+
+def _errors(section: dict[str, Any]) -> list[str]:
+    errors = [
+        f"- {name}: {error}"
+        for name, entry in section.get("contenders", {}).items()
+        for error in entry.get("errors", [])
+    ]
+    return [*errors, ""] if errors else []
