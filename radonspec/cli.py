@@ -109,10 +109,20 @@ def run(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 2 when a fit fails or its diagnostics fail.")
     ] = False,
+    prior_only: Annotated[
+        bool,
+        typer.Option("--prior-only", help="Check prior predictive draws against the data only."),
+    ] = False,
 ) -> None:
     """Fit what the store lacks, compare the models and write the report."""
     from radonspec.session import run_studies
 
+    if prior_only:
+        from radonspec.experiment.commands import run_prior_only
+
+        with _handle_errors():
+            code = run_prior_only(studies, console=out, strict=strict)
+        raise typer.Exit(code)
     if executor not in ("local", "dask"):
         err.print(f"error: --executor must be 'local' or 'dask', got '{executor}'")
         raise typer.Exit(1)
@@ -198,6 +208,15 @@ def runs(store: StoreOpt = None) -> None:
                 _num(row.divergences, "d"),
             )
         out.print(table)
+
+
+def _register_experiments() -> None:
+    from radonspec.experiment.commands import register
+
+    register(app)
+
+
+_register_experiments()
 
 
 def _num(value: Any, fmt: str) -> str:

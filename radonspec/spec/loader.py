@@ -1,13 +1,15 @@
 """YAML study files to a validated, frozen ``Study``.
 
 Resolution order: file ``extends`` (deep merge, this file wins), then per model
-``defaults`` and model ``extends``, then pydantic validation, then the static
-checks of ``spec.checks``. Every error is a ``SpecError`` located in the file
+``defaults`` and model ``extends``, then pydantic validation, then the ``sweep``'s
+cells become models (``experiment.sweep``), then the static checks of
+``spec.checks``. Every error is a ``SpecError`` located in the file
 where the offending key or value was written, even when it was inherited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from radonspec.errors import Location, SpecError, SpecErrors, did_you_mean, one_of
+from radonspec.experiment.sweep import expand_sweep
 from radonspec.spec.checks import check_study
 from radonspec.spec.schema import ModelSpec, Study
-from radonspec.spec.yamlread import Document, Path_, read_yaml
+from radonspec.spec.yamlread import Document, Path_, parse_yaml, read_yaml
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -32,7 +35,28 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         With file, line and column; ``SpecErrors`` when several problems are found.
     """
     file = Path(path)
-    doc = _load_with_extends(file, [])
+    with _one_line_errors():
+        return _finish(_load_with_extends(file, []), file)
+
+
+def load_study_text(text: str, source: str | os.PathLike[str]) -> Study:
+    """Load a study from YAML ``text`` as if it had been read from the file ``source``.
+
+    ``source`` need not exist: it names the text in error locations, and relative
+    data paths and ``extends`` resolve against its folder.
+
+    Raises
+    ------
+    SpecError
+        Located in ``source``; ``SpecErrors`` when several problems are found.
+    """
+    file = Path(source)
+    with _one_line_errors():
+        doc = parse_yaml(text, _display(file))
+        return _finish(_extend(doc, file, []), file)
+
+
+def _finish(doc: Document, file: Path) -> Study:
     resolved = _resolve_models(doc)
     try:
         study = Study.model_validate(resolved.data)
@@ -41,10 +65,26 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     study._source = str(file)
     study._positions = dict(resolved.values)
     study._key_positions = dict(resolved.keys)
-    errors = check_study(study)
+    # sweep cells become models here, so the checks below treat them as hand-written ones
+    study = expand_sweep(study)
+    errors = check_study(study) + _check_reference(study)
     if errors:
         raise SpecErrors(errors)
     return study
+
+
+def _check_reference(study: Study) -> list[SpecError]:
+    reference = study.compare.reference
+    if reference is None or reference in study.models:
+        return []
+    names = list(study.models)
+    return [
+        SpecError(
+            f"compare.reference '{reference}' is not a model of this study"
+            f"{did_you_mean(reference, names)}; models are {one_of(names)}",
+            study.locate("compare", "reference"),
+        )
+    ]
 
 
 def _display(path: Path) -> str:
@@ -55,7 +95,10 @@ def _display(path: Path) -> str:
 
 
 def _load_with_extends(file: Path, stack: list[Path]) -> Document:
-    doc = read_yaml(file, _display(file))
+    return _extend(read_yaml(file, _display(file)), file, stack)
+
+
+def _extend(doc: Document, file: Path, stack: list[Path]) -> Document:
     parent_ref = doc.data.pop("extends", None)
     if parent_ref is None:
         return doc
@@ -132,6 +175,12 @@ def _resolve_models(doc: Document) -> Document:
     _drop_below(out, ("models",))
     resolved: dict[str, Any] = {}
     done: dict[str, Document] = {}
+    # positions split by model once: slicing the whole table per model is quadratic, and a
+    # 1 MB spec can hold 20,000 models
+    values_of = _split(doc.values, "models")
+    keys_of = _split(doc.keys, "models")
+    default_values = _subtable(doc.values, ("defaults",))
+    default_keys = _subtable(doc.keys, ("defaults",))
 
     def resolve(name: str, stack: list[str]) -> Document:
         if name in done:
@@ -146,6 +195,12 @@ def _resolve_models(doc: Document) -> Document:
         parent = own.pop("extends", None)
         if parent is not None:
             where = doc.values[(*own_path, "extends")]
+            if not isinstance(parent, str):
+                raise SpecError(
+                    f"model '{name}': 'extends' takes the name of another model of this study"
+                    f" (a string), got {parent!r}; models are {one_of(models)}",
+                    where,
+                )
             if parent not in models:
                 raise SpecError(
                     f"model '{name}' extends '{parent}', which is not a model of this study"
@@ -157,11 +212,8 @@ def _resolve_models(doc: Document) -> Document:
                 raise SpecError(f"model 'extends' cycle: {cycle}", where)
             base = resolve(parent, [*stack, parent])
         else:
-            base = Document(doc.file, dict(defaults), _subtable(doc.values, ("defaults",)), {})
-            base.keys = _subtable(doc.keys, ("defaults",))
-        src = Document(
-            doc.file, own, _subtable(doc.values, own_path), _subtable(doc.keys, own_path)
-        )
+            base = Document(doc.file, dict(defaults), dict(default_values), dict(default_keys))
+        src = Document(doc.file, own, values_of.get(name, {}), keys_of.get(name, {}))
         merged = Document(doc.file, None, dict(base.values), dict(base.keys))
         merged.data = _merge(base.data, own, (), merged, src)
         merged.values[()] = doc.values[own_path]
@@ -176,6 +228,15 @@ def _resolve_models(doc: Document) -> Document:
                 target[("models", name, *key)] = loc
         out.keys[("models", name)] = doc.keys[("models", name)]
     out.data = {**data, "models": resolved}
+    return out
+
+
+def _split(table: dict[Path_, Location], head: str) -> dict[Any, dict[Path_, Location]]:
+    """``_subtable(table, (head, name))`` for every ``name`` at once."""
+    out: dict[Any, dict[Path_, Location]] = {}
+    for key, loc in table.items():
+        if len(key) >= 2 and key[0] == head:
+            out.setdefault(key[1], {})[key[2:]] = loc
     return out
 
 
@@ -206,6 +267,24 @@ def _reword(exc: ValidationError, doc: Document) -> list[SpecError]:
         errors.append(SpecError(message, location))
     errors.sort(key=lambda e: (e.line or 0, e.column or 0))
     return errors
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    r"""Escape line breaks and control characters that keys or values bring into messages.
+
+    An error is one line (``FILE:LINE:COL: message``); a key such as ``"\\n"`` echoed
+    verbatim would break it in two.
+    """
+    try:
+        yield
+    except SpecError as exc:
+        for error in [exc, *(exc.errors if isinstance(exc, SpecErrors) else [])]:
+            if not error.message.isprintable():
+                error.message = "".join(
+                    c if c.isprintable() else repr(c)[1:-1] for c in error.message
+                )
+        raise
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:

@@ -8,6 +8,7 @@ ends in a clear error instead of exhausting memory.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from radonspec.errors import Location, SpecError
@@ -42,7 +44,10 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
     """Read ``path`` into a ``Document``; every problem is a located ``SpecError``."""
     name = display or str(path)
     try:
-        raw = path.read_bytes()
+        # read one byte past the limit, never the whole file: 'extends' may name any file
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(f"{name}: file not found; check the path") from None
     except IsADirectoryError:
@@ -51,8 +56,8 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
         raise SpecError(f"{name}: cannot read the file ({exc.strerror})") from None
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(
-            f"spec file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} allowed;"
-            " a spec should be a short text file",
+            f"spec file is {max(size, len(raw)):,} bytes, more than the {MAX_FILE_BYTES:,}"
+            " allowed; a spec should be a short text file",
             Location(name, 1, 1),
         )
     text = _decode(raw, name)
@@ -79,8 +84,16 @@ def parse_yaml(text: str, name: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         raise SpecError(f"YAML syntax error: {problem}", _mark_location(name, mark)) from None
+    except ReaderError as exc:  # a character YAML forbids anywhere, e.g. a control character
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        raise SpecError(
+            f"character {shown} is not allowed in a YAML file ({exc.reason}); delete it",
+            _offset_location(name, text, exc.position),
+        ) from None
     except YAMLError as exc:
-        raise SpecError(f"YAML syntax error: {exc}", Location(name, 1, 1)) from None
+        problem = (str(exc).strip().splitlines() or ["invalid YAML"])[0]
+        raise SpecError(f"YAML syntax error: {problem}", Location(name, 1, 1)) from None
     except RecursionError:
         raise SpecError("YAML nesting is too deep", Location(name, 1, 1)) from None
     doc = Document(name, None)
@@ -200,6 +213,11 @@ def _kind(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
         type(value), type(value).__name__
     )
+
+
+def _offset_location(name: str, text: str, offset: int) -> Location:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(name, text.count("\n", 0, offset) + 1, offset - line_start + 1)
 
 
 def _mark_location(name: str, mark: Any) -> Location:

@@ -1,0 +1,296 @@
+"""The experiment commands of the command line: ``try``, ``watch``, ``diff`` and ``init``.
+
+They only chain this package's functions. ``register(app)`` adds them to the
+``radonspec`` Typer app; errors go through ``cli._handle_errors`` like every other
+command's, so exit codes and messages stay in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from radonspec.experiment.diff import Difference
+    from radonspec.experiment.prior import PriorCheck
+    from radonspec.experiment.tryout import TryResult
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Fit store folder [default: .radonspec]")
+]
+
+
+def _consoles() -> tuple[Console, Console]:
+    from radonspec.cli import err, out
+
+    return out, err
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    # the CLI's one error-to-exit-code mapping; imported late: cli imports this module
+    from radonspec.cli import _handle_errors
+
+    with _handle_errors():
+        yield
+
+
+def try_command(
+    data: Annotated[
+        str, typer.Argument(help="A bundled data set (radonspec datasets) or a .csv/.parquet file.")
+    ],
+    formula: Annotated[str, typer.Argument(help="Bambi formula, e.g. 'y ~ x + (1|g)'.")],
+    family: Annotated[str, typer.Option(help="Bambi family.")] = "gaussian",
+    link: Annotated[str | None, typer.Option(help="Link of the main parameter.")] = None,
+    categorical: Annotated[
+        list[str] | None,
+        typer.Option("--categorical", "-c", help="Column to treat as categorical (repeat)."),
+    ] = None,
+    prior: Annotated[
+        list[str] | None,
+        typer.Option("--prior", "-p", help="TERM=PRIOR, e.g. 'floor=Normal(0, 1)' (repeat)."),
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help="nutpie, pymc, numpyro or blackjax.")] = None,
+    draws: Annotated[int | None, typer.Option(help="Draws per chain (default 1000).")] = None,
+    tune: Annotated[int | None, typer.Option(help="Tuning steps per chain (default 1000).")] = None,
+    chains: Annotated[int | None, typer.Option(help="Chains (default 4).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Study seed (default 20221).")] = None,
+    name: Annotated[str, typer.Option("--name", help="The model's name.")] = "model",
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Write the equivalent study to this file.")
+    ] = None,
+    store: StoreOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit even a stored fit.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every group-level parameter too.")
+    ] = False,
+) -> None:
+    """Fit one formula without a spec file; print its parameters and diagnostics."""
+    from radonspec.experiment.tryout import (
+        TrySpec,
+        parse_priors,
+        sampler_options,
+        save_spec,
+        try_formula,
+        try_study,
+    )
+
+    out, _ = _consoles()
+    code = 0
+    with _handled():
+        spec = TrySpec(
+            data=data,
+            formula=formula,
+            family=family,
+            link=link,
+            categorical=tuple(categorical) if categorical else None,
+            priors=parse_priors(prior or []),
+            sampler=sampler_options(
+                backend=backend, draws=draws, tune=tune, chains=chains, seed=seed
+            ),
+            model=name,
+        )
+        study = try_study(spec)  # every problem before any sampling, and before --save writes
+        if save is not None:
+            save_spec(spec, save)
+            out.print(f"wrote {save}; fit it again with: radonspec run {save}", highlight=False)
+        result = try_formula(spec, store=store, force=force, study=study)
+        code = print_try(result, out, show_all=show_all)
+    raise typer.Exit(code)
+
+
+def print_try(result: TryResult, console: Console, *, show_all: bool = False) -> int:
+    """Print a ``try`` result; return the exit code (2 when the fit failed)."""
+    from radonspec.experiment.tryout import group_level
+
+    fit = result.fit
+    spec = next(iter(result.study.models.values()))
+    console.print(
+        f"[bold]{spec.formulas[0]}[/bold] ({spec.family}) on {_data_name(result.study)}:"
+        f" {'stored fit reused' if fit.cached else 'fitted'}"
+        f" in {fit.seconds.get('total', 0.0):.1f} s",
+        highlight=False,
+    )
+    if not fit.ok or result.table is None:
+        console.print(f"[red]the fit failed:[/red] {fit.error}", highlight=False)
+        return 2
+    table = Table(box=None, padding=(0, 1))
+    for column in ("parameter", "mean", "sd", "89% interval", "ess_bulk", "r_hat"):
+        table.add_column(column, justify="left" if column == "parameter" else "right")
+    hidden = 0
+    for label, row in result.table.iterrows():
+        if not show_all and group_level(str(label)):
+            hidden += 1
+            continue
+        table.add_row(
+            str(label),
+            f"{row['mean']:.3g}",
+            f"{row['sd']:.2g}",
+            f"[{row['eti89_lb']:.3g}, {row['eti89_ub']:.3g}]",
+            f"{row['ess_bulk']:.0f}",
+            f"{row['r_hat']:.3f}",
+        )
+    console.print(table)
+    if hidden:
+        console.print(f"  ({hidden} group-level parameters hidden; --all lists them)")
+    diag = result.diagnostics
+    if diag is not None and diag.passed:
+        console.print("diagnostics: passed")
+    elif diag is not None:
+        console.print("[yellow]diagnostics failed:[/yellow]", highlight=False)
+        for problem in diag.problems:
+            console.print(f"  - {problem}", highlight=False)
+        for advice in diag.advice:
+            console.print(f"  try: {advice}", highlight=False)
+    return 0
+
+
+def _data_name(study: Any) -> str:
+    return str(study.data.dataset or Path(study.data.path).name)
+
+
+def watch_command(
+    study: Annotated[Path, typer.Argument(help="Study YAML file.")],
+    interval: Annotated[float, typer.Option(help="Seconds between looks at the files.")] = 1.0,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
+    store: StoreOpt = None,
+    cycles: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop after this many cycles.")
+    ] = None,
+) -> None:
+    """Re-validate, re-fit changed models and re-render the report on every save."""
+    from radonspec.experiment.watch import watch
+
+    out, _ = _consoles()
+    if interval <= 0:
+        raise typer.BadParameter("--interval must be positive")
+    code = watch(
+        study, interval=interval, max_cycles=cycles, store=store, out_dir=out_dir, jobs=jobs,
+        console=out,
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
+def diff_command(
+    a: Annotated[str, typer.Argument(metavar="A.yaml[:MODEL]", help="The first study or model.")],
+    b: Annotated[str, typer.Argument(metavar="B.yaml[:MODEL]", help="The second one.")],
+) -> None:
+    """State the statistical differences of model B from model A (or of two studies)."""
+    from radonspec.experiment.diff import diff_targets
+
+    out, _ = _consoles()
+    with _handled():
+        for title, differences in diff_targets(a, b):
+            print_differences(title, differences, out)
+
+
+def print_differences(title: str, differences: list[Difference] | None, console: Console) -> None:
+    """Print one pair's differences under its title (``None``: the pair has one side only)."""
+    console.print(f"[bold]{title}[/bold]", highlight=False)
+    if differences is None:
+        return
+    if not differences:
+        console.print("  no statistical differences")
+    for difference in differences:
+        console.print(f"  - {difference}", highlight=False)
+
+
+def init_command(
+    data: Annotated[
+        str, typer.Option("--data", help="A bundled data set or a .csv/.parquet file.")
+    ],
+    response: Annotated[str, typer.Option("--response", "-y", help="The response column.")],
+    group: Annotated[str, typer.Option("--group", "-g", help="The grouping factor.")],
+    predictors: Annotated[
+        list[str] | None,
+        typer.Option("--predictors", "-x", help="Predictors, comma-separated or repeated."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The study file to write.")] = Path(
+        "study.yaml"
+    ),
+    family: Annotated[str, typer.Option(help="Bambi family.")] = "gaussian",
+    name: Annotated[str | None, typer.Option(help="Study name (default: from DATA).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented study with the pooled / unpooled / hierarchical trio for any data."""
+    from radonspec.experiment.scaffold import write_scaffold
+    from radonspec.spec.loader import load_study
+
+    out, _ = _consoles()
+    columns = [c.strip() for item in predictors or [] for c in item.split(",") if c.strip()]
+    with _handled():
+        path = write_scaffold(
+            data, response, group, columns, output=output, family=family, name=name, force=force
+        )
+        study = load_study(path)
+        out.print(
+            f"wrote {path} ({', '.join(study.models)}); check it with: radonspec validate {path};"
+            f" fit it with: radonspec run {path}",
+            highlight=False,
+        )
+
+
+def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> int:
+    """Print prior predictive checks as a table; return 0, or 2 when a model failed one."""
+    table = Table(title="prior predictive vs observed", box=None, padding=(0, 1))
+    for column in ("model", "observed 5-95%", "prior predictive 5-95%", "in range", "verdict"):
+        table.add_column(column, justify="left" if column in ("model", "verdict") else "right")
+    for name, check in checks.items():
+        if check.error is not None:
+            table.add_row(name, "", "", "", f"[red]{check.error}[/red]")
+            continue
+        table.add_row(
+            name,
+            f"[{check.observed[0.05]:.3g}, {check.observed[0.95]:.3g}]",
+            f"[{check.predicted[0.05]:.3g}, {check.predicted[0.95]:.3g}]",
+            f"{check.share_in_range:.0%}",
+            "ok" if check.passed else "[yellow]implausible[/yellow]",
+        )
+    console.print(table)
+    for check in checks.values():
+        for problem in check.problems if check.error is None else ():
+            console.print(f"  {check.model}: {problem}", highlight=False)
+    return 0 if all(c.passed for c in checks.values()) else 2
+
+
+def run_prior_only(
+    paths: list[Path], *, draws: int = 500, console: Console, strict: bool = False
+) -> int:
+    """What ``radonspec run --prior-only`` does: validate, draw prior predictives, print.
+
+    Returns the exit code: 0, or 2 with ``strict`` when a model's prior predictive
+    check failed. Nothing is sampled from a posterior and nothing is stored.
+    """
+    from radonspec.experiment.prior import prior_checks
+    from radonspec.validate import validate
+
+    code = 0
+    for path in paths:
+        study = validate(path, initial_point=False)
+        failed = print_prior_checks(prior_checks(study, draws=draws), console)
+        if strict:
+            code = max(code, failed)
+    return code
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``try``, ``watch``, ``diff`` and ``init`` to the ``radonspec`` app (once)."""
+    present = {command.name for command in app.registered_commands}
+    for name, command in COMMANDS.items():
+        if name not in present:
+            app.command(name)(command)
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "try": try_command,
+    "watch": watch_command,
+    "diff": diff_command,
+    "init": init_command,
+}

@@ -1,0 +1,228 @@
+"""Prior predictive checks: do a model's priors predict data like the data observed.
+
+``prior_predictive`` draws from a compiled model's prior predictive distribution
+(Bambi's ``Model.prior_predictive``, i.e. ``pymc.sample_prior_predictive``);
+``prior_check`` compares the draws with the observed response: quantiles side by
+side, the share of predicted values inside the observed range, and how much wider
+the predicted spread is. Priors that put most of their predictions outside anything
+the data could be (``Normal(0, 100)`` on a log scale) show here, before sampling.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from radonspec.errors import RadonspecError
+from radonspec.spec.schema import Study
+
+PROBS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+@dataclass(frozen=True)
+class PriorCheck:
+    """The prior predictive distribution of one model against the observed data.
+
+    ``observed`` and ``predicted`` map each of ``PROBS`` to a quantile (of the
+    observed values, and of every prior predictive value pooled over draws and
+    observations). ``share_in_range`` is the share of prior predictive values
+    between the smallest and largest observation; ``spread_ratio`` the ratio of the
+    prior predictive 90% interval's width to the observed one's. ``passed`` is false
+    when ``share_in_range`` falls below the threshold ``prior_check`` was given, and
+    ``problems`` says why in a sentence.
+    """
+
+    model: str
+    variable: str
+    draws: int
+    observed: Mapping[float, float]
+    predicted: Mapping[float, float]
+    observed_range: tuple[float, float]
+    share_in_range: float
+    spread_ratio: float
+    passed: bool
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def prior_predictive(compiled: Any, draws: int = 500, seed: int | None = None) -> xr.DataTree:
+    """Draw from the prior predictive distribution of a compiled model.
+
+    Parameters
+    ----------
+    compiled
+        A ``radonspec.compile.Compiled`` (``compile_model`` or a planned fit's).
+    draws
+        Number of draws.
+    seed
+        Random seed (the model's ``Planned.seed`` keeps it reproducible).
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``prior``, ``prior_predictive`` and ``observed_data``.
+    """
+    model = compiled.model
+    with warnings.catch_warnings():
+        # Bambi and PyMC warn about things the spec checks already covered
+        warnings.simplefilter("ignore")
+        model.build()
+        tree = model.prior_predictive(draws=draws, random_seed=seed)
+    result: xr.DataTree = tree
+    return result
+
+
+def prior_check(
+    tree: xr.DataTree,
+    *,
+    model: str = "",
+    var_name: str | None = None,
+    min_share: float = 0.5,
+    max_spread: float = 10.0,
+) -> PriorCheck:
+    """Compare a prior predictive tree with its observed data.
+
+    Parameters
+    ----------
+    tree
+        From ``prior_predictive``: needs ``prior_predictive`` and ``observed_data``.
+    model
+        The model's name, for the record and the sentences.
+    var_name
+        The observed variable; default the only one.
+    min_share
+        Smallest acceptable share of prior predictive values inside the observed range.
+    max_spread
+        Largest acceptable ratio of the prior predictive 90% interval's width to the
+        observed one's.
+    """
+    name = _observed(tree, var_name)
+    observed = np.asarray(tree["observed_data"][name]).astype(float).ravel()
+    predicted = np.asarray(tree["prior_predictive"][name]).astype(float).ravel()
+    predicted = predicted[np.isfinite(predicted)]
+    draws = int(np.prod([tree["prior_predictive"].sizes[d] for d in ("chain", "draw")]))
+    low, high = float(np.min(observed)), float(np.max(observed))
+    quant_obs = dict(zip(PROBS, np.quantile(observed, PROBS).tolist(), strict=True))
+    if predicted.size == 0:
+        return PriorCheck(
+            model, name, draws, quant_obs, {p: float("nan") for p in PROBS}, (low, high),
+            0.0, float("inf"), False, ("every prior predictive draw is infinite or NaN",),
+        )  # fmt: skip
+    quant_pred = dict(zip(PROBS, np.quantile(predicted, PROBS).tolist(), strict=True))
+    share = float(np.mean((predicted >= low) & (predicted <= high)))
+    width_obs = quant_obs[0.95] - quant_obs[0.05]
+    width_pred = quant_pred[0.95] - quant_pred[0.05]
+    spread = float(width_pred / width_obs) if width_obs > 0 else float("inf")
+    problems: list[str] = []
+    if share < min_share:
+        problems.append(
+            f"only {share:.0%} of prior predictive values of '{name}' fall inside the observed"
+            f" range [{_g(low)}, {_g(high)}] (at least {min_share:.0%} expected); its 90%"
+            f" interval is [{_g(quant_pred[0.05])}, {_g(quant_pred[0.95])}]: the priors allow"
+            " data nothing like these; tighten them (smaller scales)"
+        )
+    if spread > max_spread:
+        problems.append(
+            f"the prior predictive 90% interval of '{name}' is {spread:.0f} times as wide as the"
+            f" data's (at most {max_spread:g} expected)"
+        )
+    return PriorCheck(
+        model=model,
+        variable=name,
+        draws=draws,
+        observed=quant_obs,
+        predicted=quant_pred,
+        observed_range=(low, high),
+        share_in_range=share,
+        spread_ratio=spread,
+        passed=not problems,
+        problems=tuple(problems),
+    )
+
+
+def prior_checks(
+    study: Study,
+    *,
+    draws: int = 500,
+    models: Sequence[str] | None = None,
+    min_share: float = 0.5,
+    max_spread: float = 10.0,
+) -> dict[str, PriorCheck]:
+    """``prior_check`` for every model of a study (what ``run --prior-only`` reports).
+
+    Nothing is sampled from the posterior and nothing is stored. A model that does
+    not compile or whose prior cannot be sampled gets a record with ``error`` set.
+    """
+    from radonspec.compile import compile_model
+    from radonspec.run.runner import study_frame
+    from radonspec.run.sample import model_seed
+
+    names = list(models) if models is not None else list(study.models)
+    frame = study_frame(study, names)
+    checks: dict[str, PriorCheck] = {}
+    for name in names:
+        # the seed a fit of this model would use, so the check is reproducible
+        seed = model_seed(study.models[name].sampler.seed, name)
+        try:
+            tree = prior_predictive(compile_model(study, name, frame), draws, seed)
+            checks[name] = prior_check(tree, model=name, min_share=min_share, max_spread=max_spread)
+        except RadonspecError as exc:
+            checks[name] = _failed(name, str(exc))
+        except Exception as exc:  # noqa: BLE001 - PyMC's failures become a readable record
+            checks[name] = _failed(name, f"{type(exc).__name__}: {exc}")
+    return checks
+
+
+def prior_table(checks: Mapping[str, PriorCheck]) -> pd.DataFrame:
+    """One row per model: observed and prior predictive 5/50/95% quantiles, share, verdict."""
+    rows = []
+    for name, check in checks.items():
+        rows.append(
+            {
+                "model": name,
+                "variable": check.variable,
+                "observed_q05": check.observed.get(0.05, np.nan),
+                "observed_q50": check.observed.get(0.5, np.nan),
+                "observed_q95": check.observed.get(0.95, np.nan),
+                "prior_q05": check.predicted.get(0.05, np.nan),
+                "prior_q50": check.predicted.get(0.5, np.nan),
+                "prior_q95": check.predicted.get(0.95, np.nan),
+                "share_in_range": check.share_in_range,
+                "spread_ratio": check.spread_ratio,
+                "passed": check.passed,
+                "problems": " ".join(check.problems) or (check.error or ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _failed(model: str, error: str) -> PriorCheck:
+    nan = float("nan")
+    return PriorCheck(
+        model, "", 0, {}, {}, (nan, nan), nan, nan, False, (f"no prior predictive: {error}",),
+        error=error,
+    )  # fmt: skip
+
+
+def _observed(tree: xr.DataTree, var_name: str | None) -> str:
+    for group in ("prior_predictive", "observed_data"):
+        if group not in tree.children:
+            raise ValueError(f"the tree has no '{group}' group; draw it with prior_predictive")
+    names = [str(n) for n in tree["observed_data"].data_vars if n in tree["prior_predictive"]]
+    if var_name is not None:
+        if var_name not in names:
+            raise ValueError(f"'{var_name}' is not an observed variable; expected one of {names}")
+        return var_name
+    if len(names) != 1:
+        raise ValueError(f"the tree has {len(names)} observed variables; pick one of {names}")
+    return names[0]
+
+
+def _g(value: float) -> str:
+    return f"{value:.3g}"
