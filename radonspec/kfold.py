@@ -81,6 +81,7 @@ def kfold_study(
         for index, test in enumerate(folds):
             train = frame.drop(index=test).reset_index(drop=True)
             planned.append(plan_fit(study, name, train, label=fold_label(name, index)))
+    # lazy: hundreds of fold refits must not all sit in memory at once
     fits = fit_planned(
         study,
         planned,
@@ -89,6 +90,7 @@ def kfold_study(
         scheduler=scheduler,
         store=store,
         on_event=on_event,
+        lazy=True,
     )
     by_label = {item.label: item for item in planned}
     results = {}
