@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 
 from radonspec.errors import CompileError
 from radonspec.run.fit import Fit
-from radonspec.run.runner import Event, Planned, fit_planned, plan_fit, study_frame
+from radonspec.run.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
 from radonspec.run.store import Store
 from radonspec.spec.schema import Study
 
@@ -90,13 +90,14 @@ def kfold_study(
         scheduler=scheduler,
         store=store,
         on_event=on_event,
-        lazy=True,
+        lazy="closed",
     )
+    fit_store = open_store(store)
     by_label = {item.label: item for item in planned}
     results = {}
     for name in models:
         full = (full_fits or {}).get(name)
-        results[name] = _score(study, name, frame, folds, fits, by_label, full)
+        results[name] = _score(study, name, frame, folds, fits, by_label, full, fit_store)
     return results
 
 
@@ -132,17 +133,21 @@ def _score(
     fits: Mapping[str, Fit],
     planned: Mapping[str, Planned],
     full: Fit | None,
+    store: Store,
 ) -> KFoldResult:
     elpd_i = np.full(len(frame), np.nan)
     for index, test in enumerate(folds):
         label = fold_label(name, index)
         fit, item = fits.get(label), planned[label]
-        if fit is None or not fit.ok or item.data is None:
+        if fit is None or fit.status != "ok" or item.data is None:
             reason = (fit.error if fit else None) or item.error or "not fitted"
             return _failed(name, len(folds), f"fold {index + 1} failed: {reason}")
+        loaded = store.get(fit.key)  # one fold's draws in memory at a time
+        if loaded is None or loaded.tree is None:
+            return _failed(name, len(folds), f"fold {index + 1}: its stored fit is gone")
         try:
             model = item.compile(study).model
-            loglik = held_out_loglik(model, fit.tree, frame.iloc[test])
+            loglik = held_out_loglik(model, loaded.tree, frame.iloc[test])
         except Exception as exc:  # a model that cannot predict held-out rows, e.g. new levels
             log.debug("scoring %s failed", label, exc_info=True)
             return _failed(name, len(folds), _why_not_scored(exc))

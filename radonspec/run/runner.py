@@ -7,7 +7,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +152,14 @@ def fit_planned(
     store: Store | str | os.PathLike[str] | None = None,
     force: bool = False,
     on_event: Event | None = None,
-    lazy: bool = False,
+    lazy: bool | str = False,
 ) -> dict[str, Fit]:
     """Fit planned items the store lacks; return every item's ``Fit`` by label, in order.
 
     With ``lazy`` every returned tree is backed by its stored file (fresh fits are
     dropped from memory once stored), so memory stays that of a few fits however
-    many the study has.
+    many the study has; ``lazy="closed"`` returns no trees at all (status and key
+    only; load each with ``Store.get`` when needed), for hundreds of refits.
     """
     notify = on_event or (lambda model, event, fit: None)
     fit_store = open_store(store)
@@ -169,7 +170,10 @@ def fit_planned(
             results[item.label] = Fit(item.label, item.key, "failed", None, error=item.error)
             notify(item.label, "failed", results[item.label])
             continue
-        hit = None if force else fit_store.get(item.key, lazy=lazy)
+        hit = None if force else fit_store.get(item.key, lazy=bool(lazy))
+        if lazy == "closed" and hit is not None and hit.tree is not None:
+            hit.tree.close()  # checked and closed: the caller loads what it needs when it needs it
+            hit = replace(hit, tree=None)
         if hit is not None:
             results[item.label] = hit
             notify(item.label, "cached", hit)
@@ -189,7 +193,7 @@ def _sample_missing(
     store: Store,
     force: bool,
     notify: Event,
-    lazy: bool = False,
+    lazy: bool | str = False,
 ) -> dict[str, Fit]:
     """Sample under per-key locks, so concurrent runs never sample one key twice."""
     results: dict[str, Fit] = {}
@@ -198,7 +202,10 @@ def _sample_missing(
         # locks are taken in key order: two runs over overlapping studies cannot deadlock
         for item in sorted(todo, key=lambda planned: planned.key):
             locks.enter_context(store.lock(item.key))
-            hit = None if force else store.get(item.key, lazy=lazy)  # another run finished it?
+            hit = None if force else store.get(item.key, lazy=bool(lazy))  # finished meanwhile?
+            if lazy == "closed" and hit is not None and hit.tree is not None:
+                hit.tree.close()
+                hit = replace(hit, tree=None)
             if hit is not None:
                 results[item.label] = hit
                 notify(item.label, "cached", hit)
@@ -215,6 +222,9 @@ def _sample_missing(
             stored = store.put(fit, _meta(study, item, fit))
             if lazy and stored.ok:  # let this fit's draws go: the file holds them
                 stored = store.get(stored.key, lazy=True) or stored
+            if lazy == "closed" and stored.tree is not None:
+                stored.tree.close()
+                stored = replace(stored, tree=None)
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
     return results
