@@ -70,12 +70,17 @@ def _fit_with_limit(job: FitJob, limit: float) -> Fit:
             child.kill()
         child.join()
         receiver.close()
-    return Fit(model=job.name, key=job.key, status="failed", tree=None, error=failure)
+    return failed_fit(job, failure)
 
 
 def _fit_and_send(job: FitJob, sender: Connection) -> None:
     sender.send(fit_job(job))
     sender.close()
+
+
+def failed_fit(job: FitJob, reason: str) -> Fit:
+    """The record of a job that produced no fit."""
+    return Fit(model=job.name, key=job.key, status="failed", tree=None, error=reason)
 
 
 def fit_job(job: FitJob) -> Fit:
@@ -86,7 +91,7 @@ def fit_job(job: FitJob) -> Fit:
     try:
         compiled = compile_model(job.study, job.model, job.frame)
     except RadonspecError as exc:
-        return Fit(model=job.name, key=job.key, status="failed", tree=None, error=str(exc))
+        return failed_fit(job, str(exc))
     sampler = job.study.models[job.model].sampler
     return sample_model(compiled, key=job.key, sampler=sampler, seed=job.seed, label=job.name)
 
@@ -132,13 +137,7 @@ class PoolExecutor:
             try:
                 yield future.result()
             except Exception as exc:  # a crashed worker fails its model, not the study
-                yield Fit(
-                    model=job.name,
-                    key=job.key,
-                    status="failed",
-                    tree=None,
-                    error=f"the worker process fitting it crashed ({type(exc).__name__}: {exc})",
-                )
+                yield failed_fit(job, f"the worker process fitting it crashed ({exc!r})")
 
     def close(self) -> None:
         """Shut the pool down, cancelling what has not started."""
@@ -183,13 +182,7 @@ class DaskExecutor:
             try:
                 yield future.result()
             except Exception as exc:  # a lost worker fails its model, not the study
-                yield Fit(
-                    model=job.name,
-                    key=job.key,
-                    status="failed",
-                    tree=None,
-                    error=f"the Dask worker fitting it failed ({type(exc).__name__}: {exc})",
-                )
+                yield failed_fit(job, f"the Dask worker fitting it failed ({exc!r})")
 
     def close(self) -> None:
         """Close the client (and the local cluster if we started it)."""
