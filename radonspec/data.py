@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +41,13 @@ def columns_of(spec: DataSpec, base: Path) -> list[str]:
     path = _existing(spec, base)
     if path.suffix.lower() == ".csv":
         return list(_read_csv(path, nrows=0).columns)
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return list(pq.read_schema(path).names)
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"data file {path.name} is not a readable Parquet file: {exc}") from None
 
 
 def load_data(spec: DataSpec, base: Path, columns: Collection[str] | None = None) -> pd.DataFrame:
@@ -137,18 +144,104 @@ def _existing(spec: DataSpec, base: Path) -> Path:
 
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, encoding="utf-8", **kwargs)
+        frame = pd.read_csv(path, encoding="utf-8", **kwargs)
+        header = _header(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {path.name} is empty; it needs a header row and data") from None
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        # pandas decodes in chunks, so its offsets are not the file's: find the byte ourselves
+        line, column, byte = _first_non_utf8(path)
         raise DataError(
-            f"data file {path.name} is not UTF-8 (byte 0x{exc.object[exc.start]:02x} near byte"
-            f" {exc.start}); re-save it as UTF-8 CSV"
+            f"data file {path.name} is not UTF-8 (byte 0x{byte:02x} at line {line}, column"
+            f" {column}); re-save it as UTF-8 CSV (in a spreadsheet: CSV UTF-8)"
         ) from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"data file {path.name} is not valid CSV: {exc}".strip()) from None
+        text = " ".join(str(exc).split())
+        raise DataError(f"data file {path.name} is not valid CSV: {text}") from None
     except ValueError as exc:  # usecols naming absent columns, bad types
         raise DataError(f"data file {path.name}: {exc}") from None
+    _refuse_bad_header(path, header)
+    if "nrows" not in kwargs and len(frame):
+        _refuse_ragged_rows(path)
+    return frame
+
+
+def _header(path: Path) -> list[str]:
+    """The header's names as written (pandas renames a repeated 'x' to 'x.1')."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _refuse_bad_header(path: Path, header: list[str]) -> None:
+    if len(header) == 1:
+        found = [sep for sep in (";", "\t", "|") if sep in header[0]]
+        if found:
+            shown = "TAB" if found[0] == "\t" else f"'{found[0]}'"
+            raise DataError(
+                f"data file {path.name} reads as one column, {header[0]!r}: it looks delimited"
+                f" by {shown}, and radonspec reads comma-separated CSV; save it with ',' as the"
+                " delimiter (in a spreadsheet: CSV UTF-8, comma delimited)"
+            )
+    seen: dict[str, int] = {}
+    for index, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(
+                f"data file {path.name} has two columns named '{name}' (columns {seen[name]}"
+                f" and {index}); rename one so each column has its own name"
+            )
+        seen[name] = index
+
+
+def _refuse_ragged_rows(path: Path) -> None:
+    """Refuse rows whose number of fields differs from the header's.
+
+    pandas fills a short row with NaN and, reading only some columns, ignores a long
+    one; a long row is nearly always an unquoted ',' inside a value, which shifts the
+    values after it into the wrong columns. Arrow's streaming reader checks every row in
+    bounded memory (one column kept, 4 MB blocks).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                skip_rows=1, autogenerate_column_names=True, block_size=1 << 22
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["f0"], column_types={"f0": pa.string()}
+            ),
+        )
+        for _ in reader:
+            pass
+    except pa.ArrowInvalid as exc:
+        text = " ".join(str(exc).split()).removeprefix("CSV parse error: ")
+        raise DataError(
+            f"data file {path.name}: a row does not match the header ({text}); a ',' inside a"
+            ' value needs quotes ("Smith, J"): fix that row'
+        ) from None
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int, int]:
+    """Line, column (1-based) and value of the first byte that is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, line_start, offset = 1, 0, 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                head = chunk[: exc.start]
+                if b"\n" in head:
+                    line_start = offset + head.rindex(b"\n") + 1
+                return line + head.count(b"\n"), bad - line_start + 1, chunk[exc.start]
+            line += chunk.count(b"\n")
+            if b"\n" in chunk:
+                line_start = offset + chunk.rindex(b"\n") + 1
+            offset += len(chunk)
+    return line, offset - line_start + 1, 0
 
 
 def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
@@ -218,8 +311,29 @@ def _categorize(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
         ):
             continue
         _refuse_mixed(series, column, spec)
-        frame[column] = pd.Categorical(series, categories=sorted(series.dropna().unique(), key=str))
+        levels = sorted(series.dropna().unique(), key=str)
+        _refuse_formatted_numbers(levels, column, spec)
+        frame[column] = pd.Categorical(series, categories=levels)
     return frame
+
+
+_FORMATTED_NUMBER = re.compile(
+    r"\s*[-+]?[$€£]?\s*(\d{1,3}(,\d{3})+(\.\d+)?|\d+,\d+|\d+(\.\d+)?)\s*%?\s*"
+)
+
+
+def _refuse_formatted_numbers(levels: list[object], column: str, spec: DataSpec) -> None:
+    """A text column of '1,000' or '2,5' is numbers a spreadsheet exported with formatting."""
+    texts = [str(level) for level in levels]
+    numeric = [t for t in texts if _FORMATTED_NUMBER.fullmatch(t)]
+    formatted = [t for t in numeric if "," in t or "%" in t or any(c in t for c in "$€£")]
+    if formatted and len(numeric) >= 0.5 * len(texts):
+        raise DataError(
+            f"{_name(spec)}: column '{column}' holds numbers written with formatting (e.g."
+            f" {formatted[0]!r}: a thousands separator, decimal comma, currency or percent"
+            " sign), so it would be read as text; export the data without number formatting,"
+            " or list the column under data.categorical if it is a factor"
+        )
 
 
 def _refuse_mixed(series: pd.Series, column: str, spec: DataSpec) -> None:

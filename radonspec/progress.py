@@ -6,6 +6,7 @@ import time
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from radonspec.run.fit import Fit
@@ -83,4 +84,4 @@ class RunDisplay:
         elif event == "done":
             self._console.print(f"  {model}: done in {took:.1f} s")
         elif event == "failed" and fit is not None:
-            self._console.print(f"  [red]{model}: failed[/red]: {fit.error}")
+            self._console.print(f"  [red]{escape(model)}: failed[/red]: {escape(fit.error or '')}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from radonspec.errors import FitError, RadonspecError
@@ -311,7 +312,7 @@ def _print_summary(
     console.print(table)
     for name, fit in fits.items():
         if fit.status != "ok":
-            console.print(f"[red]{name} failed:[/red] {fit.error}")
+            console.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
     for kind, file in written.items():
         console.print(f"{kind}: {file}")
 

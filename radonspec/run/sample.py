@@ -16,6 +16,14 @@ import numpy as np
 
 from radonspec.compile import Compiled
 from radonspec.errors import MissingExtraError
+from radonspec.run.budget import (
+    FitTimeoutError,
+    ResourceError,
+    check_memory,
+    estimate_model,
+    fit_time_limit,
+    time_limit,
+)
 from radonspec.run.fit import Fit
 from radonspec.spec.schema import SamplerSpec
 
@@ -96,18 +104,21 @@ def sample_model(
         with _quiet():
             model.build()
         seconds["build"] = time.perf_counter() - tick
-        notify(name, "sample")
-        tick = time.perf_counter()
-        with _quiet():
-            tree = model.fit(**_fit_kwargs(sampler, seed, cores))
-        seconds["sample"] = time.perf_counter() - tick
-        notify(name, "predict")
-        tick = time.perf_counter()
-        with _quiet():
-            model.predict(tree, kind="response", inplace=True, random_seed=seed)
-        seconds["predict"] = time.perf_counter() - tick
+        estimate = estimate_model(model, sampler.draws, sampler.chains)
+        check_memory(estimate, model=name, can_thin=False, can_drop_predictive=False)
+        with time_limit(fit_time_limit(), model=name):
+            notify(name, "sample")
+            tick = time.perf_counter()
+            with _quiet():
+                tree = model.fit(**_fit_kwargs(sampler, seed, cores))
+            seconds["sample"] = time.perf_counter() - tick
+            notify(name, "predict")
+            tick = time.perf_counter()
+            with _quiet():
+                model.predict(tree, kind="response", inplace=True, random_seed=seed)
+            seconds["predict"] = time.perf_counter() - tick
         tree = _drop_observation_params(tree)
-    except MissingExtraError as exc:
+    except (MissingExtraError, ResourceError, FitTimeoutError) as exc:
         return _failed(name, key, sampler, str(exc), started, seconds)
     except KeyboardInterrupt:
         raise
@@ -188,8 +199,15 @@ def _failed(
 
 def readable_failure(exc: BaseException) -> str:
     """One or two sentences a user can act on, from a sampler exception."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    # nutpie appends a Rust backtrace of "<unknown>" frames: nothing a user can act on
+    text = " ".join(str(exc).split("Stack backtrace:")[0].split()) or type(exc).__name__
     lowered = text.lower()
+    if "initialization points failed" in lowered or "logp function returned error" in lowered:
+        return (
+            "the model's log density is not finite at any initial point; check that the data"
+            " lie in the family's support (e.g. y > 0 for gamma), that transforms are defined"
+            " on the data (log of a value <= 0), and that no prior has a zero or infinite scale"
+        )
     if "initial evaluation" in lowered or "-inf" in lowered or "starting point" in lowered:
         return (
             f"the model's log density is not finite at the initial point ({text[:200]});"

@@ -181,6 +181,9 @@ class Store:
         except (OSError, ValueError) as exc:
             self._discard(key, None, f"its {META_FILE} is unreadable ({exc})")
             return None
+        if meta.get("key") != key:  # e.g. a folder copied or renamed by hand: not this fit
+            self._discard(key, meta.get("checksum"), _wrong_key(meta))
+            return None
         if meta.get("status") != "ok":
             return None
         path = folder / FIT_FILE
@@ -217,8 +220,19 @@ class Store:
         if study is not None:
             sql, args = sql + " WHERE study = ?", (study,)
         sql += " ORDER BY created DESC, key"
+
+        def read(con: sqlite3.Connection) -> tuple[set[str], list[tuple[Any, ...]]]:
+            keys = {key for (key,) in con.execute("SELECT key FROM runs")}
+            return keys, con.execute(sql, args).fetchall()
+
         try:
-            rows = self._transact(lambda con: con.execute(sql, args).fetchall(), write=False)
+            indexed, rows = self._transact(read, write=False)
+            if indexed != {folder.name for folder in self._folders()}:
+                # a writer killed between its rename and its index row, or folders removed
+                # by hand: the folders are the truth, so the index is rebuilt from them
+                log.info("index %s is out of date; rebuilding it", self.index_path)
+                self.rebuild_index()
+                rows = self._transact(lambda con: con.execute(sql, args).fetchall(), write=False)
         except StoreError as exc:  # e.g. a read-only store: list from the folders instead
             log.info("%s; listing the fit folders instead", exc)
             found = [r for r in self._scan() if study is None or r[2] == study]
@@ -240,6 +254,8 @@ class Store:
             try:
                 meta = _read_json(folder / META_FILE)
                 problem = _damage(folder / FIT_FILE, meta) if meta.get("status") == "ok" else None
+                if meta.get("key") != name:
+                    problem = _wrong_key(meta)
             except (OSError, ValueError) as exc:
                 meta, problem = {}, f"its {META_FILE} is unreadable ({exc})"
             if problem is not None:
@@ -414,8 +430,11 @@ class Store:
             work = Path(tempfile.mkdtemp(prefix=f"{fit.key}.new.", dir=tmp))
             os.chmod(work, 0o755)  # mkdtemp's 0o700 would hide the fit from other users
             if fit.status == "ok" and fit.tree is not None:
-                fit.tree.to_netcdf(work / FIT_FILE, engine="h5netcdf")
-                stored["checksum"], stored["size"] = _sync_and_hash(work / FIT_FILE)
+                # HDF5 writes into memory and Python writes the file: HDF5 left to hit a full
+                # disk itself leaves a half-closed file that segfaults the next garbage
+                # collection (h5py 3, HDF5 1.14); this way ENOSPC is a plain OSError
+                data = fit.tree.to_netcdf(engine="h5netcdf")
+                stored["checksum"], stored["size"] = _write_file(work / FIT_FILE, data)
                 stored["file"] = FIT_FILE
             _write_json(work / META_FILE, stored)
             _sync_dir(work)
@@ -482,6 +501,9 @@ class Store:
         for folder in self._folders():
             try:
                 meta = _read_json(folder / META_FILE)
+                if meta.get("key") != folder.name:
+                    log.warning("skipping fit folder %s: %s", folder, _wrong_key(meta))
+                    continue
                 rows.append(_row(meta, self.root))
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("skipping fit folder %s: %s unreadable (%s)", folder, META_FILE, exc)
@@ -620,6 +642,10 @@ def _check_key(key: str) -> None:
         raise ValueError(f"invalid fit key {key!r}: expected 2-128 of [0-9A-Za-z_-]")
 
 
+def _wrong_key(meta: Mapping[str, Any]) -> str:
+    return f"its {META_FILE} records the key {str(meta.get('key'))[:12]!r}, not its folder's"
+
+
 def _damage(path: Path, meta: Mapping[str, Any]) -> str | None:
     """Why ``path`` does not match ``meta``'s record of it, or ``None`` when it does."""
     try:
@@ -655,10 +681,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sync_and_hash(path: Path) -> tuple[str, int]:
-    with open(path, "rb") as handle:
+def _write_file(path: Path, data: bytes | memoryview) -> tuple[str, int]:
+    """Write ``data`` to ``path``, synced; return its sha256 and size."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
         os.fsync(handle.fileno())
-    return _sha256(path), path.stat().st_size
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _sync_dir(path: Path) -> None:

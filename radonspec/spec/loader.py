@@ -252,12 +252,12 @@ def _reword(exc: ValidationError, doc: Document) -> list[SpecError]:
     raw = exc.errors()
     # a misspelt required key shows up twice (unknown 'modles', missing 'models'): say it once
     misspelt = {
-        (*_clean_loc(e["loc"])[:-1], _closest_field(_clean_loc(e["loc"]))): True
+        (*_clean_loc(e["loc"], doc)[:-1], _closest_field(_clean_loc(e["loc"], doc))): True
         for e in raw
         if e["type"] == "extra_forbidden"
     }
     for err in raw:
-        loc = _clean_loc(err["loc"])
+        loc = _clean_loc(err["loc"], doc)
         if err["type"] == "missing" and loc in misspelt:
             continue
         message, location = _message(err, loc, doc)
@@ -287,11 +287,13 @@ def _one_line_errors() -> Iterator[None]:
         raise
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> Path_:
-    # pydantic inserts validator tags ('function-before[...]', 'str', 'tuple[...]') into loc
+def _clean_loc(loc: tuple[Any, ...], doc: Document) -> Path_:
+    # pydantic inserts validator tags ('function-before[...]', 'str', 'tuple[...]') into loc;
+    # a key written in the file is kept whatever its name ('str', 'a[0]')
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and ("[" in part or part in _TYPE_TAGS):
+        tag = isinstance(part, str) and ("[" in part or part in _TYPE_TAGS)
+        if tag and (*out, part) not in doc.values:
             continue
         out.append(part)
     return tuple(out)

@@ -9,6 +9,7 @@ ends in a clear error instead of exhausting memory.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
@@ -70,7 +71,11 @@ def parse_yaml(text: str, name: str) -> Document:
     yaml.allow_duplicate_keys = False
     yaml.preserve_quotes = True  # so a quoted value's position can skip its quote mark
     try:
-        root = yaml.load(text)
+        with warnings.catch_warnings():
+            # YAML lets a later anchor of the same name replace an earlier one; ruamel
+            # follows the spec and warns on stderr, which would break the one-line errors
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            root = yaml.load(text)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         key = _duplicate_key_name(exc)
