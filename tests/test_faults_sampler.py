@@ -150,7 +150,6 @@ def test_a_missing_backend_names_the_install_command(first: Run) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="needs wiring: escape rich markup in progress.RunDisplay and session")
 def test_the_printed_failure_keeps_the_install_command(first: Run) -> None:
     assert 'install it with: pip install "radonspec[jax]"' in first.output
 
@@ -187,7 +186,6 @@ def test_strict_turns_failed_diagnostics_into_exit_2(folder: Path, first: Run) -
     assert strict.code == 2, strict.output
 
 
-@pytest.mark.xfail(strict=True, reason="needs wiring: readable_failure for nutpie init errors")
 def test_init_failures_read_as_one_actionable_sentence(first: Run) -> None:
     for name in ("init_fails", "nan_logp"):
         error = first.summary["models"][name]["error"]
@@ -225,7 +223,6 @@ def test_time_limit_stops_a_real_sampler(folder: Path, backend: str) -> None:
     assert time.perf_counter() - started < 10
 
 
-@pytest.mark.xfail(strict=True, reason="needs wiring: time_limit in sample_model")
 def test_a_fit_past_its_time_limit_is_recorded_as_failed(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -241,7 +238,6 @@ def test_a_fit_past_its_time_limit_is_recorded_as_failed(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="needs wiring: check_memory in sample_model")
 def test_a_fit_over_the_memory_limit_is_refused_before_sampling(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,7 +274,6 @@ NUTPIE_INIT = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="needs wiring: readable_failure for nutpie init errors")
 def test_nutpie_init_failure_reads_as_a_sentence() -> None:
     from radonspec.run.sample import readable_failure
 
