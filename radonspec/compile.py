@@ -77,6 +77,9 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
 def _bambi_settings() -> Iterator[Any]:
     import bambi as bmb
 
+    from radonspec import design
+
+    design.install()  # every model compiled here builds its common terms sparsely
     previous = bmb.config["UNUSED_PRIORS"]
     bmb.config["UNUSED_PRIORS"] = "error"
     try:

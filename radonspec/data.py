@@ -286,7 +286,10 @@ def _categorize(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
     for column in spec.categorical:
         if column not in frame:
             continue
-        levels = sorted(frame[column].dropna().unique().tolist(), key=str)
+        # dictionary-encode first: building the Categorical straight from 10^7 strings
+        # materialises them as Python objects (hundreds of MB)
+        encoded = frame[column].astype("category")
+        levels = sorted(encoded.cat.categories.tolist(), key=str)
         if len(levels) > MAX_LEVELS:
             raise DataError(
                 f"{_name(spec)}: categorical column '{column}' has {len(levels):,} levels,"
@@ -303,7 +306,7 @@ def _categorize(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
                 )
             levels.remove(match[0])
             levels.insert(0, match[0])
-        frame[column] = pd.Categorical(frame[column], categories=levels)
+        frame[column] = encoded.cat.set_categories(levels)
     for column in frame.columns:
         series = frame[column]
         if isinstance(series.dtype, pd.CategoricalDtype) or not (

@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -433,7 +434,8 @@ class Store:
                 # HDF5 writes into memory and Python writes the file: HDF5 left to hit a full
                 # disk itself leaves a half-closed file that segfaults the next garbage
                 # collection (h5py 3, HDF5 1.14); this way ENOSPC is a plain OSError
-                data = fit.tree.to_netcdf(engine="h5netcdf")
+                with _local_write_lock():
+                    data = fit.tree.to_netcdf(engine="h5netcdf")
                 stored["checksum"], stored["size"] = _write_file(work / FIT_FILE, data)
                 stored["file"] = FIT_FILE
             _write_json(work / META_FILE, stored)
@@ -679,6 +681,23 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _local_write_lock() -> Iterator[None]:
+    """Let xarray lock the in-memory write with a thread lock, whatever Dask is active.
+
+    With a Dask client in the process xarray takes a cluster-wide lock named after
+    the target; for an in-memory buffer that name is unique and the cluster's
+    semaphore bookkeeping can lose it ("Semaphore or Lock ... not known").
+    """
+    if "dask" not in sys.modules:
+        yield
+        return
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield
 
 
 def _write_file(path: Path, data: bytes | memoryview) -> tuple[str, int]:
