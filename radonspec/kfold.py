@@ -98,7 +98,13 @@ def kfold_study(
     results = {}
     for name in models:
         full = (full_fits or {}).get(name)
+        # scoring reads every fold's draws back: minutes for a large study, so it is shown
+        shown = f"{name} (k-fold)"
+        if on_event is not None:
+            on_event(shown, "scoring", None)
         results[name] = _score(study, name, frame, folds, fits, by_label, full, fit_store)
+        if on_event is not None:
+            on_event(shown, "scored" if results[name].error is None else "unscored", None)
     return results
 
 

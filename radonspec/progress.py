@@ -16,6 +16,9 @@ _STATES = {
     "cached": "[green]stored fit reused[/green]",
     "done": "[green]done[/green]",
     "failed": "[red]failed[/red]",
+    "scoring": "[cyan]scoring held-out folds[/cyan]",
+    "scored": "[green]scored[/green]",
+    "unscored": "[red]not scored[/red]",
 }
 
 
@@ -59,7 +62,7 @@ class RunDisplay:
     def __call__(self, model: str, event: str, fit: Fit | None) -> None:
         """Show one event."""
         now = time.perf_counter()
-        if event == "started":
+        if event in ("started", "scoring"):
             self._started[model] = now
         took = now - self._started.get(model, now)
         if self._live:
@@ -73,7 +76,7 @@ class RunDisplay:
             if self._folds and event in ("started", "cached"):
                 return
             self._tasks[model] = self._progress.add_task(text, model=model, total=1)
-        done = event in ("cached", "done", "failed")
+        done = event in ("cached", "done", "failed", "scored", "unscored")
         self._progress.update(self._tasks[model], description=text, completed=int(done))
 
     def _show_line(self, model: str, event: str, fit: Fit | None, took: float) -> None:
@@ -83,5 +86,9 @@ class RunDisplay:
             self._console.print(f"  {model}: stored fit reused")
         elif event == "done":
             self._console.print(f"  {model}: done in {took:.1f} s")
+        elif event == "scoring":
+            self._console.print(f"  {model}: scoring held-out folds ...")
+        elif event in ("scored", "unscored"):
+            self._console.print(f"  {model}: {event} in {took:.1f} s")
         elif event == "failed" and fit is not None:
             self._console.print(f"  [red]{escape(model)}: failed[/red]: {escape(fit.error or '')}")
