@@ -49,6 +49,8 @@ __all__ = [
 PARAMETER_COLUMNS = [
     "mean", "sd", "eti89_lb", "eti89_ub", "mcse_mean", "ess_bulk", "ess_tail", "r_hat",
 ]  # fmt: skip
+#: Why a predictive check is missing from a fit sampled with ``sampler.predictive: false``.
+NO_PREDICTIVE = "not computed: the fit stores no predictive draws (sampler.predictive: false)"
 # sample_stats names of the same quantity: PyMC first, then nutpie
 DEPTH_STATS = ("tree_depth", "depth")
 DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")
@@ -313,6 +315,8 @@ def _bad_k(result: Any) -> tuple[int, float]:
 
 def _observed_name(tree: xr.DataTree, var_name: str | None, group: str) -> str:
     """Name the observed variable: the only one, or ``var_name`` after checking it."""
+    if group == "posterior_predictive" and group not in tree.children:
+        raise ValueError(NO_PREDICTIVE)
     if group not in tree.children or "observed_data" not in tree.children:
         raise ValueError(f"the fit has no '{group}' or 'observed_data' group")
     names = [str(n) for n in tree["observed_data"].data_vars if n in tree[group].data_vars]

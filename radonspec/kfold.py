@@ -81,7 +81,8 @@ def kfold_study(
     for name in models:
         for index, test in enumerate(folds):
             train = frame.drop(index=test).reset_index(drop=True)
-            planned.append(plan_fit(study, name, train, label=fold_label(name, index)))
+            label = fold_label(name, index)
+            planned.append(plan_fit(study, name, train, label=label, posterior_only=True))
     # lazy: hundreds of fold refits must not all sit in memory at once
     fits = fit_planned(
         study,

@@ -52,7 +52,12 @@ def test_estimate_without_predictive_thinned_and_distributional() -> None:
     assert estimate_fit(1000, 10, 1000, 4, log_likelihood=False).log_likelihood == 0
     thinned = estimate_fit(1000, 10, 1000, 4, thin=10)
     assert thinned.log_likelihood == base.log_likelihood // 10
-    assert thinned.per_observation == base.per_observation  # held at every draw while sampling
+    assert thinned.predictive == base.predictive // 10
+    # mu is computed for the kept draws only, after thinning
+    assert thinned.per_observation == base.per_observation // 10
+    # the sampler holds every draw of the parameters and statistics until thinning
+    assert (thinned.posterior, thinned.sample_stats) == (base.posterior, base.sample_stats)
+    assert estimate_fit(1000, 10, 1001, 4, thin=10).log_likelihood == 101 * 4 * 1000 * 8
     assert estimate_fit(1000, 10, 1000, 4, per_obs_values=2).per_observation == (
         2 * base.per_observation
     )
@@ -118,20 +123,38 @@ def test_over_the_limit_is_refused_with_the_estimate_and_how_to_reduce_it() -> N
         "model 'hierarchical': its fit would take about 96.0 GB of memory (per-observation"
         " values 32.0 GB, log-likelihood 32.0 GB, predictive draws 32.0 GB, posterior 6.4 MB,"
         " sampler statistics 512.0 kB; 4 chains x 1000 draws of 1,000,000 observations), more"
-        " than the limit of 8.0 GB; reduce it with fewer draws (sampler.draws: 83 fits), not"
-        " storing predictive draws (sampler.predictive: false) or a higher limit"
-        f" ({MAX_BYTES_ENV}=106G)"
+        " than the limit of 8.0 GB; reduce it with fewer draws (sampler.draws: 83 fits),"
+        " thinning (sampler.thin: 13 keeps one draw in 13), not storing predictive draws"
+        f" (sampler.predictive: false) or a higher limit ({MAX_BYTES_ENV}=106G)"
     )
     assert isinstance(info.value, RadonspecError) and info.value.exit_code == 1
 
 
 def test_thinning_is_offered_when_it_can_bring_the_fit_under() -> None:
-    estimate = estimate_fit(10_000, 100, 4000, 4)  # per-observation 1.3 GB, the rest 2.6 GB
-    with pytest.raises(ResourceError, match=r"thinning \(sampler\.thin: 4 keeps one draw in 4\)"):
+    # per-observation, log-likelihood and predictive 1.28 GB each; posterior and stats 15 MB
+    estimate = estimate_fit(10_000, 100, 4000, 4)
+    with pytest.raises(ResourceError, match=r"thinning \(sampler\.thin: 2 keeps one draw in 2\)"):
         check_memory(estimate, 2 * 10**9, model="m")
     with pytest.raises(ResourceError) as info:
         check_memory(estimate, 2 * 10**9, model="m", can_thin=False, can_drop_predictive=False)
     assert "thin" not in str(info.value) and "predictive draws (sampler" not in str(info.value)
+    # an estimate already thinned says so, and the factor offered replaces the current one
+    thinned = estimate_fit(10_000, 100, 4000, 4, thin=2)
+    with pytest.raises(ResourceError) as info:
+        check_memory(thinned, 5 * 10**8, model="m")
+    assert "4 chains x 4000 draws, one in 2 kept, of 10,000 observations" in str(info.value)
+    assert "thinning (sampler.thin: 8 keeps one draw in 8)" in str(info.value)
+
+
+def test_thinning_past_the_number_of_draws_is_not_offered() -> None:
+    estimate = estimate_fit(1_000_000, 2, 20, 1)  # 480 MB; thin 49 would fit, draws are 20
+    with pytest.raises(ResourceError) as info:
+        check_memory(estimate, 10**7, model="m")
+    assert "sampler.thin" not in str(info.value)
+    assert str(info.value).endswith(
+        "reduce it with not storing predictive draws (sampler.predictive: false) or a higher"
+        f" limit ({MAX_BYTES_ENV}=529M)"
+    )
 
 
 def test_ten_million_rows_at_the_default_draws_are_refused_before_sampling() -> None:

@@ -68,9 +68,11 @@ class FitTimeoutError(FitError):
 class FitEstimate:
     """Bytes one fit's arrays will take, by group, with what they were computed from.
 
-    ``per_observation`` counts values with one entry per observation and draw that the
-    sampler keeps (Bambi's ``mu``): they are dropped once sampling ends, but are held
-    until then, and thinning does not shrink them.
+    ``per_observation`` counts values with one entry per observation and kept draw that
+    computing the log-likelihood and predictions holds (Bambi's ``mu``): they are dropped
+    before the fit is stored. The posterior and the sampler statistics are counted at every
+    draw sampled, because the sampler holds them all until thinning; everything with an
+    observations' dimension is counted at the kept draws only.
     """
 
     draws: int
@@ -129,18 +131,18 @@ def estimate_fit(
     n_params
         Scalar parameters in the posterior (a vector of 85 county effects counts 85).
     draws, chains
-        Draws kept per chain, and chains.
+        Draws sampled per chain, and chains.
     per_obs_values
-        Per-observation values per draw the sampler keeps (Bambi's ``mu``; one per
-        modelled parameter of a distributional model).
+        Per-observation values per kept draw computed for the log-likelihood and
+        predictions (Bambi's ``mu``; one per modelled parameter of a distributional model).
     response_values
         Values of one predictive draw (``n_obs``, or ``n_obs`` times the categories
         of a multinomial response); default ``n_obs``.
     log_likelihood, predictive
         Whether the log-likelihood and the predictive draws are kept.
     thin
-        Keep every ``thin``-th draw of what is stored (not of per-observation values,
-        which exist at every draw while sampling).
+        Keep every ``thin``-th draw of each chain: the log-likelihood, predictive draws and
+        per-observation values are computed for the kept draws only.
     itemsize
         Bytes per value.
     """
@@ -158,11 +160,11 @@ def estimate_fit(
         thin=thin,
         n_obs=n_obs,
         n_params=n_params,
-        posterior=kept * n_params * itemsize,
-        per_observation=sampled * n_obs * per_obs_values * itemsize,
+        posterior=sampled * n_params * itemsize,
+        per_observation=kept * n_obs * per_obs_values * itemsize,
         log_likelihood=kept * n_obs * itemsize if log_likelihood else 0,
         predictive=kept * response * itemsize if predictive else 0,
-        sample_stats=kept * STATS_PER_DRAW * itemsize,
+        sample_stats=sampled * STATS_PER_DRAW * itemsize,
     )
 
 
@@ -322,17 +324,21 @@ def check_memory(
         ways.append(f"fewer draws (sampler.draws: {draws_that_fit} fits)")
     elif estimate.chains > 1:
         ways.append("fewer chains (sampler.chains)")
-    thinnable = estimate.total - estimate.per_observation
-    room = limit - estimate.per_observation
+    # the sampler holds every draw of the parameters and statistics before thinning
+    fixed = estimate.posterior + estimate.sample_stats
+    thinnable = estimate.total - fixed
+    room = limit - fixed
     if can_thin and room > 0 and thinnable > room:
         factor = math.ceil(thinnable * estimate.thin / room)
-        ways.append(f"thinning (sampler.thin: {factor} keeps one draw in {factor})")
+        if factor <= estimate.draws:  # sampler.thin may not exceed sampler.draws
+            ways.append(f"thinning (sampler.thin: {factor} keeps one draw in {factor})")
     if can_drop_predictive and estimate.predictive:
         ways.append("not storing predictive draws (sampler.predictive: false)")
     ways.append(f"a higher limit ({MAX_BYTES_ENV}={_size_text(estimate.total * 1.1)})")
+    kept = f", one in {estimate.thin} kept," if estimate.thin > 1 else ""
     raise ResourceError(
         f"model '{model}': its fit would take about {format_bytes(estimate.total)} of memory"
-        f" ({parts}; {estimate.chains} chains x {estimate.draws} draws of"
+        f" ({parts}; {estimate.chains} chains x {estimate.draws} draws{kept} of"
         f" {estimate.n_obs:,} observations), more than the limit of {format_bytes(limit)};"
         f" reduce it with {_or(ways)}"
     )

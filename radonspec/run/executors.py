@@ -34,6 +34,7 @@ class FitJob:
     key: str
     seed: int
     label: str = ""
+    posterior_only: bool = False  # no log-likelihood or predictive draws (k-fold refits)
 
     @property
     def name(self) -> str:
@@ -94,7 +95,14 @@ def fit_job(job: FitJob) -> Fit:
     except RadonspecError as exc:
         return failed_fit(job, str(exc))
     sampler = job.study.models[job.model].sampler
-    fit = sample_model(compiled, key=job.key, sampler=sampler, seed=job.seed, label=job.name)
+    fit = sample_model(
+        compiled,
+        key=job.key,
+        sampler=sampler,
+        seed=job.seed,
+        label=job.name,
+        posterior_only=job.posterior_only,
+    )
     # The Bambi/PyMC model lives in reference cycles the collector frees late; hundreds
     # of fold refits in one process would otherwise pile up (tens of MB each).
     del compiled

@@ -45,6 +45,7 @@ class Planned:
     seed: int
     data: Prepared | None
     error: str | None = None
+    posterior_only: bool = False
 
     def compile(self, study: Study) -> Compiled:
         """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
@@ -75,8 +76,20 @@ def plan_study(study: Study, models: list[str] | None = None) -> list[Planned]:
     return [plan_fit(study, name, frame) for name in models or list(study.models)]
 
 
-def plan_fit(study: Study, model: str, frame: Any, label: str | None = None) -> Planned:
-    """Key one fit of ``model`` on ``frame`` (the data fingerprint included)."""
+def plan_fit(
+    study: Study,
+    model: str,
+    frame: Any,
+    label: str | None = None,
+    *,
+    posterior_only: bool = False,
+) -> Planned:
+    """Key one fit of ``model`` on ``frame`` (the data fingerprint included).
+
+    ``posterior_only`` fits store the posterior and sampler statistics only, no
+    log-likelihood or predictive draws: what a cross-validation refit needs, about a
+    tenth of the disk and the time to read back.
+    """
     spec = study.models[model]
     label = label or model
     seed = model_seed(spec.sampler.seed, label)
@@ -87,14 +100,22 @@ def plan_fit(study: Study, model: str, frame: Any, label: str | None = None) -> 
         message = getattr(exc, "message", str(exc))
         key = fit_key({"model": label, "failed_plan": message})
         return Planned(label, model, key, seed, None, f"model '{model}': {message}")
+    dumped = spec.model_dump(mode="json", exclude={"description"})
+    # Sampler settings added after fits were first stored (thin, predictive) enter the key
+    # only when they differ from their default, so every fit stored before them keeps its key.
+    for field, default in (("thin", 1), ("predictive", True)):
+        if dumped["sampler"].get(field, default) == default:
+            dumped["sampler"].pop(field, None)
     payload = {
         "format": STORE_FORMAT,
-        "spec": spec.model_dump(mode="json", exclude={"description"}),
+        "spec": dumped,
         "seed": seed,
         "data": data.fingerprint,
         "versions": versions(spec.sampler.backend),
     }
-    return Planned(label, model, fit_key(payload), seed, data)
+    if posterior_only:  # absent otherwise, so keys of full fits stay what they were
+        payload["stores"] = "posterior"
+    return Planned(label, model, fit_key(payload), seed, data, posterior_only=posterior_only)
 
 
 def fit_study(
@@ -215,7 +236,17 @@ def _sample_missing(
         jobs = []
         for item in mine:
             assert item.data is not None
-            jobs.append(FitJob(study, item.model, item.data.frame, item.key, item.seed, item.label))
+            jobs.append(
+                FitJob(
+                    study,
+                    item.model,
+                    item.data.frame,
+                    item.key,
+                    item.seed,
+                    item.label,
+                    posterior_only=item.posterior_only,
+                )
+            )
             notify(item.label, "started", None)
         for fit in runner.run(jobs):
             item = by_label[fit.model]

@@ -86,11 +86,15 @@ def sample_model(
     progress: Progress | None = None,
     cores: int | None = None,
     label: str | None = None,
+    posterior_only: bool = False,
 ) -> Fit:
     """Sample ``compiled`` and return a ``Fit``; failures come back as a failed ``Fit``.
 
-    The tree holds ``posterior``, ``log_likelihood``, ``posterior_predictive``,
-    ``observed_data`` and ``sample_stats``.
+    The tree holds ``posterior``, ``log_likelihood``, ``posterior_predictive`` (unless
+    ``sampler.predictive`` is false), ``observed_data`` and ``sample_stats``, each with
+    every ``sampler.thin``-th draw of each chain. ``posterior_only`` keeps neither the
+    log-likelihood nor predictive draws (a cross-validation refit scores held-out rows
+    from the posterior alone).
     """
     started = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -104,19 +108,35 @@ def sample_model(
         with _quiet():
             model.build()
         seconds["build"] = time.perf_counter() - tick
-        estimate = estimate_model(model, sampler.draws, sampler.chains)
-        check_memory(estimate, model=name, can_thin=False, can_drop_predictive=False)
+        estimate = estimate_model(
+            model,
+            sampler.draws,
+            sampler.chains,
+            thin=sampler.thin,
+            predictive=sampler.predictive and not posterior_only,
+            log_likelihood=not posterior_only,
+        )
+        check_memory(estimate, model=name, can_thin=True, can_drop_predictive=True)
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
             with _quiet():
-                tree = model.fit(**_fit_kwargs(sampler, seed, cores))
+                tree = model.fit(**_fit_kwargs(sampler, seed, cores, not posterior_only))
             seconds["sample"] = time.perf_counter() - tick
-            notify(name, "predict")
-            tick = time.perf_counter()
-            with _quiet():
-                model.predict(tree, kind="response", inplace=True, random_seed=seed)
-            seconds["predict"] = time.perf_counter() - tick
+            if posterior_only:
+                tree = thin_tree(tree, sampler.thin)
+            elif sampler.thin > 1:
+                tick = time.perf_counter()
+                tree = thin_tree(tree, sampler.thin)
+                with _quiet():
+                    model.compute_log_likelihood(tree, inplace=True)
+                seconds["log_likelihood"] = time.perf_counter() - tick
+            if sampler.predictive and not posterior_only:
+                notify(name, "predict")
+                tick = time.perf_counter()
+                with _quiet():
+                    model.predict(tree, kind="response", inplace=True, random_seed=seed)
+                seconds["predict"] = time.perf_counter() - tick
         tree = _drop_observation_params(tree)
     except (MissingExtraError, ResourceError, FitTimeoutError) as exc:
         return _failed(name, key, sampler, str(exc), started, seconds)
@@ -137,6 +157,21 @@ def sample_model(
     )
 
 
+def thin_tree(tree: Any, thin: int) -> Any:
+    """Keep every ``thin``-th draw of each chain in every group of ``tree`` with draws.
+
+    The kept draws keep their original numbers on the ``draw`` axis (0, thin, 2 thin, ...).
+    """
+    if thin == 1:
+        return tree
+    for group in list(tree.children):
+        dataset = tree[group].to_dataset()
+        if "draw" in dataset.dims:
+            # a copy, not a strided view: a view would keep every sampled draw in memory
+            tree[group] = dataset.isel(draw=slice(None, None, thin)).copy(deep=True)
+    return tree
+
+
 def _drop_observation_params(tree: Any) -> Any:
     """Drop per-observation deterministics (Bambi's ``mu``) from the posterior.
 
@@ -150,16 +185,20 @@ def _drop_observation_params(tree: Any) -> Any:
     return tree
 
 
-def _fit_kwargs(sampler: SamplerSpec, seed: int, cores: int | None) -> dict[str, Any]:
+def _fit_kwargs(
+    sampler: SamplerSpec, seed: int, cores: int | None, log_likelihood: bool = True
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "draws": sampler.draws,
         "tune": sampler.tune,
         "chains": sampler.chains,
         "random_seed": seed,
         "inference_method": sampler.backend,
-        "idata_kwargs": {"log_likelihood": True},
         "progressbar": False,
     }
+    if sampler.thin == 1 and log_likelihood:
+        # a thinned fit computes its log-likelihood afterwards, for the kept draws only
+        kwargs["idata_kwargs"] = {"log_likelihood": True}
     if sampler.backend == "pymc":
         kwargs.update(
             target_accept=sampler.target_accept,

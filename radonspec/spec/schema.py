@@ -91,6 +91,30 @@ class SamplerSpec(Frozen):
         description="Seconds a fit may take; a fit still running then is stopped and recorded"
         " as failed. Fits with a limit run in a child process of their own.",
     )
+    thin: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="Keep every thin-th draw of each chain in everything stored (posterior,"
+        " sampler statistics, log-likelihood, predictive draws), so they take 1/thin of the"
+        " memory and disk; the log-likelihood and predictive draws are computed for the kept"
+        " draws only. Must not exceed draws.",
+    )
+    predictive: bool = Field(
+        True,
+        description="Store posterior predictive draws; false saves memory and disk, and the"
+        " report's posterior predictive checks (RMSD, LOO-PIT) are then skipped.",
+    )
+
+    @model_validator(mode="after")
+    def _thin_keeps_a_draw(self) -> SamplerSpec:
+        if self.thin > self.draws:
+            raise ValueError(
+                f"thin ({self.thin}) is larger than draws ({self.draws}): only the first draw"
+                " of each chain would be kept; lower thin, or raise draws to thin times the"
+                " draws per chain you want to keep"
+            )
+        return self
 
 
 class DataSpec(Frozen):
@@ -210,6 +234,12 @@ class ReportSpec(Frozen):
     highlight: tuple[str | int, ...] = ()
     predictor: str | None = Field(None, description="x axis of per-group fitted lines.")
     frequentist: bool = Field(False, description="Fit the same formula by REML (statsmodels).")
+    prior_predictive: bool = Field(
+        False,
+        description="Add prior predictive checks: each model's prior predictive distribution"
+        " against the observed data, as a table and figures (draws from every model's priors,"
+        " so the report takes longer). `radonspec run --prior-only` writes this section alone.",
+    )
 
 
 #: Axes a sweep may vary, in the order cell names list them.
