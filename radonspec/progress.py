@@ -65,6 +65,9 @@ class RunDisplay:
         if event in ("started", "scoring"):
             self._started[model] = now
         took = now - self._started.get(model, now)
+        if fit is not None and fit.seconds.get("total"):
+            # a pool's jobs are all "started" when submitted: the fit's own clock is right
+            took = fit.seconds["total"]
         if self._live:
             self._show_live(model, event, fit)
         else:

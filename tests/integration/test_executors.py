@@ -142,3 +142,21 @@ def test_dask_draws_equal_local(
         load_study(study_path), store=tmp_path, executor="dask", scheduler=dask_cluster
     )
     assert all(fit.cached for fit in again.values())
+
+
+def test_a_spec_time_limit_stops_the_fit_and_the_others_go_on(tmp_path: Path) -> None:
+    slow = STUDY.replace(
+        '  varying: {formula: "log_radon ~ floor + (1|county)"}',
+        '  varying:\n    formula: "log_radon ~ floor + (1|county)"\n'
+        "    sampler: {draws: 100000, tune: 100, chains: 2, time_limit: 3}",
+    )
+    (tmp_path / "study.yaml").write_text(slow)
+    started = time.perf_counter()
+    fits = fit_study(load_study(tmp_path / "study.yaml"), store=tmp_path / "store", jobs=1)
+    assert fits["pooled"].ok, fits["pooled"].error
+    assert not fits["varying"].ok
+    assert fits["varying"].error == (
+        "the fit took longer than its time limit of 3 s and was stopped;"
+        " raise sampler.time_limit, or lower draws or tune"
+    )
+    assert time.perf_counter() - started < 120  # 100,000 draws would take far longer
