@@ -111,7 +111,10 @@ def run(
     ] = False,
     prior_only: Annotated[
         bool,
-        typer.Option("--prior-only", help="Check prior predictive draws against the data only."),
+        typer.Option(
+            "--prior-only",
+            help="Only check prior predictive draws against the data; the report shows that.",
+        ),
     ] = False,
 ) -> None:
     """Fit what the store lacks, compare the models and write the report."""
@@ -121,7 +124,7 @@ def run(
         from radonspec.experiment.commands import run_prior_only
 
         with _handle_errors():
-            code = run_prior_only(studies, console=out, strict=strict)
+            code = run_prior_only(studies, console=out, strict=strict, out_dir=out_dir)
         raise typer.Exit(code)
     if executor not in ("local", "dask"):
         err.print(f"error: --executor must be 'local' or 'dask', got '{executor}'")

@@ -120,6 +120,23 @@ def report_studies(
             console.print(f"{kind}: {file}")
 
 
+def write_study_report(
+    study: Study,
+    fits: Mapping[str, Fit],
+    folder: Path,
+    *,
+    store: Path | None = None,
+    comparison: Any = None,
+) -> dict[str, Path]:
+    """The report ``run`` writes for ``fits`` into ``folder`` (kept when already current).
+
+    Returns format -> file. ``comparison`` is one made by the caller (k-fold); by
+    default the report compares the fits by PSIS-LOO.
+    """
+    written: dict[str, Path] = _report(study, fits, folder, store, comparison)
+    return written
+
+
 def _report(
     study: Study,
     fits: Mapping[str, Fit],

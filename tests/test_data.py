@@ -96,9 +96,7 @@ def test_bad_csv(tmp_path: Path, content: bytes, pattern: str) -> None:
 
 def test_wrong_delimiter_hint(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("y;x\n1;2\n")
-    with pytest.raises(
-        DataError, match=r"reads as one column, 'y;x': it looks delimited by ';'"
-    ):
+    with pytest.raises(DataError, match=r"reads as one column, 'y;x': it looks delimited by ';'"):
         load_data(DataSpec(path="x.csv"), tmp_path, ["y", "x"])
 
 

@@ -235,3 +235,14 @@ def test_diff_command() -> None:
     assert "group: adds the group-specific terms '1|county' and 'floor|county'" in result.output
     result = CliRunner().invoke(app, ["diff", str(SEED), f"{SEED}:nope"])
     assert result.exit_code == 1
+
+
+def test_a_prior_on_a_term_the_reference_lacks_was_never_automatic() -> None:
+    found = model_differences(load_study(SEED))["unpooled"]
+    assert "prior: gives the new term 'county' the prior Normal(mu=0, sigma=100)" in found
+    assert not any("county" in line and "automatic" in line for line in found)
+    # a term both models have keeps the comparison with Bambi's automatic prior
+    a, b = spec(), spec(priors={"floor": "Normal(0, 1)"})
+    assert [str(d) for d in diff_models(a, b)] == [
+        "prior: gives 'floor' the prior Normal(mu=0, sigma=1) (was Bambi's automatic prior)"
+    ]

@@ -46,3 +46,9 @@ def test_enums_feed_completion() -> None:
     text = str(study_json_schema())
     for word in ("gaussian", "negativebinomial", "identity", "logit", "HalfNormal", "radon"):
         assert word in text
+
+
+def test_the_report_field_for_prior_predictive_checks_is_described() -> None:
+    field = study_json_schema()["$defs"]["ReportSpec"]["properties"]["prior_predictive"]
+    assert field["type"] == "boolean" and field["default"] is False
+    assert "prior predictive" in field["description"] and "--prior-only" in field["description"]

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from rich.console import Console
@@ -60,3 +61,66 @@ def test_the_seed_priors_are_flagged_and_init_priors_pass(tmp_path: Path) -> Non
     )
     assert code == 2
     assert "implausible" in buffer.getvalue() and "pooled: only" in buffer.getvalue()
+
+
+TOY = """\
+spec_version: 1
+name: toy
+data: {path: toy.csv}
+models:
+  vague:
+    formula: y ~ x
+    priors: {Intercept: "Normal(0, 100)", x: "Normal(0, 100)", sigma: "HalfNormal(100)"}
+  tight:
+    formula: y ~ x
+    priors: {Intercept: "Normal(0.5, 1)", x: "Normal(0, 1)", sigma: "HalfNormal(1)"}
+compare:
+  reference: tight
+"""
+
+
+@pytest.mark.slow
+def test_run_prior_only_writes_a_report_of_the_prior_checks_alone(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from radonspec.cli import app
+    from radonspec.session import REPORT_MANIFEST
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    frame = pd.DataFrame({"y": 0.5 + x + rng.normal(0, 0.3, 40), "x": x})
+    frame.to_csv(tmp_path / "toy.csv", index=False)
+    (tmp_path / "toy.yaml").write_text(TOY)
+    out = tmp_path / "out"
+    out.mkdir()
+    # a full report's manifest: left in place, `run` would serve this report as its own
+    (out / REPORT_MANIFEST).write_text("{}")
+    result = CliRunner().invoke(app, ["run", "--prior-only", str(tmp_path / "toy.yaml"),
+                                      "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert f"markdown: {out / 'report.md'}" in printed and f"html: {out / 'report.html'}" in printed
+    assert not (out / REPORT_MANIFEST).exists()
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    markdown = (out / "report.md").read_text()
+    headings = re.findall(r"^## (.*)$", markdown, flags=re.MULTILINE)
+    assert headings == ["Contents", "Prior predictive checks", "Appendix: specs and priors"]
+    html = (out / "report.html").read_text()
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", html)[1:] == headings[1:]
+    assert "prior predictive checks only: nothing was fitted" in markdown
+    assert "skipped" not in markdown and "Model comparison" not in html
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["prior_only"] is True and summary["comparison"] is None
+    assert {m["status"] for m in summary["models"].values()} == {"skipped"}
+    table = {row["model"]: row for row in summary["prior_predictive"]["table"]}
+    assert not table["vague"]["passed"] and table["tight"]["passed"]
+    assert "| **vague** |" in markdown and "| **implausible** |" in markdown
+    assert summary["reference"] == "tight"
+    assert "*The reference model:*" in markdown.split("### tight")[1]
+    vague = markdown.split("### vague")[1]
+    assert "Differs from the reference model 'tight' in:" in vague
+    assert "- prior: widens the prior on 'x' by a factor 100" in vague
+    assert (out / "figures" / "prior-predictive.png").read_bytes().startswith(b"\x89PNG")

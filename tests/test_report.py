@@ -431,6 +431,245 @@ def test_write_atomic_cleans_up_when_the_write_fails(
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
+# -- experiment sections: the sweep, differences from the reference, prior predictive ---------
+
+SWEEP_STUDY = """\
+spec_version: 1
+name: swept
+data: {path: example.csv, categorical: [g]}
+models:
+  pooled:
+    formula: y ~ x
+  other:
+    formula: y ~ 1
+sweep:
+  base: pooled
+  over:
+    formula: {hier: "y ~ x + (x|g)", unp: "y ~ 0 + g + g:x"}
+compare:
+  models: [pooled]
+report:
+  prior_predictive: true
+"""
+#: each sweep cell's fit is one of the example fits of the same formula
+CELLS = {"pooled": "pooled", "pooled.hier": "hierarchical", "pooled.unp": "unpooled"}
+
+
+def swept_inputs(
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]], folder: Path
+) -> tuple[Study, dict[str, Fit], dict[str, Any]]:
+    from dataclasses import replace
+
+    from radonspec.spec.loader import load_study
+
+    data, fits, models = example
+    (folder / "study.yaml").write_text(SWEEP_STUDY)
+    study = load_study(folder / "study.yaml")
+    cell_fits = {cell: replace(fits[source], model=cell) for cell, source in CELLS.items()}
+    cell_fits["other"] = replace(fits["broken"], model="other")
+    return study, cell_fits, {cell: models[source] for cell, source in CELLS.items()}
+
+
+@pytest.fixture(scope="session")
+def swept(
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, str, dict[str, Any]]:
+    """The report of a study with a sweep and prior predictive checks: HTML, Markdown, JSON."""
+    folder = tmp_path_factory.mktemp("swept")
+    study, fits, models = swept_inputs(example, folder)
+    written = write_report(study, example[0], fits, folder / "report", models=models)
+    summary = json.loads(written["json"].read_text())
+    return written["html"].read_text(), written["markdown"].read_text(), summary
+
+
+@pytest.mark.slow
+def test_the_sweep_section_ranks_cells_best_first_and_marks_the_base(
+    swept: tuple[str, str, dict[str, Any]],
+) -> None:
+    html, markdown, summary = swept
+    headings = re.findall(r"^## (.*)$", markdown, flags=re.MULTILINE)
+    assert headings[:3] == ["Contents", "Model comparison", "Sweep"]
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", html)[:3] == headings[:3]
+    table = summary["sweep"]["table"]
+    assert summary["sweep"]["base"] == "pooled" and summary["sweep"]["axes"] == ["formula"]
+    assert summary["sweep"]["criterion"] == "loo"
+    # the comparison's numbers are reused: same elpd, same order, same differences
+    compared = {row["model"]: row for row in summary["comparison"]["table"]}
+    assert [row["model"] for row in table] == [row["model"] for row in summary["comparison"][
+        "table"]]  # fmt: skip
+    assert [row["rank"] for row in table] == [0, 1, 2]
+    for row in table:
+        assert row["elpd"] == compared[row["model"]]["elpd"]
+        assert row["dse"] == compared[row["model"]]["dse"]
+    assert [row["base"] for row in table] == [row["model"] == "pooled" for row in table]
+    assert table[0]["elpd_diff"] == 0 and all(row["elpd_diff"] < 0 for row in table[1:])
+    assert all("r_hat" in row["flags"] for row in table)  # 300 draws fail the thresholds
+    best = table[0]
+    formula = {"pooled.hier": "y ~ x + (x\\|g)", "pooled.unp": "y ~ 0 + g + g:x"}[best["model"]]
+    assert f"| 0 | **{best['model']}** | `{formula}` | {fmt(best['elpd'])} ± {fmt(best['se'])} |"\
+        " best |" in markdown  # fmt: skip
+    last = table[-1]
+    assert f"| 2 | **{last['model']}**" in markdown
+    assert f"{fmt(last['elpd_diff'])} ± {fmt(last['dse'])} |" in markdown
+    assert "**pooled** (base)" in markdown
+    rows = re.findall(r'<tr( class="base")?>\s*<td class="num">(\d)</td>\s*<td class="name"><a href'
+                      r'="#model-([\w-]+)"', html)  # fmt: skip
+    assert [(mark != "", name) for mark, _, name in rows] == [
+        (row["model"] == "pooled", row["model"].replace(".", "-")) for row in table
+    ]
+    assert html.count('<span class="badge base">base</span>') == 1
+
+
+@pytest.mark.slow
+def test_each_model_says_how_it_differs_from_the_reference(
+    swept: tuple[str, str, dict[str, Any]],
+) -> None:
+    html, markdown, summary = swept
+    assert summary["reference"] == "pooled"
+    assert summary["models"]["pooled"]["differences"] is None
+    assert summary["models"]["pooled.hier"]["differences"] == [
+        "group: adds the group-specific terms '1|g' and 'x|g'"
+    ]
+    assert summary["models"]["other"]["differences"] == ["terms: removes the common term 'x'"]
+    hier = markdown.split("### pooled.hier")[1].split("###")[0]
+    assert (
+        "Differs from the reference model 'pooled' in:\n\n"
+        "- group: adds the group-specific terms '1\\|g' and 'x\\|g'\n" in hier
+    )
+    pooled = markdown.split("### pooled")[1].split("###")[0]
+    assert "*The reference model:* the other models are described by how they differ" in pooled
+    assert "<strong>The reference model:</strong>" in html
+    assert (
+        'Differs from the reference model <a href="#model-pooled">pooled</a> in:</p>\n<ul>\n'
+        "  <li>terms: removes the common term &#39;x&#39;</li>" in html
+    )
+
+
+@pytest.mark.slow
+def test_the_prior_predictive_section_compares_priors_with_the_data(
+    swept: tuple[str, str, dict[str, Any]],
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
+) -> None:
+    html, markdown, summary = swept
+    headings = re.findall(r"^## (.*)$", markdown, flags=re.MULTILINE)
+    assert (
+        headings.index("Prior predictive checks")
+        == headings.index("Posterior predictive checks") - 1
+    )
+    section = summary["prior_predictive"]
+    assert section["draws"] == 500
+    table = {row["model"]: row for row in section["table"]}
+    assert list(table) == ["pooled", "other", "pooled.hier", "pooled.unp"]  # 'other' compiles
+    y = example[0]["y"].to_numpy()
+    for row in table.values():
+        assert row["observed_q50"] == pytest.approx(float(np.median(y)))
+        assert row["prior_q05"] < row["prior_q50"] < row["prior_q95"]
+        assert 0 <= row["share_in_range"] <= 1
+        verdict = "plausible" if row["passed"] else "**implausible**"
+        assert (
+            f"| **{row['model']}** | {fmt(row['observed_q05'])} / {fmt(row['observed_q50'])} /"
+            f" {fmt(row['observed_q95'])} | {fmt(row['prior_q05'])} / {fmt(row['prior_q50'])} /"
+            f" {fmt(row['prior_q95'])} | {round(100 * row['share_in_range'])}% |"
+            f" {fmt(row['spread_ratio'])} | {verdict} |" in markdown
+        )
+    for name in ("prior-predictive", "prior-predictive-datasets"):
+        assert f"(figures/{name}.png)" in markdown
+        assert f'<figure id="figure-{name}">' in html
+    assert '<section id="prior-predictive">' in html and 'href="#prior-predictive"' in html
+
+
+@pytest.mark.slow
+def test_prior_draws_are_reproducible_and_match_the_report(
+    swept: tuple[str, str, dict[str, Any]],
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    from radonspec.experiment.prior import checks_of, prior_predictives
+
+    _, _, summary = swept
+    study, _, models = swept_inputs(example, tmp_path)
+    found = prior_predictives(study, draws=500, models=["pooled.hier"], built=models)
+    check = checks_of(found)["pooled.hier"]
+    row = next(r for r in summary["prior_predictive"]["table"] if r["model"] == "pooled.hier")
+    assert row["prior_q95"] == pytest.approx(check.predicted[0.95])
+    assert row["share_in_range"] == pytest.approx(check.share_in_range)
+
+
+@pytest.mark.slow
+def test_a_failing_experiment_section_shows_its_error_and_the_report_is_written(
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from radonspec.report import experimentviews
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("sweep exploded")
+
+    monkeypatch.setattr(experimentviews, "sweep_view", boom)
+    study, fits, _ = swept_inputs(example, tmp_path)
+    study = study.model_copy(
+        update={"report": study.report.model_copy(update={"formats": ("json", "markdown"),
+                                                          "prior_predictive": False})}
+    )  # fmt: skip
+    monkeypatch.setattr(render_module, "build_content", _without_figures(render_module))
+    written = write_report(study, example[0], fits, tmp_path / "out")
+    summary = json.loads(written["json"].read_text())
+    assert summary["sweep"]["error"] == "The sweep view could not be made: sweep exploded"
+    assert summary["prior_predictive"] is None
+    markdown = written["markdown"].read_text()
+    assert "## Sweep\n\n- The sweep view could not be made: sweep exploded" in markdown
+    assert "## Prior predictive checks" not in markdown and "## Parameters" in markdown
+
+
+def _without_figures(module: Any) -> Any:
+    build = module.build_content
+
+    def build_content(*args: Any, **kwargs: Any) -> Any:
+        return build(*args, **(kwargs | {"figures": False}))
+
+    return build_content
+
+
+def test_sweep_view_reuses_a_larger_comparison_without_recomputing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from radonspec.experiment import views
+    from radonspec.spec.loader import load_study
+
+    (tmp_path / "study.yaml").write_text(SWEEP_STUDY)
+    study = load_study(tmp_path / "study.yaml")
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("LOO was recomputed")
+
+    monkeypatch.setattr(views, "compare_fits", refuse)
+    fits = {n: SimpleNamespace(ok=True, status="ok", cached=False, tree=None) for n in CELLS}
+    fits["other"] = SimpleNamespace(ok=True, status="ok", cached=False, tree=None)
+    rows = (
+        ComparisonRow("pooled.hier", 0, -70.0, 4.0, 5.0, 0.0, 0.0, 0.7, 0),
+        ComparisonRow("other", 1, -75.0, 4.0, 1.0, -5.0, 2.0, 0.3, 0),
+        ComparisonRow("pooled.unp", 2, -80.0, 4.0, 9.0, -10.0, 3.0, 0.0, 2),
+        ComparisonRow("pooled", 3, -88.0, 4.0, 2.0, -18.0, 4.0, 0.0, 0),
+    )
+    diag = {n: Diagnostics(1.0, 500.0, 500.0, 0, 0, 1.0, True) for n in CELLS}
+    view = views.sweep_view(study, fits, Comparison("loo", rows), diag)
+    assert list(view.table["model"]) == ["pooled.hier", "pooled.unp", "pooled"]
+    assert list(view.table["rank"]) == [0, 1, 2]
+    assert list(view.table["dse"]) == [0.0, 3.0, 4.0] and view.notes == ()
+    # k-fold, best model not a cell: differences from the best cell, no dSE, and a note
+    rows = (replace(rows[1], rank=0), replace(rows[0], rank=1), *rows[2:])
+    view = views.sweep_view(study, fits, Comparison("kfold", rows), diag)
+    assert view.criterion == "kfold"
+    assert list(view.table["elpd_diff"]) == [0.0, -10.0, -18.0]
+    assert view.table["dse"].isna().all()
+    assert "dSE is not shown: the kfold comparison's differences are from 'other'" in view.notes[0]
+
+
 # -- numbers, sentences and records ---------------------------------------------------------
 
 
@@ -562,6 +801,42 @@ def test_highlight_figure_has_one_panel_per_group() -> None:
     assert len([ax for ax in figure.axes if ax.get_visible()]) == 5
     assert title == "Fitted lines in selected groups" and legend
     assert set(xlabels) == {"x"} and ylabels == ["y", "", "", "", "y"]  # first column only
+
+
+def test_prior_predictive_figures_put_absurd_priors_on_a_readable_axis() -> None:
+    from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure
+
+    rng = np.random.default_rng(0)
+    observed = rng.normal(1.0, 0.8, 200)
+    rows = [
+        PriorRow("vague", "#0072B2", rng.normal(0, 100, (50, 200))),
+        PriorRow("sensible", "#D55E00", rng.normal(1, 1, (50, 200))),
+    ]
+    figure = prior_intervals_figure(observed, rows, "log_radon")
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "asinh"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["observed data", "vague", "sensible"]
+    assert ax.get_xlim()[1] > 100  # the vague prior's 98% interval is on the page
+    assert "logarithmic beyond" in ax.get_xlabel() and figure.legends
+    assert to_png(figure).startswith(PNG)
+    figure = prior_datasets_figure(observed, rows, "log_radon")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    vague, share = titles[0].split("\n")
+    assert vague == "vague" and share.endswith("% of values outside this window")
+    assert int(share.split("%")[0]) > 90
+    assert titles[1] == "sensible\n0% of values outside this window"
+    # a data set piling up in one bin is cut at the top instead of flattening the rest
+    assert figure.axes[0].get_ylim()[1] < 1.0
+    assert to_png(figure).startswith(PNG)
+
+
+def test_percent_and_axis_value_formats() -> None:
+    from radonspec.report.numbers import fmt_percent, fmt_value
+
+    assert fmt_percent(0.333) == "33%" and fmt_percent(0.004) == "<1%" and fmt_percent(0) == "0%"
+    assert fmt_percent(float("nan")) == "—"
+    assert fmt_value(np.float64(0.5)) == "0.5" and fmt_value(2) == "2"
+    assert fmt_value("y ~ x") == "y ~ x" and fmt_value("") == "—" and fmt_value(None) == "—"
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ from typer.testing import CliRunner
 
 from radonspec.errors import DataError, RadonspecError
 from radonspec.experiment.commands import register
-from radonspec.experiment.scaffold import scaffold_study, write_scaffold
-from radonspec.spec.jsonschema import SCHEMA_ID
+from radonspec.experiment.scaffold import SCHEMA_FILE, scaffold_study, write_scaffold, write_schema
+from radonspec.spec.jsonschema import study_json_schema
 from radonspec.spec.loader import load_study
 from radonspec.validate import validate
 
@@ -37,9 +38,11 @@ def homes(tmp_path: Path) -> Path:
 
 def test_radon_trio_is_valid_and_reproduces_the_seed_design(tmp_path: Path) -> None:
     output = tmp_path / "radon.yaml"
-    write_scaffold("radon", "log_radon", "county", ["floor"], output=output)
+    written = write_scaffold("radon", "log_radon", "county", ["floor"], output=output)
     text = output.read_text()
-    assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_ID}\n")
+    assert text.startswith("# yaml-language-server: $schema=radonspec.schema.json\n")
+    assert written.study == output and written.schema is not None
+    assert written.schema.path == tmp_path / SCHEMA_FILE and written.schema.action == "written"
     assert "# no pooling: a group with few rows gets a noisy estimate" in text
     study = validate(output)
     assert list(study.models) == TRIO
@@ -116,5 +119,41 @@ def test_init_command(homes: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "(pooled, unpooled, hierarchical)" in result.output
     assert load_study(output).models["pooled"].formula == "score ~ hours + track"
+    assert f"wrote {tmp_path / SCHEMA_FILE} (the schema editors check" in " ".join(
+        result.output.split()
+    )
     again = CliRunner().invoke(app, [*args, "-o", str(output)])
     assert again.exit_code == 1
+    (tmp_path / SCHEMA_FILE).write_text("{}")
+    other = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "other.yaml")])
+    assert other.exit_code == 0, other.output
+    assert "differs from this radonspec's schema" in " ".join(other.output.split())
+    assert (tmp_path / SCHEMA_FILE).read_text() == "{}"
+
+
+def test_the_schema_beside_the_study_is_the_one_editors_need(tmp_path: Path) -> None:
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    output = tmp_path / "radon.yaml"
+    write_scaffold("radon", "log_radon", "county", ["floor"], output=output)
+    schema = json.loads((tmp_path / SCHEMA_FILE).read_text())
+    assert schema == study_json_schema()
+    # the header's path resolves from the study's folder, and the study passes the schema
+    header = output.read_text().splitlines()[0]
+    assert (output.parent / header.split("$schema=")[1]).is_file()
+    document = YAML(typ="safe", pure=True).load(output.read_text())
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(document)) == []
+
+
+def test_an_existing_schema_is_left_alone_unless_forced(tmp_path: Path) -> None:
+    first = write_schema(tmp_path)
+    assert first.action == "written"
+    stamp = first.path.stat().st_mtime_ns
+    assert write_schema(tmp_path).action == "unchanged"
+    assert first.path.stat().st_mtime_ns == stamp
+    first.path.write_text('{"title": "my own"}')
+    assert write_schema(tmp_path).action == "kept"
+    assert first.path.read_text() == '{"title": "my own"}'
+    assert write_schema(tmp_path, force=True).action == "written"
+    assert json.loads(first.path.read_text()) == study_json_schema()

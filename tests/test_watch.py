@@ -146,3 +146,21 @@ def test_the_loop_runs_a_cycle_per_change(tmp_path: Path, toy: Path) -> None:
     text = buffer.getvalue()
     assert text.count("valid; ") == 2
     assert "changed: " in text and "1 fitted (a), 1 from the store" in text
+
+
+def test_the_default_reporter_is_the_report_run_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec import session
+    from radonspec.experiment.watch import session_reporter
+
+    calls: list[tuple[Any, ...]] = []
+
+    def write_study_report(study: Any, fits: Any, folder: Path, **kwargs: Any) -> dict:
+        calls.append((study, fits, folder, kwargs))
+        return {"html": folder / "report.html"}
+
+    monkeypatch.setattr(session, "write_study_report", write_study_report)
+    written = session_reporter(str(tmp_path / "store"))("study", {"a": 1}, tmp_path / "out")
+    assert written == {"html": tmp_path / "out" / "report.html"}
+    assert calls == [("study", {"a": 1}, tmp_path / "out", {"store": tmp_path / "store"})]

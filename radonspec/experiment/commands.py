@@ -217,24 +217,44 @@ def init_command(
     ),
     family: Annotated[str, typer.Option(help="Bambi family.")] = "gaussian",
     name: Annotated[str | None, typer.Option(help="Study name (default: from DATA).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Overwrite an existing study file and a different schema file."
+        ),
+    ] = False,
 ) -> None:
-    """Write a commented study with the pooled / unpooled / hierarchical trio for any data."""
+    """Write a commented study with the pooled / unpooled / hierarchical trio for any data.
+
+    The JSON schema goes beside it as radonspec.schema.json, named in its editor header.
+    """
     from radonspec.experiment.scaffold import write_scaffold
     from radonspec.spec.loader import load_study
 
     out, _ = _consoles()
     columns = [c.strip() for item in predictors or [] for c in item.split(",") if c.strip()]
     with _handled():
-        path = write_scaffold(
+        written = write_scaffold(
             data, response, group, columns, output=output, family=family, name=name, force=force
         )
+        path = written.study
         study = load_study(path)
         out.print(
             f"wrote {path} ({', '.join(study.models)}); check it with: radonspec validate {path};"
             f" fit it with: radonspec run {path}",
             highlight=False,
         )
+        schema = written.schema
+        if schema is not None and schema.action == "written":
+            out.print(
+                f"wrote {schema.path} (the schema editors check the study with)", highlight=False
+            )
+        elif schema is not None and schema.action == "kept":
+            out.print(
+                f"kept {schema.path}, which differs from this radonspec's schema; update it"
+                f" with: radonspec schema > {schema.path} (or pass --force)",
+                highlight=False,
+            )
 
 
 def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> int:
@@ -261,23 +281,65 @@ def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> in
 
 
 def run_prior_only(
-    paths: list[Path], *, draws: int = 500, console: Console, strict: bool = False
+    paths: list[Path],
+    *,
+    draws: int = 500,
+    console: Console,
+    strict: bool = False,
+    out_dir: Path | None = None,
 ) -> int:
-    """What ``radonspec run --prior-only`` does: validate, draw prior predictives, print.
+    """What ``radonspec run --prior-only`` does: validate, draw prior predictives, report.
 
-    Returns the exit code: 0, or 2 with ``strict`` when a model's prior predictive
-    check failed. Nothing is sampled from a posterior and nothing is stored.
+    Prints the checks, then writes a report holding the prior predictive section
+    alone to ``out_dir`` (one study) or ``radonspec-out/<name>``, as ``run`` would,
+    and prints where. Returns the exit code: 0, or 2 with ``strict`` when a model's
+    prior predictive check failed. Nothing is sampled from a posterior and nothing
+    is stored.
     """
-    from radonspec.experiment.prior import prior_checks
+    from radonspec.compile import study_base
+    from radonspec.data import load_data
+    from radonspec.experiment.prior import capped_draws, checks_of, prior_predictives
+    from radonspec.report.render import write_prior_report
+    from radonspec.session import REPORT_MANIFEST, default_out, spec_hash
     from radonspec.validate import validate
 
     code = 0
     for path in paths:
         study = validate(path, initial_point=False)
-        failed = print_prior_checks(prior_checks(study, draws=draws), console)
+        data = load_data(study.data, study_base(study))
+        models = _compiled(study, data)
+        found = prior_predictives(
+            study, draws=capped_draws(len(data), draws), built=models, data=data
+        )
+        failed = print_prior_checks(checks_of(found), console)
         if strict:
             code = max(code, failed)
+        folder = out_dir if out_dir is not None and len(paths) == 1 else default_out(study)
+        # `run` would otherwise take this report for its own, current one and keep it
+        (folder / REPORT_MANIFEST).unlink(missing_ok=True)
+        written = write_prior_report(
+            study, data, folder, models=models, found=found, spec_hash=spec_hash(study)
+        )
+        for kind, file in written.items():
+            console.print(f"{kind}: {file}", highlight=False)
     return code
+
+
+def _compiled(study: Any, data: Any) -> dict[str, Any]:
+    """Bambi models of the study's models that compile; the others are left out.
+
+    ``prior_predictives`` compiles a missing one again and records its error.
+    """
+    from radonspec.compile import compile_model
+    from radonspec.errors import RadonspecError
+
+    models = {}
+    for name in study.models:
+        try:
+            models[name] = compile_model(study, name, data).model
+        except RadonspecError:
+            continue
+    return models
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,8 @@ Kind = Literal[
 ]  # fmt: skip
 
 AUTO_PRIOR = "Bambi's automatic prior"
+#: Prior keys that name no term: they apply to whichever terms a model has.
+GLOBAL_PRIOR_KEYS = ("common", "group_specific")
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ def _has_groups(spec: ModelSpec) -> bool:
 
 def _prior_differences(a: ModelSpec, b: ModelSpec) -> list[Difference]:
     found: list[Difference] = []
-    terms_b = _terms(b)
+    terms_a, terms_b = _terms(a), _terms(b)
     factors = {
         key: _scale_factor(a.priors[key], b.priors[key])
         for key in a.priors
@@ -330,7 +332,13 @@ def _prior_differences(a: ModelSpec, b: ModelSpec) -> list[Difference]:
         if left == right:
             continue
         if left is None and right is not None:
-            found.append(Difference("prior", f"gives '{key}' the prior {right} (was {AUTO_PRIOR})"))
+            if terms_a is not None and key not in terms_a and key not in GLOBAL_PRIOR_KEYS:
+                # a term model A lacks had no prior there, automatic or not
+                found.append(Difference("prior", f"gives the new term '{key}' the prior {right}"))
+            else:
+                found.append(
+                    Difference("prior", f"gives '{key}' the prior {right} (was {AUTO_PRIOR})")
+                )
         elif right is None and left is not None:
             if terms_b is not None and key not in terms_b:
                 continue  # the term itself is gone: the formula sentences say so

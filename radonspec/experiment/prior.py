@@ -10,6 +10,7 @@ the data could be (``Normal(0, 100)`` on a log scale) show here, before sampling
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,14 +69,7 @@ def prior_predictive(compiled: Any, draws: int = 500, seed: int | None = None) -
     xarray.DataTree
         Groups ``prior``, ``prior_predictive`` and ``observed_data``.
     """
-    model = compiled.model
-    with warnings.catch_warnings():
-        # Bambi and PyMC warn about things the spec checks already covered
-        warnings.simplefilter("ignore")
-        model.build()
-        tree = model.prior_predictive(draws=draws, random_seed=seed)
-    result: xr.DataTree = tree
-    return result
+    return _draw(compiled.model, draws, seed)
 
 
 def prior_check(
@@ -159,24 +153,134 @@ def prior_checks(
     Nothing is sampled from the posterior and nothing is stored. A model that does
     not compile or whose prior cannot be sampled gets a record with ``error`` set.
     """
+    found = prior_predictives(study, draws=draws, models=models)
+    return checks_of(found, min_share=min_share, max_spread=max_spread)
+
+
+@dataclass(frozen=True)
+class PriorDraws:
+    """One model's prior predictive draws (``tree``), or why there are none (``error``)."""
+
+    model: str
+    tree: xr.DataTree | None
+    error: str | None = None
+
+
+def prior_predictives(
+    study: Study,
+    *,
+    draws: int = 500,
+    models: Sequence[str] | None = None,
+    built: Mapping[str, Any] | None = None,
+    data: pd.DataFrame | None = None,
+) -> dict[str, PriorDraws]:
+    """Prior predictive draws of every model of a study, each with the seed its fit would use.
+
+    Parameters
+    ----------
+    study
+        A loaded study.
+    draws
+        Draws per model.
+    models
+        The models to draw for; default all.
+    built
+        Bambi models already built, by model name (the report's): used instead of
+        compiling the model again.
+    data
+        The study's data as loaded; default read from ``study.data``. Only models not
+        in ``built`` are compiled on it.
+    """
     from radonspec.compile import compile_model
-    from radonspec.run.runner import study_frame
     from radonspec.run.sample import model_seed
 
     names = list(models) if models is not None else list(study.models)
-    frame = study_frame(study, names)
-    checks: dict[str, PriorCheck] = {}
+    built = built or {}
+    frame = None
+    found: dict[str, PriorDraws] = {}
     for name in names:
         # the seed a fit of this model would use, so the check is reproducible
         seed = model_seed(study.models[name].sampler.seed, name)
         try:
-            tree = prior_predictive(compile_model(study, name, frame), draws, seed)
-            checks[name] = prior_check(tree, model=name, min_share=min_share, max_spread=max_spread)
+            model = built.get(name)
+            if model is None:
+                if frame is None:
+                    frame = data if data is not None else _study_frame(study, names)
+                model = compile_model(study, name, frame).model
+            found[name] = PriorDraws(name, _draw(model, draws, seed))
         except RadonspecError as exc:
-            checks[name] = _failed(name, str(exc))
+            found[name] = PriorDraws(name, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - PyMC's failures become a readable record
-            checks[name] = _failed(name, f"{type(exc).__name__}: {exc}")
+            found[name] = PriorDraws(name, None, f"{type(exc).__name__}: {exc}")
+    return found
+
+
+def checks_of(
+    found: Mapping[str, PriorDraws], *, min_share: float = 0.5, max_spread: float = 10.0
+) -> dict[str, PriorCheck]:
+    """``prior_check`` of each model's draws; a model without draws gets its error."""
+    checks: dict[str, PriorCheck] = {}
+    for name, item in found.items():
+        if item.tree is None:
+            checks[name] = _failed(name, item.error or "no prior predictive draws")
+            continue
+        try:
+            checks[name] = prior_check(
+                item.tree, model=name, min_share=min_share, max_spread=max_spread
+            )
+        except ValueError as exc:
+            checks[name] = _failed(name, str(exc))
     return checks
+
+
+def capped_draws(rows: int, draws: int = 500, budget: int = 20_000_000) -> int:
+    """``draws``, lowered so that draws x rows stays within ``budget`` values (at least 20)."""
+    return max(20, min(draws, budget // max(rows, 1)))
+
+
+def predicted_values(tree: xr.DataTree, var_name: str | None = None) -> np.ndarray:
+    """Prior predictive draws as a (draws, observations) matrix of floats."""
+    name = _observed(tree, var_name)
+    array = tree["prior_predictive"][name]
+    others = [d for d in array.dims if d not in ("chain", "draw")]
+    values = np.asarray(array.transpose("chain", "draw", *others).values, dtype=float)
+    return values.reshape(array.sizes["chain"] * array.sizes["draw"], -1)
+
+
+def response_name(tree: xr.DataTree, var_name: str | None = None) -> str:
+    """The observed variable of a prior predictive tree: the only one, or ``var_name`` checked."""
+    return _observed(tree, var_name)
+
+
+def observed_values(tree: xr.DataTree, var_name: str | None = None) -> np.ndarray:
+    """The observed response of a prior predictive tree, flattened to floats."""
+    name = _observed(tree, var_name)
+    return np.asarray(tree["observed_data"][name], dtype=float).ravel()
+
+
+def _draw(model: Any, draws: int, seed: int | None) -> xr.DataTree:
+    """Bambi's ``prior_predictive`` on a model, built first when it is not."""
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)  # not "Sampling: [...]" once per model on the terminal
+    try:
+        with warnings.catch_warnings():
+            # Bambi and PyMC warn about things the spec checks already covered
+            warnings.simplefilter("ignore")
+            if not getattr(model, "built", False):
+                model.build()
+            tree = model.prior_predictive(draws=draws, random_seed=seed)
+    finally:
+        pymc_log.setLevel(level)
+    result: xr.DataTree = tree
+    return result
+
+
+def _study_frame(study: Study, names: list[str]) -> pd.DataFrame:
+    from radonspec.run.runner import study_frame
+
+    frame: pd.DataFrame = study_frame(study, names)
+    return frame
 
 
 def prior_table(checks: Mapping[str, PriorCheck]) -> pd.DataFrame:

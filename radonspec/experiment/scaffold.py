@@ -15,9 +15,11 @@ automatic prior without a scale.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,7 @@ from radonspec.experiment.source import (
     require_columns,
     yaml_scalar,
 )
-from radonspec.spec.jsonschema import SCHEMA_ID
+from radonspec.spec.jsonschema import study_json_schema
 
 #: Families whose response scale the priors can be read from (an identity link and a
 #: residual ``sigma``); other families get priors on the link scale.
@@ -111,6 +113,29 @@ def scaffold_study(
     return _render(design, frame.dropna(subset=used), fields, categorical, missing, study_name)
 
 
+#: The JSON schema ``init`` writes beside the study, for editors' YAML language servers.
+SCHEMA_FILE = "radonspec.schema.json"
+
+
+@dataclass(frozen=True)
+class SchemaFile:
+    """The schema file beside a study: ``written``, ``unchanged`` (identical) or ``kept``.
+
+    ``kept``: a different file of that name was there and was left alone.
+    """
+
+    path: Path
+    action: Literal["written", "unchanged", "kept"]
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What ``write_scaffold`` wrote: the study, and the schema file beside it."""
+
+    study: Path
+    schema: SchemaFile | None
+
+
 def write_scaffold(
     data: str,
     response: str,
@@ -121,8 +146,13 @@ def write_scaffold(
     family: str = "gaussian",
     name: str | None = None,
     force: bool = False,
-) -> Path:
-    """Write ``scaffold_study``'s text to ``output`` (never over a file unless ``force``)."""
+    schema: bool = True,
+) -> Scaffold:
+    """Write ``scaffold_study``'s text to ``output`` (never over a file unless ``force``).
+
+    With ``schema``, the JSON schema is written beside it as ``radonspec.schema.json``
+    (``write_schema``), which the study's ``yaml-language-server`` header names.
+    """
     if output.exists() and not force:
         raise RadonspecError(
             f"{output} exists; choose another --output or pass --force to overwrite it"
@@ -132,7 +162,35 @@ def write_scaffold(
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    return output
+    written = write_schema(output.parent, force=force) if schema else None
+    return Scaffold(output, written)
+
+
+def schema_text() -> str:
+    """The JSON schema as ``radonspec schema`` prints it."""
+    return json.dumps(study_json_schema(), indent=2) + "\n"
+
+
+def write_schema(folder: Path, *, force: bool = False) -> SchemaFile:
+    """Write ``radonspec.schema.json`` into ``folder``.
+
+    An identical file is left as it is (``unchanged``). A different one, e.g. from
+    another radonspec version or written by hand, is kept (``kept``) unless ``force``.
+    """
+    path = folder / SCHEMA_FILE
+    text = schema_text()
+    try:
+        present = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        present = None
+    except (OSError, UnicodeDecodeError):
+        present = ""  # unreadable as text: different from ours
+    if present == text:
+        return SchemaFile(path, "unchanged")
+    if present is not None and not force:
+        return SchemaFile(path, "kept")
+    path.write_text(text, encoding="utf-8")
+    return SchemaFile(path, "written")
 
 
 def _design(
@@ -220,7 +278,8 @@ def _render(
     aux = design.family in DATA_SCALE_FAMILIES
     source = next(iter(fields))
     lines = [
-        f"# yaml-language-server: $schema={SCHEMA_ID}",
+        # the schema file `init` writes beside the study; editors resolve the path from here
+        f"# yaml-language-server: $schema={SCHEMA_FILE}",
         f"# Written by `radonspec init`: the three classic designs for '{y}' grouped by '{g}'",
         "# (Gelman & Hill 2007, ch. 12), as in radonspec's radon study:",
         "#   pooled        one regression for every row; the groups are ignored (complete pooling)",

@@ -8,12 +8,13 @@ section is ``experiment.prior.prior_table``.)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from radonspec.compare import Comparison, Diagnostics, compare_fits, diagnose
+from radonspec.compare import Comparison, ComparisonRow, Diagnostics, compare_fits, diagnose
 from radonspec.experiment.sweep import SweepCell, sweep_cells
 from radonspec.spec.schema import Study
 
@@ -33,6 +34,26 @@ SWEEP_COLUMNS = [
 ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SweepView:
+    """The sweep view of a report: ``sweep_table``'s frame and what it was ranked by.
+
+    ``criterion`` is the comparison's (``loo`` or ``kfold``); ``notes`` say what
+    could not be shown (e.g. why ``dse`` is missing).
+    """
+
+    base: str
+    axes: tuple[str, ...]
+    criterion: str
+    table: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The table's rows as dicts, best first."""
+        return [{str(k): v for k, v in row.items()} for row in self.table.to_dict("records")]
+
+
 def sweep_table(
     study: Study,
     fits: Mapping[str, Any],
@@ -48,10 +69,13 @@ def sweep_table(
     fits
         ``Fit`` records by model name (``fit_study``'s result).
     comparison
-        The study's comparison. Used as it is when it covers exactly the sweep's
-        fitted cells; when it covers more, its ELPDs are used and differences taken
-        from the best cell (``dse`` NaN); otherwise the cells are compared here by
-        PSIS-LOO. ``elpd_diff`` follows ArviZ: 0 for the best, negative for the rest.
+        The study's comparison, reused whenever it covers every fitted cell: as it is
+        when it covers exactly those, or when its best model is the best cell (its
+        differences are then from that cell); otherwise its ELPDs are kept and the
+        differences taken from the best cell, their standard errors (``dse``) from
+        PSIS-LOO of the cells for a LOO comparison and NaN for k-fold. Without a
+        comparison covering the cells, they are compared here by PSIS-LOO.
+        ``elpd_diff`` follows ArviZ: 0 for the best, negative for the rest.
     diagnostics
         Diagnostics by model name; computed from the fits where missing.
 
@@ -64,12 +88,22 @@ def sweep_table(
         ``flags`` (failed checks, e.g. ``"r_hat, divergences"``), ``r_hat_max``,
         ``ess_bulk_min``, ``divergences``, ``cached``. Failed fits come last.
     """
+    return sweep_view(study, fits, comparison, diagnostics).table
+
+
+def sweep_view(
+    study: Study,
+    fits: Mapping[str, Any],
+    comparison: Comparison | None = None,
+    diagnostics: Mapping[str, Diagnostics] | None = None,
+) -> SweepView:
+    """``sweep_table`` with the criterion it ranks by and notes on what it could not show."""
     if study.sweep is None:
-        return pd.DataFrame(columns=SWEEP_COLUMNS)
+        return SweepView("", (), "loo", pd.DataFrame(columns=SWEEP_COLUMNS))
     cells = _with_base(study, sweep_cells(study))
     axes = list(study.sweep.over.axes())
     ok = [c.name for c in cells if _ok(fits.get(c.name))]
-    scores = _scores(ok, fits, comparison)
+    scores, criterion, notes = _scores(ok, fits, comparison)
     rows = []
     for cell in cells:
         fit = fits.get(cell.name)
@@ -99,7 +133,8 @@ def sweep_table(
     table = pd.DataFrame(rows, columns=columns)
     table["_failed"] = table["elpd"].isna()
     table = table.sort_values(["_failed", "elpd"], ascending=[True, False], kind="stable")
-    return table.drop(columns="_failed").reset_index(drop=True)
+    table = table.drop(columns="_failed").reset_index(drop=True)
+    return SweepView(study.sweep.base, tuple(axes), criterion, table, tuple(notes))
 
 
 def _with_base(study: Study, cells: list[SweepCell]) -> list[SweepCell]:
@@ -134,41 +169,54 @@ def _ok(fit: Any) -> bool:
 
 def _scores(
     names: list[str], fits: Mapping[str, Any], comparison: Comparison | None
-) -> dict[str, dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], str, list[str]]:
+    """Rank, elpd, se, elpd_diff, dse and Pareto-k count per cell; the criterion; notes."""
     if not names:
-        return {}
+        return {}, comparison.criterion if comparison is not None else "loo", []
     rows = {row.model: row for row in comparison.rows} if comparison is not None else {}
-    if rows and set(rows) == set(names):
-        chosen = comparison
-    elif rows and set(names) <= set(rows):
-        best = max(rows[n].elpd for n in names)
+    if comparison is not None and set(names) <= set(rows):
         ranked = sorted(names, key=lambda n: -rows[n].elpd)
-        return {
-            n: {
-                "rank": ranked.index(n),
-                "elpd": rows[n].elpd,
-                "se": rows[n].se,
-                "elpd_diff": rows[n].elpd - best,  # ArviZ's sign: 0 best, below 0 worse
-                "dse": np.nan,
-                "pareto_k_bad": rows[n].pareto_k_bad,
-            }
-            for n in names
-        }
-    else:
-        chosen = compare_fits({n: fits[n].tree for n in names})
-    assert chosen is not None
+        best = rows[ranked[0]]
+        if set(rows) == set(names) or best.rank == 0:
+            # the comparison's differences are from its best model, which is the best cell
+            scores = {n: _score(rows[n], ranked.index(n)) for n in names}
+            return scores, comparison.criterion, []
+        if comparison.criterion == "loo":
+            # the pointwise differences behind dse are not kept: compare the cells alone
+            return _loo_scores(names, fits), "loo", []
+        scores = {n: _score(rows[n], ranked.index(n)) for n in names}
+        for n in names:
+            scores[n] |= {"elpd_diff": rows[n].elpd - best.elpd, "dse": np.nan}
+        note = (
+            f"dSE is not shown: the {comparison.criterion} comparison's differences are from"
+            f" '{min(rows.values(), key=lambda r: r.rank).model}', which is not a cell, and"
+            " its pointwise values are not kept; Δelpd is from the best cell"
+        )
+        return scores, comparison.criterion, [note]
+    notes = []
+    if comparison is not None and comparison.criterion != "loo":
+        missing = ", ".join(f"'{n}'" for n in names if n not in rows)
+        notes.append(
+            f"the {comparison.criterion} comparison lacks {missing}: the cells are ranked by"
+            " PSIS-LOO instead"
+        )
+    return _loo_scores(names, fits), "loo", notes
+
+
+def _score(row: ComparisonRow, rank: int) -> dict[str, float]:
     return {
-        row.model: {
-            "rank": row.rank,
-            "elpd": row.elpd,
-            "se": row.se,
-            "elpd_diff": row.elpd_diff,
-            "dse": row.dse,
-            "pareto_k_bad": row.pareto_k_bad,
-        }
-        for row in chosen.rows
-        if row.model in names
+        "rank": rank,
+        "elpd": row.elpd,
+        "se": row.se,
+        "elpd_diff": row.elpd_diff,
+        "dse": row.dse,
+        "pareto_k_bad": row.pareto_k_bad,
     }
+
+
+def _loo_scores(names: list[str], fits: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    chosen = compare_fits({n: fits[n].tree for n in names})
+    return {row.model: _score(row, row.rank) for row in chosen.rows if row.model in names}
 
 
 def _diagnose(study: Study, name: str, fit: Any) -> Diagnostics | None:

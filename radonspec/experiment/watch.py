@@ -50,12 +50,9 @@ def session_reporter(store: str | os.PathLike[str] | None) -> Reporter:
 
     def report(study: Study, fits: Mapping[str, Any], folder: Path) -> Mapping[str, Any]:
         # the same function `run` ends with, so watch and run write identical reports
-        from radonspec import session
+        from radonspec.session import write_study_report
 
-        written: Mapping[str, Any] = session._report(
-            study, fits, folder, None if store is None else Path(store)
-        )
-        return written
+        return write_study_report(study, fits, folder, store=None if store is None else Path(store))
 
     return report
 

@@ -16,7 +16,13 @@ import pandas as pd
 from ruamel.yaml import YAML
 
 from radonspec.compare import Comparison, diagnose, parameter_table, random_effects
+from radonspec.experiment.prior import PriorDraws
 from radonspec.report.content import Content, DataSummary, ModelView, attempt
+from radonspec.report.experimentviews import (
+    prior_predictive_section,
+    reference_section,
+    sweep_section,
+)
 from radonspec.report.groupviews import group_views
 from radonspec.report.parameters import parameter_sections, reml_estimates, residual
 from radonspec.report.plots import palette
@@ -62,6 +68,10 @@ def build_content(
         thresholds=limits,
     )
     compare_section(content, study, fits, comparison)
+    reference_section(content, study)
+    sweep_section(content, study, fits)
+    if study.report.prior_predictive:
+        prior_predictive_section(content, study, data, models, figures=figures)
     if not figures:  # summary.json alone needs no picture
         return content
     trees = {name: fit.tree for name, fit in fits.items() if fit.ok and fit.tree is not None}
@@ -69,6 +79,45 @@ def build_content(
     content.priors = prior_section(content, trees)
     if study.report.group is not None:
         content.groups = group_views(content, study, data, trees, models)
+    return content
+
+
+def build_prior_content(
+    study: Study,
+    data: pd.DataFrame,
+    *,
+    models: Mapping[str, Any],
+    found: Mapping[str, PriorDraws] | None = None,
+    spec_hash: str,
+    versions: Mapping[str, str] | None,
+    figures: bool = True,
+) -> Content:
+    """The report of ``run --prior-only``: the prior predictive checks, the specs and priors.
+
+    Nothing was fitted: every model is ``skipped``, and there is no posterior section.
+    ``found`` are prior predictive draws made by the caller; drawn here otherwise.
+    """
+    names = list(study.models)
+    colours = palette(names)
+    views = []
+    for name in names:
+        view = _model_view(study, name, None, colours[name], data, models, {}, DIAGNOSE_DEFAULTS)
+        view.error = "not fitted: this report shows prior predictive checks only"
+        views.append(view)
+    content = Content(
+        name=study.name,
+        title=study.report.title or study.name,
+        description=study.description,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        spec_hash=spec_hash,
+        versions=_versions(versions, {}),
+        data=_data_summary(study, data),
+        models=views,
+        thresholds=dict(DIAGNOSE_DEFAULTS),
+        prior_only=True,
+    )
+    reference_section(content, study)
+    prior_predictive_section(content, study, data, models, found=found, figures=figures)
     return content
 
 

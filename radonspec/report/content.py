@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.compare import Comparison, Diagnostics, RandomEffectRow
+from radonspec.experiment.views import SweepView
 from radonspec.groups import SAMPLE_DIMS
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class ModelView:
     spec_yaml: str = ""
     priors: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: how this model differs from the study's reference model, one sentence each
+    differences: list[str] = field(default_factory=list)
+    is_reference: bool = False
 
     @property
     def ok(self) -> bool:
@@ -122,6 +126,20 @@ class DataSummary:
     group_sizes: tuple[int, float, int] | None = None  # min, median, max
 
 
+@dataclass(frozen=True)
+class PriorPredictiveView:
+    """The prior predictive checks: one row per model (``prior_table``) and the figures."""
+
+    draws: int
+    table: pd.DataFrame
+    section: Section = field(default_factory=Section)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The table's rows as dicts, in the study's model order."""
+        return [{str(k): v for k, v in row.items()} for row in self.table.to_dict("records")]
+
+
 @dataclass
 class Content:
     """The whole report, before formatting."""
@@ -141,6 +159,12 @@ class Content:
     groups: Section | None = None
     ppc: Section = field(default_factory=Section)
     priors: Section = field(default_factory=Section)
+    reference: str | None = None  # the model the others are described against
+    sweep: SweepView | None = None
+    sweep_notes: list[str] = field(default_factory=list)
+    prior_predictive: PriorPredictiveView | None = None
+    prior_predictive_notes: list[str] = field(default_factory=list)
+    prior_only: bool = False  # ``run --prior-only``: no fit, no posterior section
 
     @property
     def by_name(self) -> dict[str, ModelView]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 MISSING = "—"
@@ -59,3 +60,20 @@ def fmt_rhat(value: Any) -> str:
     """R-hat to three decimals: 1.003 must not read 1.00."""
     number = _finite(value)
     return MISSING if number is None else f"{number:.3f}"
+
+
+def fmt_percent(value: Any) -> str:
+    """A share as a whole percentage; below 1% (but not 0) as "<1%"."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    if 0 < number < 0.01:
+        return "<1%"
+    return f"{100 * number:.0f}%"
+
+
+def fmt_value(value: Any) -> str:
+    """A sweep axis value: numbers as ``fmt_short`` writes them, anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value) if value is not None and str(value) != "" else MISSING
+    return fmt_short(value)

@@ -10,7 +10,7 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,18 @@ import jinja2
 import pandas as pd
 
 from radonspec.compare import Comparison
-from radonspec.report.build import build_content
+from radonspec.experiment.prior import PriorDraws
+from radonspec.report.build import build_content, build_prior_content
 from radonspec.report.content import Content, Image
-from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
+from radonspec.report.numbers import (
+    fmt,
+    fmt_fixed,
+    fmt_int,
+    fmt_percent,
+    fmt_rhat,
+    fmt_short,
+    fmt_value,
+)
 from radonspec.report.summary import summary
 from radonspec.run.fit import Fit
 from radonspec.spec.schema import Study
@@ -58,7 +67,9 @@ def write_report(
         ``out_dir/figures``.
     models
         The built ``bambi.Model`` per model name, for group estimates, fitted
-        lines and the priors table; a model without one loses those views.
+        lines, the priors table and (with ``report.prior_predictive``) the prior
+        predictive draws; a model without one loses those views, except the prior
+        predictive check, for which it is compiled from ``study`` on ``data``.
     priors
         Priors table per model (columns ``term``, ``prior``, ``source``); by
         default computed from ``models``.
@@ -85,10 +96,50 @@ def write_report(
         thresholds=thresholds or {},
         figures=bool({"html", "markdown"} & set(study.report.formats)),
     )
+    return write_content(content, study.report.formats, out_dir)
+
+
+def write_prior_report(
+    study: Study,
+    data: pd.DataFrame,
+    out_dir: Path,
+    *,
+    models: Mapping[str, Any] | None = None,
+    found: Mapping[str, PriorDraws] | None = None,
+    spec_hash: str = "",
+    versions: Mapping[str, str] | None = None,
+) -> dict[str, Path]:
+    """Write the report of ``run --prior-only``: prior predictive checks, specs and priors.
+
+    Parameters
+    ----------
+    study, data, out_dir, spec_hash, versions
+        As for ``write_report``.
+    models
+        Built ``bambi.Model`` per model name: their priors are drawn from (and listed);
+        a model without one is compiled from ``study`` on ``data``.
+    found
+        Prior predictive draws per model (``experiment.prior.prior_predictives``),
+        when the caller has them already.
+    """
+    content = build_prior_content(
+        study,
+        data,
+        models=models or {},
+        found=found,
+        spec_hash=spec_hash,
+        versions=versions,
+        figures=bool({"html", "markdown"} & set(study.report.formats)),
+    )
+    return write_content(content, study.report.formats, out_dir)
+
+
+def write_content(content: Content, formats: Sequence[str], out_dir: Path) -> dict[str, Path]:
+    """Render ``content`` in each format to ``out_dir``, each file atomically; format -> file."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for kind in dict.fromkeys(study.report.formats):
+    for kind in dict.fromkeys(formats):
         target = out_dir / FILES[kind]
         if kind == "html":
             text = render_html(content)
@@ -105,7 +156,8 @@ def write_report(
 
 def all_images(content: Content) -> list[Image]:
     """Every figure of the report, in page order."""
-    sections = [content.groups, content.ppc, content.priors]
+    prior = content.prior_predictive.section if content.prior_predictive is not None else None
+    sections = [content.groups, prior, content.ppc, content.priors]
     return [image for section in sections if section is not None for image in section.images]
 
 
@@ -127,6 +179,8 @@ def _environment() -> jinja2.Environment:
         md=markdown_cell,
         data_uri=data_uri,
         anchor=anchor,
+        value=fmt_value,
+        percent=fmt_percent,
     )
     return env
 

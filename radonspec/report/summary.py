@@ -50,13 +50,43 @@ def summary(content: Content) -> dict[str, Any]:
             "group": data.group,
             "groups": data.n_groups,
         },
-        "models": {view.name: _model(view) for view in content.models},
+        "models": {view.name: _model(view, content.reference) for view in content.models},
         "comparison": comparison,
+        "reference": content.reference,
+        "sweep": _sweep(content),
+        "prior_predictive": _prior_predictive(content),
     }
+    if content.prior_only:
+        document["prior_only"] = True
     return plain(document)
 
 
-def _model(view: ModelView) -> dict[str, Any]:
+def _sweep(content: Content) -> dict[str, Any] | None:
+    view = content.sweep
+    if view is None:
+        return {"error": content.sweep_notes[0], "table": []} if content.sweep_notes else None
+    return {
+        "base": view.base,
+        "axes": list(view.axes),
+        "criterion": view.criterion,
+        "table": view.table.to_dict(orient="records"),
+        "notes": [*view.notes, *content.sweep_notes],
+    }
+
+
+def _prior_predictive(content: Content) -> dict[str, Any] | None:
+    view = content.prior_predictive
+    if view is None:
+        notes = content.prior_predictive_notes
+        return {"error": notes[0], "table": []} if notes else None
+    return {
+        "draws": view.draws,
+        "table": view.table.to_dict(orient="records"),
+        "notes": [*view.section.notes, *content.prior_predictive_notes],
+    }
+
+
+def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
     diagnostics = None
     if view.diagnostics is not None:
         d = view.diagnostics
@@ -86,6 +116,8 @@ def _model(view: ModelView) -> dict[str, Any]:
         "seconds": dict(view.seconds),
         "cached": view.cached,
         "parameters": parameters,
+        # from the reference model; None for the reference itself (or when there is none)
+        "differences": None if reference is None or view.is_reference else view.differences,
     }
 
 
