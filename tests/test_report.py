@@ -22,7 +22,7 @@ from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shri
 from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
 from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
 from radonspec.report.summary import plain
-from radonspec.report.verdict import verdict
+from radonspec.report.verdict import agreement, verdict
 from radonspec.run.fit import Fit
 from radonspec.spec.schema import Study
 
@@ -353,6 +353,12 @@ def test_a_given_kfold_comparison_is_used_as_it_is(
     assert summary["table"][0]["rmsd"] > 0  # filled in from the posterior predictive draws
     markdown = written["markdown"].read_text()
     assert "elpd_kfold" in markdown
+    # PSIS-LOO of the same models beside k-fold, with whether the two rank them alike
+    loo = summary["psis_loo"]
+    assert {row["model"] for row in loo["table"]} == {"hierarchical", "pooled"}
+    assert all(row["elpd"] < 0 for row in loo["table"])
+    assert "### PSIS-LOO of the same models" in markdown and "| elpd_loo |" in markdown
+    assert loo["agreement"] in markdown and "k-fold" in loo["agreement"]
     # without the built models the group views say what they miss instead of failing
     assert "the report was given no built model" in markdown
 
@@ -847,3 +853,19 @@ def _no_open_figures() -> Iterator[None]:
     before = len(plt.get_fignums())
     yield
     assert len(plt.get_fignums()) == before
+
+
+def test_agreement_of_kfold_and_loo_says_which_ranks_first_and_what_each_asks() -> None:
+    def ranked(*names: str) -> Comparison:
+        return Comparison("x", tuple(ComparisonRow(n, i, -float(i), 1, 1, 0, 0, 0, 0)
+                                     for i, n in enumerate(names)))  # fmt: skip
+
+    same = agreement(ranked("a", "b"), ranked("a", "b"), "county")
+    assert same.startswith("PSIS-LOO ranks the models as k-fold does.")
+    assert "a county it has not seen" in same
+    assert agreement(ranked("a", "b", "c"), ranked("a", "c", "b"), None).startswith(
+        "Both criteria rank 'a' first; the order below differs."
+    )
+    assert agreement(ranked("a", "b"), ranked("b", "a"), "county").startswith(
+        "PSIS-LOO ranks 'b' first where k-fold ranks 'a'."
+    )

@@ -156,6 +156,9 @@ class Content:
     comparison: Comparison | None = None
     verdict: str = ""
     comparison_notes: list[str] = field(default_factory=list)
+    # PSIS-LOO of the same models when the main comparison is k-fold, and how the two agree
+    also_loo: Comparison | None = None
+    also_loo_note: str = ""
     groups: Section | None = None
     ppc: Section = field(default_factory=Section)
     priors: Section = field(default_factory=Section)

@@ -24,7 +24,7 @@ COMPARISON_FIELDS = (
 
 def summary(content: Content) -> dict[str, Any]:
     """The summary document of a report."""
-    comparison = None
+    comparison: dict[str, Any] | None = None
     if content.comparison is not None:
         comparison = {
             "criterion": content.comparison.criterion,
@@ -34,6 +34,14 @@ def summary(content: Content) -> dict[str, Any]:
             ],
             "verdict": content.verdict,
             "notes": list(content.comparison_notes),
+        }
+    if comparison is not None and content.also_loo is not None:
+        comparison["psis_loo"] = {
+            "table": [
+                {name: getattr(row, name) for name in COMPARISON_FIELDS if name != "rmsd"}
+                for row in sorted(content.also_loo.rows, key=lambda r: r.rank)
+            ],
+            "agreement": content.also_loo_note,
         }
     data = content.data
     document = {

@@ -55,6 +55,12 @@ def compare_section(
     notes += list(comparison.warnings)
     content.comparison = comparison
     content.verdict = verdict(comparison, views)
+    if comparison.criterion == "kfold":
+        compared = {row.model: trees[row.model] for row in comparison.rows if row.model in trees}
+        loo = attempt(notes, "PSIS-LOO beside k-fold", compare_fits, compared, criterion="loo")
+        if loo is not None:
+            content.also_loo = loo
+            content.also_loo_note = agreement(comparison, loo, study.compare.kfold.group_by)
 
 
 def _with_rmsd(
@@ -111,3 +117,22 @@ def verdict(comparison: Comparison, views: Mapping[str, ModelView]) -> str:
     if view is not None and view.badge:
         sentence += f" Caution: '{best.model}' failed its diagnostics, so its {label} may be off."
     return sentence
+
+
+def agreement(kfold: Comparison, loo: Comparison, group_by: str | None) -> str:
+    """One sentence on whether PSIS-LOO ranks the models as k-fold does, and what each asks."""
+    by_kfold = [row.model for row in sorted(kfold.rows, key=lambda r: r.rank)]
+    by_loo = [row.model for row in sorted(loo.rows, key=lambda r: r.rank)]
+    if group_by is not None:
+        question = (
+            f"PSIS-LOO asks how well a model predicts a new observation in a {group_by} it has"
+            f" seen; leaving whole {group_by} levels out asks how well it predicts a {group_by}"
+            " it has not seen."
+        )
+    else:
+        question = "Both estimate how well a model predicts a new observation."
+    if by_kfold == by_loo:
+        return f"PSIS-LOO ranks the models as k-fold does. {question}"
+    if by_kfold[0] == by_loo[0]:
+        return f"Both criteria rank '{by_kfold[0]}' first; the order below differs. {question}"
+    return f"PSIS-LOO ranks '{by_loo[0]}' first where k-fold ranks '{by_kfold[0]}'. {question}"

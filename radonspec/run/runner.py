@@ -252,7 +252,8 @@ def _sample_missing(
             item = by_label[fit.model]
             stored = store.put(fit, _meta(study, item, fit))
             if lazy and stored.ok:  # let this fit's draws go: the file holds them
-                stored = store.get(stored.key, lazy=True) or stored
+                reread = store.get(stored.key, lazy=True)
+                stored = stored if reread is None else replace(reread, cached=False)
             if lazy == "closed" and stored.tree is not None:
                 stored.tree.close()
                 stored = replace(stored, tree=None)

@@ -52,6 +52,9 @@ def test_first_run_fits_and_reports(workdir: Path) -> None:
     result = radonspec("run", "study.yaml", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "pooled: sampling" in result.stdout and "varying: sampling" in result.stdout
+    # the summary table: both fits were sampled now, not taken from the store
+    rows = [line for line in result.stdout.splitlines() if "│ pooled" in line or "│ varying" in line]
+    assert len(rows) == 2 and all("│ no " in row or "│     no │" in row for row in rows), rows
     out = workdir / "radonspec-out" / "tiny"
     for name in ("report.html", "report.md", "summary.json"):
         assert (out / name).is_file()
@@ -67,6 +70,8 @@ def test_second_run_samples_nothing(workdir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "sampling" not in result.stdout
     assert result.stdout.count("stored fit reused") == 2
+    rows = [line for line in result.stdout.splitlines() if "│ pooled" in line or "│ varying" in line]
+    assert len(rows) == 2 and all("yes" in row for row in rows), rows
 
 
 def test_changed_prior_refits_only_that_model(workdir: Path) -> None:
