@@ -250,3 +250,34 @@ def test_thinning_or_dropping_predictive_draws_changes_the_key(
 def test_the_seed_study_loads_with_default_sampler_settings() -> None:
     study = load_study(SEED_SPEC)
     assert all(spec.sampler.thin == 1 and spec.sampler.predictive for spec in study.models.values())
+
+
+def test_report_of_a_fit_without_predictive_draws_says_what_it_skipped(
+    study: Study, fits: dict[str, Fit], tmp_path: Path
+) -> None:
+    from radonspec.report import write_report
+    from radonspec.run.runner import study_frame
+
+    reported = study.model_copy(
+        update={
+            "report": study.report.model_copy(
+                update={
+                    "group": "county",
+                    "predictor": "floor",
+                    "highlight": ("CASS",),
+                    "formats": ("markdown",),
+                }  # fmt: skip
+            )
+        }
+    )
+    from radonspec.session import _built_models
+
+    models = _built_models(reported, fits)
+    written = write_report(reported, study_frame(study), fits, tmp_path, models=models)
+    markdown = written["markdown"].read_text()
+    assert "'blind' has no posterior predictive draws to check (its sampler has predictive:" in (
+        markdown
+    )
+    assert "PP RMSD of 'blind' not computed: the fit stores no predictive draws" in markdown
+    assert "could not be made" not in markdown  # the fitted lines need only the posterior
+    assert "no built model" not in markdown

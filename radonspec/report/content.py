@@ -205,6 +205,14 @@ def observed_name(tree: xr.DataTree) -> str | None:
     return str(names[0]) if names else None
 
 
+def response_name(tree: xr.DataTree) -> str | None:
+    """The observed variable (the response), with or without predictive draws."""
+    if "observed_data" not in tree.children:
+        return None
+    names = list(tree["observed_data"].data_vars)
+    return str(names[0]) if names else None
+
+
 def draws_matrix(array: xr.DataArray) -> np.ndarray:
     """Draws as a (samples, values) matrix: chain and draw stacked, other dims flattened."""
     others = [d for d in array.dims if d not in SAMPLE_DIMS]

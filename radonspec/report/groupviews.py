@@ -19,7 +19,7 @@ from radonspec.compare import GroupEstimates, group_estimates, parameter_names
 from radonspec.errors import did_you_mean
 from radonspec.groups import summarise_draws
 from radonspec.report import groupplots, plots
-from radonspec.report.content import Content, Image, Section, attempt, observed_name
+from radonspec.report.content import Content, Image, Section, attempt, response_name
 from radonspec.spec.schema import Study
 
 LINE_POINTS = 25
@@ -258,7 +258,7 @@ def _highlights(
     levels = _highlight_levels(study, data, group, notes)
     if not levels:
         return None
-    response = next((observed_name(t) for t in trees.values() if observed_name(t)), None)
+    response = next((response_name(t) for t in trees.values() if response_name(t)), None)
     if response is None or response not in data.columns:
         raise ValueError(f"the response '{response}' is not a column of the data")
     xs = np.linspace(float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS)
@@ -267,9 +267,9 @@ def _highlights(
         tree, model = trees.get(view.name), models.get(view.name)
         if tree is None or model is None:
             continue
-        if observed_name(tree) != response:
+        if response_name(tree) != response:
             notes.append(
-                f"'{view.name}' models '{observed_name(tree)}', not '{response}': it has no"
+                f"'{view.name}' models '{response_name(tree)}', not '{response}': it has no"
                 " line in the fitted-lines panels"
             )
             continue

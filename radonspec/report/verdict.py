@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import xarray as xr
 
-from radonspec.compare import Comparison, compare_fits, ppc_rmsd
+from radonspec.compare import NO_PREDICTIVE, Comparison, compare_fits, ppc_rmsd
 from radonspec.report.content import Content, ModelView, attempt
 from radonspec.report.numbers import fmt
 from radonspec.run.fit import Fit
@@ -53,6 +53,12 @@ def compare_section(
             return
     comparison = _with_rmsd(comparison, trees, study.compare.rmsd)
     notes += list(comparison.warnings)
+    if study.compare.rmsd:
+        notes += [
+            f"PP RMSD of '{row.model}' {NO_PREDICTIVE}"
+            for row in comparison.rows
+            if row.model in trees and "posterior_predictive" not in trees[row.model].children
+        ]
     content.comparison = comparison
     content.verdict = verdict(comparison, views)
     if comparison.criterion == "kfold":

@@ -55,7 +55,12 @@ def ppc_section(content: Content, trees: Mapping[str, xr.DataTree]) -> Section:
             continue
         name = observed_name(tree)
         if name is None:
-            section.notes.append(f"'{view.name}' has no posterior predictive draws to check.")
+            section.notes.append(
+                f"'{view.name}' has no posterior predictive draws to check"
+                " (its sampler has predictive: false)."
+                if "posterior_predictive" not in tree.children
+                else f"'{view.name}' has no posterior predictive draws to check."
+            )
             continue
         observed = np.asarray(tree["observed_data"][name], dtype=float)
         replicated = draws_matrix(tree["posterior_predictive"].to_dataset()[name])

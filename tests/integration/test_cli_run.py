@@ -53,7 +53,7 @@ def test_first_run_fits_and_reports(workdir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pooled: sampling" in result.stdout and "varying: sampling" in result.stdout
     # the summary table: both fits were sampled now, not taken from the store
-    rows = [line for line in result.stdout.splitlines() if "│ pooled" in line or "│ varying" in line]
+    rows = [row for row in result.stdout.splitlines() if "│ pooled" in row or "│ varying" in row]
     assert len(rows) == 2 and all("│ no " in row or "│     no │" in row for row in rows), rows
     out = workdir / "radonspec-out" / "tiny"
     for name in ("report.html", "report.md", "summary.json"):
@@ -70,7 +70,7 @@ def test_second_run_samples_nothing(workdir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "sampling" not in result.stdout
     assert result.stdout.count("stored fit reused") == 2
-    rows = [line for line in result.stdout.splitlines() if "│ pooled" in line or "│ varying" in line]
+    rows = [row for row in result.stdout.splitlines() if "│ pooled" in row or "│ varying" in row]
     assert len(rows) == 2 and all("yes" in row for row in rows), rows
 
 
