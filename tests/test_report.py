@@ -869,3 +869,17 @@ def test_agreement_of_kfold_and_loo_says_which_ranks_first_and_what_each_asks() 
     assert agreement(ranked("a", "b"), ranked("b", "a"), "county").startswith(
         "PSIS-LOO ranks 'b' first where k-fold ranks 'a'."
     )
+
+
+def test_loo_pit_envelope_is_arviz_s_and_computed_once_per_size() -> None:
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    from radonspec.report.plots import _pit_envelope
+
+    pit = np.random.default_rng(1).uniform(size=200)
+    x, _, lower, upper = ecdf_pit(pit, 0.95, 1000, rng=np.random.default_rng(214))
+    _pit_envelope.cache_clear()
+    for got, expected in zip(_pit_envelope(200), (x, lower, upper), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    _pit_envelope(200)
+    assert _pit_envelope.cache_info().hits == 1
