@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # contender names, as they appear in results.json and RESULTS.md
 RADONSPEC = "radonspec"
 WARM = "radonspec (warm store)"
+WARM_REPORT = "radonspec (warm store, report rewritten)"
 PLAIN = "plain Bambi (default sampler)"
 PLAIN_NUTPIE = "plain Bambi (nutpie)"
 NUTPIE = "nutpie direct"

@@ -36,7 +36,7 @@ from bench.sections import (
 from bench.studies import Sampling
 
 FULL = {"draws": 1000, "tune": 1000, "chains": 4, "reps": 3, "sizes": [10**3, 10**4, 10**5, 10**6]}
-QUICK = {"draws": 50, "tune": 50, "chains": 2, "reps": 1, "sizes": [10**3, 10**4]}
+QUICK = {"draws": 50, "tune": 50, "chains": 2, "reps": 1, "sizes": [300, 10**3]}
 SECTIONS = ("seed", "hierarchical", "scaling", "profile")
 
 # what each runner adds to results["sections"]
