@@ -53,9 +53,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
     elif results["settings"]["reps"] < FULL_REPS:
         lines += [
-            f"> **{results['settings']['reps']} repetition(s)** instead of {FULL_REPS}: no"
-            f" [min, max] ranges, and one noisy run moves a figure. The full run is"
-            f" `{FULL_COMMAND}`.",
+            f"> **{results['settings']['reps']} repetition(s)** instead of {FULL_REPS}:"
+            + (" no [min, max] ranges, and" if results["settings"]["reps"] == 1 else "")
+            + f" one noisy run moves a figure more. The full run is `{FULL_COMMAND}`.",
             "",
         ]
     lines += _header(results)

@@ -529,3 +529,25 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
     lines = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and f"fit store {root} is read-only" in lines[0], output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_pool_workers_die_with_a_killed_parent(study: Path) -> None:
+    import psutil
+
+    process = radonspec(
+        "run", study.name, "--store", "store", "--out", "out", "--jobs", "2", cwd=study.parent
+    )
+    assert process.stdout is not None
+    seen = ""
+    while "sampling ..." not in seen:
+        line = process.stdout.readline()
+        assert line, seen
+        seen += line
+    parent = psutil.Process(process.pid)
+    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    assert workers, "the run has no pool workers to check"
+    os.kill(process.pid, signal.SIGKILL)  # the parent only, as a crash would: not its group
+    process.communicate(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, [p.cmdline() for p in alive]

@@ -281,3 +281,38 @@ def test_report_of_a_fit_without_predictive_draws_says_what_it_skipped(
     assert "PP RMSD of 'blind' not computed: the fit stores no predictive draws" in markdown
     assert "could not be made" not in markdown  # the fitted lines need only the posterior
     assert "no built model" not in markdown
+
+
+def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
+    study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.compile import compile_model
+    from radonspec.run import sample
+    from radonspec.run.runner import study_frame
+
+    spec = study.models["thinned"].sampler.model_copy(update={"thin": 1})
+    frame = study_frame(study)
+
+    def fit() -> Any:
+        compiled = compile_model(study, "thinned", frame)
+        found = sample.sample_model(compiled, key="k", sampler=spec, seed=3)
+        assert found.ok, found.error
+        return found.tree
+
+    whole = fit()
+    monkeypatch.setattr(sample, "BLOCK_VALUES", 50_000)  # 2 chains x 919 rows: 27 draws a block
+    blocks = fit()
+    np.testing.assert_array_equal(
+        blocks["posterior"]["floor"].values, whole["posterior"]["floor"].values
+    )
+    name = next(iter(whole["log_likelihood"].data_vars))
+    np.testing.assert_allclose(
+        blocks["log_likelihood"][name].values, whole["log_likelihood"][name].values, rtol=1e-9
+    )
+    assert blocks["log_likelihood"][name].dims == whole["log_likelihood"][name].dims
+    predicted = blocks["posterior_predictive"][name]
+    assert predicted.shape == whole["posterior_predictive"][name].shape
+    # every block draws its own predictions: no two blocks repeat one another
+    values = predicted.values
+    assert not np.array_equal(values[:, :27], values[:, 27:54])
+    assert abs(float(values.mean()) - float(whole["posterior_predictive"][name].mean())) < 0.05

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -141,6 +142,27 @@ class LocalExecutor:
 TASKS_PER_WORKER = 20
 
 
+def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
+    """Start a pool worker: it dies with the radonspec process that started it.
+
+    A killed parent (``kill -9``, a crashed terminal) cannot shut its pool down, and its
+    workers would go on sampling fits nobody stores. On Linux the kernel stops them.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+    if then is not None:
+        then()
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
 class PoolExecutor:
     """One model per worker process, chains inside it."""
 
@@ -149,7 +171,8 @@ class PoolExecutor:
         self._pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=context,
-            initializer=initializer,
+            initializer=_worker_start,
+            initargs=(os.getpid(), initializer),
             max_tasks_per_child=TASKS_PER_WORKER,
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.random import SeedSequence
 
 from radonspec.compile import Compiled
 from radonspec.errors import MissingExtraError
@@ -117,25 +118,41 @@ def sample_model(
             log_likelihood=not posterior_only,
         )
         check_memory(estimate, model=name, can_thin=True, can_drop_predictive=True)
+        kept = -(-sampler.draws // sampler.thin) * sampler.chains
+        # PyMC computes the log-likelihood of every draw at once, with several temporaries
+        # as large as the result: beyond a block it is computed afterwards, block by block
+        afterwards = posterior_only or sampler.thin > 1 or kept * estimate.n_obs > BLOCK_VALUES
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
             with _quiet():
-                tree = model.fit(**_fit_kwargs(sampler, seed, cores, not posterior_only))
+                tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
             seconds["sample"] = time.perf_counter() - tick
-            if posterior_only:
-                tree = thin_tree(tree, sampler.thin)
-            elif sampler.thin > 1:
+            tree = thin_tree(tree, sampler.thin)
+            if afterwards and not posterior_only:
                 tick = time.perf_counter()
-                tree = thin_tree(tree, sampler.thin)
                 with _quiet():
-                    model.compute_log_likelihood(tree, inplace=True)
+                    in_blocks(
+                        tree,
+                        "log_likelihood",
+                        lambda part, block: model.compute_log_likelihood(part, inplace=True),
+                    )
                 seconds["log_likelihood"] = time.perf_counter() - tick
             if sampler.predictive and not posterior_only:
                 notify(name, "predict")
                 tick = time.perf_counter()
+
+                def predict(part: Any, block: int) -> None:
+                    # one block: the seed as given, so small fits draw what they always drew
+                    state = (
+                        seed
+                        if block == 0
+                        else int(SeedSequence([seed, block]).generate_state(1)[0])
+                    )
+                    model.predict(part, kind="response", inplace=True, random_seed=state)
+
                 with _quiet():
-                    model.predict(tree, kind="response", inplace=True, random_seed=seed)
+                    in_blocks(tree, "posterior_predictive", predict)
                 seconds["predict"] = time.perf_counter() - tick
         tree = _drop_observation_params(tree)
     except (MissingExtraError, ResourceError, FitTimeoutError) as exc:
@@ -155,6 +172,64 @@ def sample_model(
         seconds=seconds,
         versions=versions(sampler.backend),
     )
+
+
+#: Per-observation values (draws x observations) computed at once after sampling: 200 MB.
+BLOCK_VALUES = 25_000_000
+
+
+def in_blocks(tree: Any, group: str, compute: Callable[..., None]) -> None:
+    """Add ``group`` to ``tree`` by ``compute`` over blocks of draws, assembled in place.
+
+    ``compute(part, block)`` adds ``group`` to ``part``, a tree holding block number
+    ``block`` of the posterior's draws (Bambi's ``compute_log_likelihood`` and
+    ``predict`` both can). Each block holds at most
+    ``BLOCK_VALUES`` per-observation values, so memory is the result plus one block,
+    not several arrays the size of the result. A posterior that fits in one block is
+    computed as it is.
+    """
+    import xarray as xr
+
+    posterior = tree["posterior"].to_dataset()
+    observed = tree["observed_data"].to_dataset()
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    n_obs = max(1, sum(int(var.size) for var in observed.data_vars.values()))
+    step = max(1, BLOCK_VALUES // (chains * n_obs))
+    if step >= draws:
+        compute(tree, 0)
+        return
+    arrays: dict[Any, np.ndarray] = {}
+    template: Any = None
+    for block, start in enumerate(range(0, draws, step)):
+        part = xr.DataTree.from_dict(
+            {
+                "posterior": posterior.isel(draw=slice(start, start + step)),
+                "observed_data": observed,
+            }
+        )
+        compute(part, block)
+        found = part[group].to_dataset()
+        if template is None:
+            template = found
+            for name, var in found.data_vars.items():
+                ordered = var.transpose("chain", "draw", ...)
+                arrays[name] = np.empty((chains, draws, *ordered.shape[2:]), ordered.dtype)
+        for name, var in found.data_vars.items():
+            values = var.transpose("chain", "draw", ...).values
+            arrays[name][:, start : start + values.shape[1]] = values
+        del part, found
+    assert template is not None
+    variables = {}
+    for name, var in template.data_vars.items():
+        dims = var.transpose("chain", "draw", ...).dims
+        coords = {d: template.coords[d] for d in dims[2:] if d in template.coords}
+        coords.update(chain=posterior["chain"], draw=posterior["draw"])
+        variables[name] = xr.DataArray(arrays[name], dims=dims, coords=coords, attrs=var.attrs)
+    tree[group] = xr.Dataset(variables, attrs=template.attrs)
+
+
+def _block_seed(seed: int, block: int) -> int:
+    return int(SeedSequence([seed, block]).generate_state(1)[0])
 
 
 def thin_tree(tree: Any, thin: int) -> Any:
