@@ -535,6 +535,8 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
 def test_pool_workers_die_with_a_killed_parent(study: Path) -> None:
     import psutil
 
+    # fits long enough that a surviving worker would still be sampling when checked
+    study.write_text(STUDY.replace("draws: 3000", "draws: 300000"))
     process = radonspec(
         "run", study.name, "--store", "store", "--out", "out", "--jobs", "2", cwd=study.parent
     )
@@ -544,10 +546,13 @@ def test_pool_workers_die_with_a_killed_parent(study: Path) -> None:
         line = process.stdout.readline()
         assert line, seen
         seen += line
+    time.sleep(15)  # the workers have imported, compiled and are sampling
     parent = psutil.Process(process.pid)
     workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
     assert workers, "the run has no pool workers to check"
     os.kill(process.pid, signal.SIGKILL)  # the parent only, as a crash would: not its group
     process.communicate(timeout=60)
-    _, alive = psutil.wait_procs(workers, timeout=20)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    for worker in alive:  # leave nothing behind, then fail
+        worker.kill()
     assert not alive, [p.cmdline() for p in alive]
