@@ -120,18 +120,18 @@ def test_over_the_limit_is_refused_with_the_estimate_and_how_to_reduce_it() -> N
     with pytest.raises(ResourceError) as info:
         check_memory(estimate, 8 * 10**9, model="hierarchical")
     assert str(info.value) == (
-        "model 'hierarchical': its fit would take about 96.0 GB of memory (per-observation"
-        " values 32.0 GB, log-likelihood 32.0 GB, predictive draws 32.0 GB, posterior 6.4 MB,"
+        "model 'hierarchical': its fit would take about 64.2 GB of memory (log-likelihood"
+        " 32.0 GB, predictive draws 32.0 GB, per-observation values 200.0 MB, posterior 6.4 MB,"
         " sampler statistics 512.0 kB; 4 chains x 1000 draws of 1,000,000 observations), more"
-        " than the limit of 8.0 GB; reduce it with fewer draws (sampler.draws: 83 fits),"
-        " thinning (sampler.thin: 13 keeps one draw in 13), not storing predictive draws"
-        f" (sampler.predictive: false) or a higher limit ({MAX_BYTES_ENV}=106G)"
+        " than the limit of 8.0 GB; reduce it with fewer draws (sampler.draws: 124 fits),"
+        " thinning (sampler.thin: 9 keeps one draw in 9), not storing predictive draws"
+        f" (sampler.predictive: false) or a higher limit ({MAX_BYTES_ENV}=71G)"
     )
     assert isinstance(info.value, RadonspecError) and info.value.exit_code == 1
 
 
 def test_thinning_is_offered_when_it_can_bring_the_fit_under() -> None:
-    # per-observation, log-likelihood and predictive 1.28 GB each; posterior and stats 15 MB
+    # log-likelihood and predictive 1.28 GB each, one block of per-observation values 200 MB
     estimate = estimate_fit(10_000, 100, 4000, 4)
     with pytest.raises(ResourceError, match=r"thinning \(sampler\.thin: 2 keeps one draw in 2\)"):
         check_memory(estimate, 2 * 10**9, model="m")
@@ -143,7 +143,7 @@ def test_thinning_is_offered_when_it_can_bring_the_fit_under() -> None:
     with pytest.raises(ResourceError) as info:
         check_memory(thinned, 5 * 10**8, model="m")
     assert "4 chains x 4000 draws, one in 2 kept, of 10,000 observations" in str(info.value)
-    assert "thinning (sampler.thin: 8 keeps one draw in 8)" in str(info.value)
+    assert "thinning (sampler.thin: 7 keeps one draw in 7)" in str(info.value)
 
 
 def test_thinning_past_the_number_of_draws_is_not_offered() -> None:
@@ -159,11 +159,11 @@ def test_thinning_past_the_number_of_draws_is_not_offered() -> None:
 
 def test_ten_million_rows_at_the_default_draws_are_refused_before_sampling() -> None:
     estimate = estimate_fit(10_000_000, 87, 1000, 4)
-    assert estimate.total > 900 * 10**9
+    assert estimate.total > 600 * 10**9
     with pytest.raises(
         ResourceError,
-        match=r"^model 'm': its fit would take about 960\.0 GB of memory .* more than the limit"
-        r" of 16\.0 GB; reduce it with fewer draws \(sampler\.draws: 16 fits\)",
+        match=r"^model 'm': its fit would take about 640\.2 GB of memory .* more than the limit"
+        r" of 16\.0 GB; reduce it with fewer draws \(sampler\.draws: 24 fits\)",
     ):
         check_memory(estimate, 16 * 10**9, model="m")
 

@@ -64,13 +64,18 @@ class FitTimeoutError(FitError):
     """A fit stopped because it ran past its time limit."""
 
 
+#: Per-observation values (draws x observations) computed at once after sampling: 200 MB.
+BLOCK_VALUES = 25_000_000
+
+
 @dataclass(frozen=True)
 class FitEstimate:
     """Bytes one fit's arrays will take, by group, with what they were computed from.
 
     ``per_observation`` counts values with one entry per observation and kept draw that
-    computing the log-likelihood and predictions holds (Bambi's ``mu``): they are dropped
-    before the fit is stored. The posterior and the sampler statistics are counted at every
+    computing the log-likelihood and predictions holds (Bambi's ``mu``), at most one
+    block of ``BLOCK_VALUES`` draws x observations: they are dropped before the fit is
+    stored. The posterior and the sampler statistics are counted at every
     draw sampled, because the sampler holds them all until thinning; everything with an
     observations' dimension is counted at the kept draws only.
     """
@@ -161,7 +166,8 @@ def estimate_fit(
         n_obs=n_obs,
         n_params=n_params,
         posterior=sampled * n_params * itemsize,
-        per_observation=kept * n_obs * per_obs_values * itemsize,
+        # computed in blocks of draws when large (run.sample.in_blocks): one block at a time
+        per_observation=min(kept * n_obs, BLOCK_VALUES) * per_obs_values * itemsize,
         log_likelihood=kept * n_obs * itemsize if log_likelihood else 0,
         predictive=kept * response * itemsize if predictive else 0,
         sample_stats=sampled * STATS_PER_DRAW * itemsize,

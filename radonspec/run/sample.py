@@ -18,6 +18,7 @@ from numpy.random import SeedSequence
 from radonspec.compile import Compiled
 from radonspec.errors import MissingExtraError
 from radonspec.run.budget import (
+    BLOCK_VALUES,
     FitTimeoutError,
     ResourceError,
     check_memory,
@@ -172,10 +173,6 @@ def sample_model(
         seconds=seconds,
         versions=versions(sampler.backend),
     )
-
-
-#: Per-observation values (draws x observations) computed at once after sampling: 200 MB.
-BLOCK_VALUES = 25_000_000
 
 
 def in_blocks(tree: Any, group: str, compute: Callable[..., None]) -> None:
