@@ -304,7 +304,7 @@ def _diagnostics_summary(fit: Fit) -> dict[str, Any]:
 def _executor(kind: str, jobs: int | None, scheduler: str | None, work: int) -> Iterator[Executor]:
     if kind == "local" and jobs is None:
         jobs = min(work, _cores())
-    runner = make_executor(kind, jobs, scheduler)
+    runner = make_executor(kind, jobs, scheduler, work)
     try:
         yield runner
     finally:
