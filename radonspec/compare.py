@@ -9,6 +9,7 @@ group-level summaries live in ``radonspec.groups`` and are re-exported here.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -266,7 +267,7 @@ def compare_fits(
         if elpd is not None:
             results = dict(elpd)
         else:
-            results = {name: azs.loo(tree, pointwise=True) for name, tree in trees.items()}
+            results = {name: psis_loo(tree) for name, tree in trees.items()}
         table = azs.compare(results, method="stacking", round_to="none")
     # ArviZ's advice passes through, except the Pareto-k warning, which the per-model
     # sentences below replace; numpy's floating-point chatter is dropped
@@ -360,16 +361,42 @@ def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
     return float(np.sqrt(((expected - y) ** 2).mean()))
 
 
+# keyed by id(tree), each entry dropped when its tree is collected (trees are unhashable)
+_PSIS: dict[int, Any] = {}
+
+
+def psis_loo(tree: xr.DataTree) -> Any:
+    """``arviz_stats.loo(tree, pointwise=True)``, kept while ``tree`` lives.
+
+    Pareto smoothing is most of the cost of both LOO and LOO-PIT (a Python loop over
+    observations in ArviZ): ``loo_pit`` reuses the smoothed weights computed here.
+    """
+    found = _PSIS.get(id(tree))
+    if found is None:
+        found = azs.loo(tree, pointwise=True)
+        _PSIS[id(tree)] = found
+        weakref.finalize(tree, _PSIS.pop, id(tree), None)
+    return found
+
+
 def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
     """LOO-PIT values of the observed variable, one per observation (flattened).
 
-    Computed by ``arviz_stats.loo_pit``; uniform on [0, 1] for a calibrated model.
+    Computed by ``arviz_stats.loo_pit``; uniform on [0, 1] for a calibrated model. When
+    ``psis_loo`` has smoothed this tree's weights they are reused (the same values).
     """
     name = _observed_name(tree, var_name, "posterior_predictive")
+    smoothed = _PSIS.get(id(tree))
+    given: dict[str, Any] = {}
+    if smoothed is not None and getattr(smoothed, "log_weights", None) is not None:
+        given = {
+            "log_weights": xr.Dataset({name: smoothed.log_weights}),
+            "pareto_k": xr.Dataset({name: smoothed.pareto_k}),
+        }
     with warnings.catch_warnings():
         # the Pareto-k warning is reported by compare_fits
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        values = azs.loo_pit(tree, var_names=[name])
+        values = azs.loo_pit(tree, var_names=[name], **given)
     return np.asarray(values[name]).ravel()
 
 

@@ -6,6 +6,7 @@ through the store, plus one unthinned fit with the same seed to compare against.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +317,18 @@ def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
     values = predicted.values
     assert not np.array_equal(values[:, :27], values[:, 27:54])
     assert abs(float(values.mean()) - float(whole["posterior_predictive"][name].mean())) < 0.05
+
+
+def test_loo_pit_reuses_the_smoothed_weights_of_loo(fits: dict[str, Fit]) -> None:
+    from radonspec import compare
+
+    tree = _tree(fits["thinned"]).copy()
+    alone = compare.loo_pit(tree)
+    assert id(tree) not in compare._PSIS
+    compare.psis_loo(tree)
+    assert id(tree) in compare._PSIS
+    np.testing.assert_array_equal(compare.loo_pit(tree), alone)
+    key = id(tree)
+    del tree
+    gc.collect()
+    assert key not in compare._PSIS  # the cache holds nothing of a tree that is gone
