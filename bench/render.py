@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.phases import ORDER
 
 FULL_COMMAND = ".venv/bin/python -m bench"
 QUICK_COMMAND = ".venv/bin/python -m bench --quick"
+#: The missed targets explained (gap, profile, what would close it), under the results.
+ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
 FULL_REPS = 3
 
 
@@ -83,6 +86,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     if failures:
         lines += ["## Failed runs", ""]
         lines += [f"- {failure}" for failure in failures] + [""]
+    if results["mode"] == "full" and ANALYSIS.is_file():
+        # written by hand from a full run's figures and profile; kept across runs
+        lines += [ANALYSIS.read_text().rstrip(), ""]
     lines += [
         "## Reproduce",
         "",
