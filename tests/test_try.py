@@ -50,6 +50,9 @@ def test_csv_path_is_relative_to_the_saved_file(tmp_path: Path, in_tmp: Path) ->
     spec = TrySpec("data/d.csv", "y ~ x", sampler=TINY)
     saved = save_spec(spec, tmp_path / "specs" / "try.yaml")
     assert "  path: ../data/d.csv\n" in saved.read_text()
+    # editors get the schema the header names, beside the study (as init writes it)
+    assert saved.read_text().startswith("# yaml-language-server: $schema=radonspec.schema.json\n")
+    assert (saved.parent / "radonspec.schema.json").is_file()
     study = load_study(saved)
     assert study.name == "d-try" and study.models["model"].formula == "y ~ x"
 

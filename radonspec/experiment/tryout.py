@@ -18,8 +18,10 @@ import pandas as pd
 
 from radonspec.errors import SpecError, SpecErrors
 from radonspec.experiment.source import data_fields, default_categorical, name_for, yaml_scalar
-from radonspec.spec.jsonschema import SCHEMA_ID
 from radonspec.spec.schema import SamplerSpec, Study
+
+#: The schema file beside a saved study (``radonspec init`` writes the same one).
+SCHEMA_FILE = "radonspec.schema.json"
 
 DEFAULT_MODEL = "model"
 
@@ -61,7 +63,7 @@ def try_spec_text(spec: TrySpec, *, relative_to: Path) -> str:
     source = next(iter(fields))
     name = spec.name or name_for(spec.data, "-try")
     lines = [
-        f"# yaml-language-server: $schema={SCHEMA_ID}",
+        f"# yaml-language-server: $schema={SCHEMA_FILE}",
         "# Written by `radonspec try`: the model it fitted, as a study.",
         "spec_version: 1",
         f"name: {name}",
@@ -171,9 +173,16 @@ def try_formula(
 
 
 def save_spec(spec: TrySpec, path: Path) -> Path:
-    """Write the spec of ``spec`` to ``path`` (data path relative to it) and return ``path``."""
+    """Write the spec of ``spec`` to ``path`` (data path relative to it) and return ``path``.
+
+    The JSON schema its editor header names goes beside it, as ``radonspec init`` does
+    (a different schema file already there is kept).
+    """
+    from radonspec.experiment.scaffold import write_schema
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(try_spec_text(spec, relative_to=path.resolve().parent), encoding="utf-8")
+    write_schema(path.parent)
     return path
 
 
