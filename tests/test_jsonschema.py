@@ -52,3 +52,14 @@ def test_the_report_field_for_prior_predictive_checks_is_described() -> None:
     field = study_json_schema()["$defs"]["ReportSpec"]["properties"]["prior_predictive"]
     assert field["type"] == "boolean" and field["default"] is False
     assert "prior predictive" in field["description"] and "--prior-only" in field["description"]
+
+
+def test_the_committed_schema_is_the_one_radonspec_prints() -> None:
+    # the specs in specs/ name ../../radonspec.schema.json in their editor header
+    import json
+
+    committed = json.loads((ROOT / "radonspec.schema.json").read_text())
+    assert committed == study_json_schema(), "regenerate: radonspec schema > radonspec.schema.json"
+    for path in sorted((ROOT / "specs").rglob("*.yaml")):
+        header = path.read_text().splitlines()[0]
+        assert header == "# yaml-language-server: $schema=../../radonspec.schema.json", path
