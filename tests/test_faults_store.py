@@ -556,3 +556,54 @@ def test_pool_workers_die_with_a_killed_parent(study: Path) -> None:
     for worker in alive:  # leave nothing behind, then fail
         worker.kill()
     assert not alive, [p.cmdline() for p in alive]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to_group", [True, False], ids=["ctrl-c", "parent-only"])
+def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
+    study: Path, to_group: bool
+) -> None:
+    import psutil
+
+    # 'a' is quick, so its worker is idle when the signal comes; b and c sample for minutes
+    slow = "\n    sampler: {draws: 300000}"
+    study.write_text(
+        STUDY.replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow).replace(
+            "y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + slow
+        )
+    )
+    process = radonspec(
+        "run", study.name, "--store", "store", "--out", "out", "--jobs", "4", cwd=study.parent
+    )
+    assert process.stdout is not None
+    seen = ""
+    while "a: done" not in seen:
+        line = process.stdout.readline()
+        assert line, seen
+        seen += line
+    time.sleep(2)
+    parent = psutil.Process(process.pid)
+    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    assert len(workers) >= 2, "the run has no pool workers to check"
+    # a terminal's Ctrl-C reaches the whole process group; `kill -INT` only the parent
+    signalled = time.monotonic()
+    if to_group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, signal.SIGINT)
+    seen += process.communicate(timeout=300)[0]
+    waited = time.monotonic() - signalled
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    for worker in alive:
+        worker.kill()
+    assert process.returncode == 130, seen
+    assert "Traceback" not in seen and "KeyboardInterrupt" not in seen, seen
+    assert seen.rstrip().endswith(
+        "interrupted; finished fits are stored, nothing half-written remains"
+    ), seen
+    assert not alive, [p.cmdline() for p in alive]
+    # not a speed target: an interrupted run must not go on sampling what nobody keeps
+    assert waited < 30, f"the run took {waited:.0f} s to stop"
+    store = Store(study.parent / "store")
+    assert [r.model for r in store.runs() if r.status == "ok"] == ["a"]
+    consistent(store)

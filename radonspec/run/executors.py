@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -118,8 +119,8 @@ class Executor(Protocol):
         """Run ``jobs``; yield each ``Fit`` when it is done."""
         ...
 
-    def close(self) -> None:
-        """Release workers."""
+    def close(self, *, abandon: bool = False) -> None:
+        """Release workers; ``abandon``: stop running fits too (an interrupted run)."""
         ...
 
 
@@ -131,7 +132,7 @@ class LocalExecutor:
         for job in jobs:
             yield run_job(job)
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
         """Nothing to release."""
 
 
@@ -154,10 +155,12 @@ def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
 
     A killed parent (``kill -9``, a crashed terminal) cannot shut its pool down, and its
     workers would go on sampling fits nobody stores. On Linux the kernel stops them.
+    Ctrl-C reaches every process of the terminal's group: a worker leaves at once and
+    quietly (its fit is lost, it never wrote anything), the parent says what happened.
     """
+    signal.signal(signal.SIGINT, _leave_quietly)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -168,6 +171,10 @@ def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _leave_quietly(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
 
 
 class PoolExecutor:
@@ -209,8 +216,12 @@ class PoolExecutor:
         for future in as_completed(list(futures)):
             yield _outcome(future, futures[future])
 
-    def close(self) -> None:
-        """Shut the pool down, cancelling what has not started."""
+    def close(self, *, abandon: bool = False) -> None:
+        """Shut the pool down, cancelling what has not started (and stopping what has)."""
+        if abandon:
+            # Python 3.14 has ProcessPoolExecutor.terminate_workers; 3.12 only this
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -254,7 +265,7 @@ class DaskExecutor:
             except Exception as exc:  # a lost worker fails its model, not the study
                 yield failed_fit(job, f"the Dask worker fitting it failed ({exc!r})")
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
         """Close the client (and the local cluster if we started it)."""
         self._client.close()
         if self._cluster is not None:

@@ -307,8 +307,10 @@ def _executor(kind: str, jobs: int | None, scheduler: str | None, work: int) -> 
     runner = make_executor(kind, jobs, scheduler, work)
     try:
         yield runner
-    finally:
-        runner.close()
+    except BaseException:  # interrupted or failed: fits still running are not wanted
+        runner.close(abandon=True)
+        raise
+    runner.close()
 
 
 def _cores() -> int:
