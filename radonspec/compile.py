@@ -77,9 +77,10 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
 def _bambi_settings() -> Iterator[Any]:
     import bambi as bmb
 
-    from radonspec import design
+    from radonspec import design, factors
 
     design.install()  # every model compiled here builds its common terms sparsely
+    factors.install()  # and its group factors as level codes, not n x J indicators
     previous = bmb.config["UNUSED_PRIORS"]
     bmb.config["UNUSED_PRIORS"] = "error"
     try:
