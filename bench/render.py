@@ -196,6 +196,7 @@ def _scaling(section: dict[str, Any]) -> list[str]:
         [
             f"{row['n']:,}",
             f"{row['groups']:,}",
+            str(row.get("thin", 1)),
             stat(row["wall_s"], 1),
             stat(row["ess_bulk_min"], 0),
             stat(row["s_per_eff_draw"], 4),
@@ -207,6 +208,7 @@ def _scaling(section: dict[str, Any]) -> list[str]:
     header = [
         "N",
         "groups",
+        "thin",
         "wall s",
         "min bulk ESS",
         "s per effective draw",
@@ -216,7 +218,8 @@ def _scaling(section: dict[str, Any]) -> list[str]:
     exponent = section.get("exponent", {})
     return [
         *table(header, rows),
-        "Fitted exponent b of cost ~ N^b (least squares on log-log over the sizes measured):"
+        "Fitted exponent b of cost ~ N^b (least squares on log-log over the unthinned sizes"
+        " measured):"
         f" seconds per effective draw {fmt(exponent.get('s_per_eff_draw'), 3)},"
         f" wall seconds {fmt(exponent.get('wall_s'), 3)}.",
         "",

@@ -113,15 +113,31 @@ def scaling_data(path: Path, rows: int, seed: int = 1) -> tuple[Path, int]:
     return path, groups
 
 
-def scaling_study(path: Path, data: Path, sampling: Sampling) -> Path:
+#: The most log-likelihood values a scaling fit keeps (3.2 GB as float64): the 10^5-row fit
+#: with 4 x 1000 draws. Larger N keep one draw in ``scaling_thin``.
+SCALING_VALUES = 4 * 10**8
+
+
+def scaling_thin(n: int, sampling: Sampling) -> int:
+    """``sampler.thin`` of the N-row scaling fit: 1 up to 10^5 rows at full settings.
+
+    Beyond that the log-likelihood (draws x rows) outgrows memory, 32 GB at 10^6 rows,
+    and PSIS-LOO needs all of it at once; a user would thin, as the memory refusal says.
+    """
+    return max(1, -(-sampling.draws * sampling.chains * n // SCALING_VALUES))
+
+
+def scaling_study(path: Path, data: Path, sampling: Sampling, thin: int = 1) -> Path:
     """A one-model study ``y ~ x + (1|g)`` over ``data`` (Bambi's default priors).
 
     The report is JSON only: the figure is the cost of fitting and comparing, and per-group
     plots of up to 10000 groups would measure matplotlib instead. No posterior predictive
     draws are stored (``predictive: false``), at every size alike: at 10^5 rows they alone
-    are 3.2 GB, and nothing the section measures reads them.
+    are 3.2 GB, and nothing the section measures reads them. ``thin``: see ``scaling_thin``.
     """
     sampler = {**sampling.yaml(), "predictive": False}
+    if thin > 1:
+        sampler["thin"] = thin
     study = {
         "spec_version": 1,
         "name": "bench-scaling",

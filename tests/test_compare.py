@@ -440,3 +440,49 @@ def test_group_estimates_hold_group_level_predictors_at_group_means(small: pd.Da
         group_estimates(model, tree, small, "gg", "x")
     with pytest.raises(DataError, match=r"predictor 'g' must be a numeric column"):
         group_estimates(model, tree, small, "u", "g")
+
+
+# -- statistics computed once per fit --------------------------------------------------------
+
+
+def test_the_whole_parameter_table_is_arviz_summary() -> None:
+    tree, _ = _group_fit(np.random.default_rng(13))
+    table = parameter_table(tree, key="whole-table")
+    names = parameter_names(tree)
+    expected = azs.summary(tree, var_names=names, ci_kind="eti", ci_prob=0.89, round_to="none")
+    pd.testing.assert_frame_equal(table, pd.DataFrame(expected)[table.columns].astype(float))
+
+
+def test_r_hat_and_ess_are_computed_once_per_fit_and_shared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tree, _ = _group_fit(np.random.default_rng(14))
+    accessor = type(tree["posterior"].to_dataset().azstats)
+    calls: list[str] = []
+    real = accessor.rhat
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append("rhat")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(accessor, "rhat", counted)
+    found = diagnose(tree, key="shared")
+    stored = tree.copy()  # the same draws read back from the store: another object
+    table = parameter_table(stored, key="shared")
+    again = diagnose(stored, key="shared")
+    assert calls == ["rhat"]
+    assert (again.r_hat_max, again.ess_bulk_min, again.ess_tail_min) == (
+        found.r_hat_max,
+        found.ess_bulk_min,
+        found.ess_tail_min,
+    )
+    assert table.loc["sigma", "r_hat"] <= found.r_hat_max
+    # without a key: shared while the same posterior object lives
+    diagnose(stored)
+    parameter_table(stored)
+    assert calls == ["rhat", "rhat"]
+    # other draws under the same key (a refit with more draws) are not served old numbers
+    longer = tree.copy()
+    longer["posterior"] = tree["posterior"].to_dataset().isel(draw=slice(0, 50))
+    diagnose(longer, key="shared")
+    assert calls == ["rhat", "rhat", "rhat"]

@@ -223,7 +223,7 @@ def _diagnose(study: Study, name: str, fit: Any) -> Diagnostics | None:
     spec = study.models.get(name)
     depth = spec.sampler.max_treedepth if spec is not None else 10
     try:
-        return diagnose(fit.tree, max_treedepth=depth)
+        return diagnose(fit.tree, max_treedepth=depth, key=getattr(fit, "key", None))
     except Exception:  # noqa: BLE001 - a view without diagnostics beats no view
         return None
 

@@ -156,8 +156,10 @@ def _model_view(
     tree = fit.tree
     # tree-depth hits count against the depth this model was sampled with
     depth: dict[str, Any] = {"max_treedepth": spec.sampler.max_treedepth} if spec else {}
-    view.diagnostics = attempt(view.notes, "Diagnostics", diagnose, tree, **(depth | dict(limits)))
-    view.table = attempt(view.notes, "The parameter table", parameter_table, tree)
+    # R-hat and ESS are computed once per fit, shared by both (and by the run's index)
+    found = depth | dict(limits) | {"key": fit.key}
+    view.diagnostics = attempt(view.notes, "Diagnostics", diagnose, tree, **found)
+    view.table = attempt(view.notes, "The parameter table", parameter_table, tree, key=fit.key)
     model = models.get(name)
     reml = reml_estimates(study, name, data) if study.report.frequentist else {}
     if view.table is not None:

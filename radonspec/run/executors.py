@@ -274,10 +274,9 @@ class DaskExecutor:
 
 def default_jobs() -> int:
     """Worker processes by default: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from radonspec.run.sample import usable_cores
+
+    return usable_cores()
 
 
 def make_executor(

@@ -287,7 +287,7 @@ def _diagnostics_summary(fit: Fit) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small fits make ArviZ warn; the numbers say it
-            found = diagnose(fit.tree)
+            found = diagnose(fit.tree, key=fit.key)  # kept for the report of this run
     except Exception:  # diagnostics are a convenience in the index, never a reason to fail
         log.debug("diagnostics of %s failed", fit.model, exc_info=True)
         return {}

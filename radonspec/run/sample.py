@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import importlib.metadata
 import logging
+import os
 import time
 import traceback
 import warnings
@@ -215,6 +217,9 @@ def in_blocks(tree: Any, group: str, compute: Callable[..., None]) -> None:
             values = var.transpose("chain", "draw", ...).values
             arrays[name][:, start : start + values.shape[1]] = values
         del part, found
+        # Bambi and xarray leave each block's arrays in reference cycles: without this a
+        # 10^5-row log-likelihood grew by 1 GB a block (3.4 GB after two, 0.96 GB after gc)
+        gc.collect()
     assert template is not None
     variables = {}
     for name, var in template.data_vars.items():
@@ -285,7 +290,19 @@ def _fit_kwargs(
             sampler.backend, "max_num_doublings"
         )
         kwargs.update(target_accept=sampler.target_accept, nuts={depth_name: sampler.max_treedepth})
+        if sampler.backend == "nutpie":
+            # PyMC guesses half the logical CPUs are hyper-threads: cores=1 on a 2-CPU
+            # machine, and nutpie then runs the chains one after the other on one thread
+            kwargs["cores"] = cores or usable_cores()
     return kwargs
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _failed(
