@@ -37,6 +37,7 @@ class Bench:
     timeout_s: float
     scaling_timeout_s: float
     mem_cap_mb: float
+    scaling_reps: int | None = None  # repetitions of the scaling series [reps]
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     def run(

@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chains", type=int, help="chains [full 4, quick 2]")
     parser.add_argument("--sizes", type=int, nargs="+", help="scaling N values")
     parser.add_argument(
+        "--scaling-reps", type=int, help="repetitions of the scaling series [--reps]"
+    )
+    parser.add_argument(
         "--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to run"
     )
     parser.add_argument(
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         scaling_timeout_s=args.scaling_timeout,
         mem_cap_mb=args.mem_cap_gb * 1024,
+        scaling_reps=args.scaling_reps,
     )
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "chains": sampling.chains,
             "target_accept": sampling.target_accept,
             "reps": bench.reps,
+            "scaling_reps": bench.scaling_reps or bench.reps,
             "scaling_sizes": bench.sizes,
             "sections": args.sections,
             "memory_cap_mb": bench.mem_cap_mb,

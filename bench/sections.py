@@ -161,7 +161,7 @@ def section_scaling(bench: Bench) -> dict[str, Any]:
         study = scaling_study(folder / f"n{n}" / "study.yaml", data, bench.sampling, thin[n])
         studies[n] = (study, groups)
     skipped: dict[int, str] = {}
-    for rep in range(bench.reps):
+    for rep in range(bench.scaling_reps or bench.reps):
         previous: tuple[int, float] | None = None
         for n in bench.sizes:
             if n in skipped:
