@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -531,24 +532,38 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
     assert "Traceback" not in output
 
 
+def run_until(
+    study: Path, jobs: str, marker: str, settle: float
+) -> tuple[subprocess.Popen[str], str, list[Any]]:
+    """Start ``radonspec run``, read its output up to ``marker``, wait ``settle`` seconds.
+
+    Returns the process, the output so far and its pool workers (psutil processes).
+    """
+    import psutil
+
+    process = radonspec(
+        "run", study.name, "--store", "store", "--out", "out", "--jobs", jobs, cwd=study.parent
+    )
+    assert process.stdout is not None
+    seen = ""
+    while marker not in seen:
+        line = process.stdout.readline()
+        assert line, seen
+        seen += line
+    time.sleep(settle)
+    parent = psutil.Process(process.pid)
+    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    return process, seen, workers
+
+
 @pytest.mark.slow
 def test_pool_workers_die_with_a_killed_parent(study: Path) -> None:
     import psutil
 
     # fits long enough that a surviving worker would still be sampling when checked
     study.write_text(STUDY.replace("draws: 3000", "draws: 300000"))
-    process = radonspec(
-        "run", study.name, "--store", "store", "--out", "out", "--jobs", "2", cwd=study.parent
-    )
-    assert process.stdout is not None
-    seen = ""
-    while "sampling ..." not in seen:
-        line = process.stdout.readline()
-        assert line, seen
-        seen += line
-    time.sleep(15)  # the workers have imported, compiled and are sampling
-    parent = psutil.Process(process.pid)
-    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    # after 15 s the workers have imported, compiled and are sampling
+    process, _, workers = run_until(study, "2", "sampling ...", settle=15)
     assert workers, "the run has no pool workers to check"
     os.kill(process.pid, signal.SIGKILL)  # the parent only, as a crash would: not its group
     process.communicate(timeout=60)
@@ -572,18 +587,7 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
             "y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + slow
         )
     )
-    process = radonspec(
-        "run", study.name, "--store", "store", "--out", "out", "--jobs", "4", cwd=study.parent
-    )
-    assert process.stdout is not None
-    seen = ""
-    while "a: done" not in seen:
-        line = process.stdout.readline()
-        assert line, seen
-        seen += line
-    time.sleep(2)
-    parent = psutil.Process(process.pid)
-    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    process, seen, workers = run_until(study, "4", "a: done", settle=2)
     assert len(workers) >= 2, "the run has no pool workers to check"
     # a terminal's Ctrl-C reaches the whole process group; `kill -INT` only the parent
     signalled = time.monotonic()
