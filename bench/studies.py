@@ -17,6 +17,8 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parents[1]
 SEED_STUDY = ROOT / "specs" / "radon" / "seed.yaml"
 CORE_MODELS = ("pooled", "unpooled", "hierarchical")
+#: The seed study's models in quick (smoke) mode.
+QUICK_MODELS = ("pooled", "hierarchical")
 
 
 @dataclass(frozen=True)

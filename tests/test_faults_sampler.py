@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from typer.testing import CliRunner
 
 from radonspec.cli import app
@@ -33,6 +34,7 @@ from radonspec.run.budget import (
     time_limit,
 )
 from radonspec.run.store import Store
+from radonspec.spec.schema import SamplerSpec
 
 pytestmark = [
     pytest.mark.slow,
@@ -236,6 +238,54 @@ def test_a_fit_past_its_time_limit_is_recorded_as_failed(
     assert fit.error is not None and fit.error.startswith(
         "model 'clean': the fit ran past its time limit of 1 s and was stopped"
     )
+
+
+def test_ctrl_c_while_nutpie_samples_is_an_interrupt_not_a_short_fit(folder: Path) -> None:
+    """nutpie answers Ctrl-C with the draws so far, or an error; neither may become a fit.
+
+    Before, the run recorded the model as failed ("Sampler has no results to take") and
+    went on with the next model.
+    """
+    import os
+    import signal
+    import threading
+
+    from radonspec.run.sample import sample_model
+
+    study, item = _compiled(folder)
+    # two million steps (about 20 s here), one draw in 1000 kept: little memory
+    update = {"tune": 1_000_000, "draws": 1_000_000, "thin": 1000}
+    sampler = study.models["clean"].sampler.model_copy(update=update)
+    timers: list[threading.Timer] = []
+
+    def on(model: str, phase: str) -> None:
+        if phase == "sample":  # Ctrl-C 10 s later: compiled by then, and sampling
+            timers.append(threading.Timer(10.0, os.kill, (os.getpid(), signal.SIGINT)))
+            timers[-1].start()
+
+    started = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sample_model(item.compile(study), key=item.key, sampler=sampler, seed=1, progress=on)
+    finally:
+        for timer in timers:
+            timer.cancel()
+    assert timers and time.perf_counter() - started < 60
+
+
+def test_a_posterior_with_fewer_draws_than_asked_fails_the_fit() -> None:
+    from radonspec.run.sample import _check_draws
+
+    sampler = SamplerSpec(draws=100, chains=2)
+    full = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"a": (("chain", "draw"), np.zeros((2, 100)))})}
+    )
+    _check_draws(full, sampler)
+    short = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"a": (("chain", "draw"), np.zeros((2, 37)))})}
+    )
+    with pytest.raises(RuntimeError, match="stopped early: 2 chains x 37 draws, not the 2 x 100"):
+        _check_draws(short, sampler)
 
 
 def test_a_fit_over_the_memory_limit_is_refused_before_sampling(

@@ -580,15 +580,16 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
 ) -> None:
     import psutil
 
-    # 'a' is quick, so its worker is idle when the signal comes; b and c sample for minutes
-    slow = "\n    sampler: {draws: 300000}"
+    # 'a' is quick, so its worker is idle when the signal comes; b and c tune for minutes
+    # (300,000 draws took as little as 8 s on two cores; tuning steps are not kept in memory)
+    slow = "\n    sampler: {tune: 1000000, draws: 100, target_accept: 0.99}"
     study.write_text(
         STUDY.replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow).replace(
             "y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + slow
         )
     )
     process, seen, workers = run_until(study, "4", "a: done", settle=2)
-    assert len(workers) >= 2, "the run has no pool workers to check"
+    assert workers, "the run has no pool workers to check"
     # a terminal's Ctrl-C reaches the whole process group; `kill -INT` only the parent
     signalled = time.monotonic()
     if to_group:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import importlib
 import importlib.metadata
 import logging
 import os
+import signal
+import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -128,8 +131,11 @@ def sample_model(
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
-            with _quiet():
+            with _quiet(), _noticing_interrupts() as interrupted:
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
+            if interrupted():  # nutpie returns the draws so far: never a fit to keep
+                raise KeyboardInterrupt
+            _check_draws(tree, sampler)
             seconds["sample"] = time.perf_counter() - tick
             tree = thin_tree(tree, sampler.thin)
             if afterwards and not posterior_only:
@@ -175,6 +181,52 @@ def sample_model(
         seconds=seconds,
         versions=versions(sampler.backend),
     )
+
+
+@contextlib.contextmanager
+def _noticing_interrupts() -> Iterator[Callable[[], bool]]:
+    """Yield a function telling whether Ctrl-C came while the block ran.
+
+    nutpie answers a ``KeyboardInterrupt`` by stopping its chains and returning the
+    draws so far, as if sampling had finished, or, during tuning, by an error ("Sampler
+    has no results to take") that would be recorded as the model's failure; either way
+    the interrupt itself is gone. Here the handler notes it first, then raises as
+    Python's own does, and an error after it is the interrupt. Only the main thread
+    receives signals: elsewhere nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(seen)
+    except Exception:
+        if seen:  # what nutpie made of the interrupt ("Sampler has no results to take")
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _check_draws(tree: Any, sampler: SamplerSpec) -> None:
+    """Refuse a posterior with fewer chains or draws than asked (a sampler stopped early)."""
+    sizes = tree["posterior"].sizes
+    got = (sizes.get("chain", 0), sizes.get("draw", 0))
+    if got != (sampler.chains, sampler.draws):
+        raise RuntimeError(
+            f"the sampler stopped early: {got[0]} chains x {got[1]} draws, not the"
+            f" {sampler.chains} x {sampler.draws} asked for"
+        )
 
 
 def in_blocks(tree: Any, group: str, compute: Callable[..., None]) -> None:
