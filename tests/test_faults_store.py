@@ -589,6 +589,9 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
         )
     )
     process, seen, workers = run_until(study, "4", "a: done", settle=2)
+    # which process fits which model depends on timing (the parent takes back jobs no
+    # worker has started): what had finished when the signal came is what may be stored
+    finished = {m for m in "abc" if f"{m}: done" in seen}
     assert workers, "the run has no pool workers to check"
     # a terminal's Ctrl-C reaches the whole process group; `kill -INT` only the parent
     signalled = time.monotonic()
@@ -610,5 +613,7 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
     # not a speed target: an interrupted run must not go on sampling what nobody keeps
     assert waited < 30, f"the run took {waited:.0f} s to stop"
     store = Store(study.parent / "store")
-    assert [r.model for r in store.runs() if r.status == "ok"] == ["a"]
+    stored = {r.model for r in store.runs()}
+    # nothing for a model that was still sampling: no partial fit, no failure recorded
+    assert finished <= stored <= {m for m in "abc" if f"{m}: done" in seen}, seen
     consistent(store)
