@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 from ruamel.yaml import YAML
 
-from radonspec.compare import Comparison, diagnose, parameter_table, random_effects
-from radonspec.experiment.prior import PriorDraws
+from radonspec.compare.loo import Comparison, diagnose, parameter_table, random_effects
+from radonspec.compare.prior import PriorDraws
 from radonspec.report.content import Content, DataSummary, ModelView, attempt
 from radonspec.report.experimentviews import (
     prior_predictive_section,
@@ -29,7 +29,7 @@ from radonspec.report.plots import palette
 from radonspec.report.verdict import compare_section
 from radonspec.report.views import ppc_section, prior_section
 from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 CORE_VERSIONS = ("radonspec", "bambi", "pymc", "arviz")
 DIAGNOSE_DEFAULTS = {"rhat_max": 1.01, "ess_min": 400.0, "max_divergences": 0, "ebfmi_min": 0.3}
@@ -199,7 +199,7 @@ def _priors(
 
 
 def _priors_table(model: Any, spec: Any) -> pd.DataFrame:
-    from radonspec.compile import priors_table
+    from radonspec.compile.model import priors_table
 
     return priors_table(model, spec)
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from radonspec.compare import Comparison, Diagnostics, RandomEffectRow
-from radonspec.experiment.views import SweepView
-from radonspec.groups import SAMPLE_DIMS
+from radonspec.compare.groups import SAMPLE_DIMS
+from radonspec.compare.loo import Comparison, Diagnostics, RandomEffectRow
+from radonspec.compare.sweep import SweepView
 
 log = logging.getLogger(__name__)
 

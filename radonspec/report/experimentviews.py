@@ -1,8 +1,8 @@
 """The report's experiment sections: the sweep, differences from the reference, prior checks.
 
-The numbers come from ``radonspec.experiment`` (``sweep_view``, ``model_differences``,
-``prior_predictives``); this module places them in the ``Content`` and draws the
-prior predictive figures. Each part is made through ``attempt``: one that fails is
+The numbers come from ``radonspec.study`` and ``radonspec.compare`` (``sweep_view``,
+``model_differences``, ``prior_predictives``); this module places them in the ``Content``
+and draws the prior predictive figures. Each part is made through ``attempt``: one that fails is
 a note where it would have been.
 """
 
@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.experiment.diff import model_differences, reference_model
-from radonspec.experiment.prior import (
+from radonspec.compare.prior import (
     PriorDraws,
     capped_draws,
     checks_of,
@@ -25,11 +24,12 @@ from radonspec.experiment.prior import (
     prior_table,
     response_name,
 )
-from radonspec.experiment.views import sweep_view
+from radonspec.compare.sweep import sweep_view
 from radonspec.report import plots
 from radonspec.report.content import Content, Image, PriorPredictiveView, Section, attempt
 from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure
-from radonspec.spec.schema import Study
+from radonspec.study.diff import model_differences, reference_model
+from radonspec.study.schema import Study
 
 MAX_PRIOR_PANELS = 12
 

@@ -1,7 +1,7 @@
 """The group-level views: shrinkage, group estimates by size, fitted lines in chosen groups.
 
 They need the built Bambi models: group estimates and fitted lines are read off
-model predictions (``radonspec.compare.group_estimates``), so they work for any
+model predictions (``radonspec.compare.loo.group_estimates``), so they work for any
 parametrisation of the groups.
 """
 
@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from radonspec.compare import GroupEstimates, group_estimates, parameter_names
+from radonspec.compare.groups import summarise_draws
+from radonspec.compare.loo import GroupEstimates, group_estimates, parameter_names
 from radonspec.errors import did_you_mean
-from radonspec.groups import summarise_draws
 from radonspec.report import groupplots, plots
 from radonspec.report.content import Content, Image, Section, attempt, response_name
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 LINE_POINTS = 25
 Line = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, mean, lower, upper

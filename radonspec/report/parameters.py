@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from radonspec.groups import SAMPLE_DIMS, summarise_draws
+from radonspec.compare.groups import SAMPLE_DIMS, summarise_draws
 from radonspec.report.content import ParamRow, ParamSection, Residual, attempt
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 LARGE = 20  # a vector parameter with more values than this is left to summary.json
 # Bambi family parameters that are not regression terms; used only without a built model
@@ -115,7 +115,7 @@ def residual(tree: xr.DataTree, family: str, reml: tuple[float, float] | None) -
 
 def reml_estimates(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float, float]]:
     """The statsmodels REML estimates and SEs by Bambi label, where the model allows one."""
-    from radonspec.frequentist import mixedlm_table
+    from radonspec.compare.frequentist import mixedlm_table
 
     spec = study.models[name]
     if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:

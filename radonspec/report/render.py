@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from radonspec.compare import Comparison
-from radonspec.experiment.prior import PriorDraws
+from radonspec.compare.loo import Comparison
+from radonspec.compare.prior import PriorDraws
 from radonspec.report.build import build_content, build_prior_content
 from radonspec.report.content import Content, Image
 from radonspec.report.numbers import (
@@ -32,7 +32,7 @@ from radonspec.report.numbers import (
 )
 from radonspec.report.summary import summary
 from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 TEMPLATES = Path(__file__).parent / "templates"
 FILES = {"html": "report.html", "markdown": "report.md", "json": "summary.json"}
@@ -81,7 +81,7 @@ def write_report(
         A comparison computed by the caller (e.g. k-fold); by default PSIS-LOO
         of the ``ok`` fits of ``study.compare.models`` is computed here.
     thresholds
-        Keyword arguments for ``radonspec.compare.diagnose`` (``rhat_max``,
+        Keyword arguments for ``radonspec.compare.loo.diagnose`` (``rhat_max``,
         ``ess_min``, ...), which decide the pass/fail badges.
     """
     content = build_content(

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import xarray as xr
 
-from radonspec.compare import NO_PREDICTIVE, Comparison, compare_fits, ppc_rmsd
+from radonspec.compare.loo import NO_PREDICTIVE, Comparison, compare_fits, ppc_rmsd
 from radonspec.report.content import Content, ModelView, attempt
 from radonspec.report.numbers import fmt
 from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 
 def compare_section(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from radonspec.compare import loo_pit
+from radonspec.compare.loo import loo_pit
 from radonspec.report import plots
 from radonspec.report.content import (
     Content,

@@ -23,7 +23,7 @@ import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
 from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
+from radonspec.study.schema import Study
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def failed_fit(job: FitJob, reason: str) -> Fit:
 
 def fit_job(job: FitJob) -> Fit:
     """Compile and sample one job, here and now."""
-    from radonspec.compile import compile_model
+    from radonspec.compile.model import compile_model
     from radonspec.run.sample import sample_model
 
     try:

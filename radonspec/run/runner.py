@@ -11,16 +11,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from radonspec.compile import Compiled, compile_model, study_base, used_columns
-from radonspec.data import Prepared, load_data, prepare
+from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
 from radonspec.run.executors import Executor, FitJob, make_executor
 from radonspec.run.fit import Fit
 from radonspec.run.sample import model_seed, versions
 from radonspec.run.store import Store, fit_key
-from radonspec.spec.checks import formula_infos
-from radonspec.spec.formula import FormulaError
-from radonspec.spec.schema import Study
+from radonspec.study.checks import formula_infos
+from radonspec.study.formula import FormulaError
+from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
 
 
 def _diagnostics_summary(fit: Fit) -> dict[str, Any]:
-    from radonspec.compare import diagnose
+    from radonspec.compare.loo import diagnose
 
     assert fit.tree is not None
     try:

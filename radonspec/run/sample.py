@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.random import SeedSequence
 
-from radonspec.compile import Compiled
+from radonspec.compile.model import Compiled
 from radonspec.errors import MissingExtraError
 from radonspec.run.budget import (
     BLOCK_VALUES,
@@ -32,7 +32,7 @@ from radonspec.run.budget import (
     time_limit,
 )
 from radonspec.run.fit import Fit
-from radonspec.spec.schema import SamplerSpec
+from radonspec.study.schema import SamplerSpec
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radonspec.compare import compare_fits, group_estimates
-from radonspec.frequentist import mixedlm_table
+from radonspec.compare.frequentist import mixedlm_table
+from radonspec.compare.loo import compare_fits, group_estimates
 from radonspec.run.runner import fit_study, plan_study
-from radonspec.spec.loader import load_study
+from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
 
