@@ -1,26 +1,305 @@
-"""What ``radonspec run`` and ``radonspec report`` do, chained from the pipeline's steps."""
+"""The pipeline in one place: load → validate → fit → compare → analyse → report.
+
+Every caller goes through these functions: the command line, ``watch``, ``try``,
+``run --prior-only`` and notebooks. They print nothing; a caller that wants progress
+passes ``progress``, a function that takes a stage (``"fits"`` or ``"folds"``) and
+returns a context manager yielding the event callback ``(model, event, fit)``.
+
+    study = load_study("specs/radon/seed.yaml")     # the spec, checked (spec/loader)
+    study = validate(study)                          # against its data (compile/validate)
+    fits = fit_study(study)                          # sampled or from the store (run/)
+    comparison = compare(study, fits)                # PSIS-LOO or k-fold (compare/)
+    results = analyse(study, fits, comparison)       # everything the report shows (compare/)
+    write_report(study, results, "out/")             # HTML, Markdown, JSON (report/)
+
+``run(path)`` chains them, loading the data once, building each model once, and
+writing nothing when the report in its folder is already current.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+import pandas as pd
 
-from radonspec.cli.progress import RunDisplay
-from radonspec.compile.validate import validate
-from radonspec.errors import FitError, RadonspecError
-from radonspec.run.fit import Fit
-from radonspec.run.runner import Planned, fit_planned, open_store, plan_study
+from radonspec.compare.diagnostics import diagnostics_summary
+from radonspec.compare.loo import Comparison
+from radonspec.compare.records import Results
+from radonspec.errors import FitError, SpecErrors
+from radonspec.run.fit import Fit, Fits
+from radonspec.run.runner import Event, Planned, fit_planned, open_store, plan_study
 from radonspec.study.schema import Study
+
+StudyLike = Study | str | os.PathLike[str]
+Progress = Callable[[str], AbstractContextManager[Event]]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` (or ``report``, or ``prior_only``) did for one study.
+
+    ``reused`` is true when the report in ``out`` was already current: nothing was
+    analysed or written, and ``results`` is None.
+    """
+
+    study: Study
+    fits: Fits
+    comparison: Comparison | None = None
+    results: Results | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+    reused: bool = False
+    seconds: float = 0.0
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """2 when a fit failed, or with ``strict`` when its diagnostics failed; else 0."""
+        if any(fit.status != "ok" for fit in self.fits.values()):
+            return 2
+        if strict and not all(_passed(fit) for fit in self.fits.values()):
+            return 2
+        return 0
+
+    def __repr__(self) -> str:
+        files = ", ".join(str(p) for p in self.written.values()) or "no report"
+        return f"RunResult({self.study.name!r}: {len(self.fits)} fits, {files})"
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Read and check a study file (the spec alone; ``validate`` checks it against its data).
+
+    Raises ``SpecErrors`` with every problem located as ``file:line:col``.
+    """
+    from radonspec.study.loader import load_study as load
+
+    return load(path)
+
+
+def validate(study: StudyLike, *, initial_point: bool = True) -> Study:
+    """Check a study (or study file) against its data and models; return it when valid.
+
+    Parameters
+    ----------
+    study
+        A loaded study or the path of a study file.
+    initial_point
+        Also evaluate each model's log density at its initial point.
+
+    Raises
+    ------
+    SpecErrors
+        Every problem, each located at ``file:line:col`` with how to fix it.
+    """
+    return _Workspace.check(study, initial_point=initial_point).study
+
+
+def fit_study(
+    study: StudyLike,
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    models: list[str] | None = None,
+    progress: Progress | None = None,
+    on_event: Event | None = None,
+) -> Fits:
+    """Fit what the store lacks and return every model's ``Fit`` by name, in study order.
+
+    Parameters
+    ----------
+    study
+        A loaded study or the path of a study file.
+    jobs
+        Worker processes (default: the number of cores; 1 fits in this process).
+    executor
+        ``"local"`` (this machine) or ``"dask"``.
+    scheduler
+        Address of an existing Dask scheduler; default starts a local cluster.
+    store
+        The fit store's folder (default ``.radonspec``).
+    force
+        Refit even what the store holds.
+    models
+        Fit only these models (default all).
+    progress
+        Progress display factory (see the module's docstring).
+    on_event
+        A plain callback ``(model, event, fit)`` instead of ``progress``; events are
+        ``cached``, ``started``, ``done`` and ``failed``.
+    """
+    if on_event is not None:
+        callback = on_event
+
+        def progress(stage: str) -> AbstractContextManager[Event]:  # noqa: ARG001
+            return contextlib.nullcontext(callback)
+
+    space = _Workspace.of(study)
+    return space.fit(
+        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+        models=models, progress=progress,
+    )  # fmt: skip
+
+
+def compare(
+    study: StudyLike,
+    fits: Mapping[str, Fit],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> Comparison | None:
+    """Compare the fits as the study says: PSIS-LOO, or k-fold (refitting through the store).
+
+    Returns None when no model can be compared (the analysis then says why).
+    """
+    space = _Workspace.of(study)
+    return space.compare(
+        fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
+    )
+
+
+def analyse(
+    study: StudyLike,
+    fits: Mapping[str, Fit],
+    comparison: Comparison | None = None,
+    *,
+    store: str | os.PathLike[str] | None = None,
+) -> Results:
+    """Everything the report shows, as data (``radonspec.compare.records.Results``).
+
+    Each model's analysis is kept beside its fit in ``store`` and reused. Without a
+    ``comparison`` (or with a PSIS-LOO one) the models are compared by PSIS-LOO.
+    """
+    return _Workspace.of(study).analyse(fits, comparison, store=store)
+
+
+def write_report(
+    study: StudyLike, results: Results, out: str | os.PathLike[str] | None = None
+) -> dict[str, Path]:
+    """Write the report of ``results`` to ``out`` (default ``radonspec-out/<name>``).
+
+    Returns format -> file (``html``, ``markdown``, ``json``).
+    """
+    loaded = study if isinstance(study, Study) else results.study
+    from radonspec.report.render import write_report as render
+
+    return render(results, Path(out) if out is not None else default_out(loaded),
+                  spec_hash=spec_hash(loaded))  # fmt: skip
+
+
+def run(
+    study: StudyLike,
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Validate, fit what the store lacks, compare, analyse and write the report.
+
+    When every fit is stored and the report in ``out`` was made from them, nothing is
+    analysed or rewritten (``RunResult.reused``). Parameters are those of
+    ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
+    """
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    folder = Path(out) if out is not None else default_out(space.study)
+    if not force:
+        current = space.current_report(folder, store)
+        if current is not None:
+            fits, written = current
+            return RunResult(space.study, fits, written=written, reused=True,
+                             seconds=time.perf_counter() - started)  # fmt: skip
+    fits = space.fit(
+        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+        progress=progress,
+    )  # fmt: skip
+    comparison = space.compare(
+        fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
+    )
+    results = space.analyse(fits, comparison, store=store)
+    written = space.write(results, folder, fits, comparison)
+    return RunResult(space.study, fits, comparison, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def report(
+    study: StudyLike,
+    *,
+    store: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> RunResult:
+    """The report from stored fits only; a missing fit is a ``FitError`` naming the command.
+
+    A k-fold study's refits must be stored too (``run`` stores them).
+    """
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    fit_store = open_store(store)
+    fits = Fits()
+    for item in space.planned():
+        hit = fit_store.get(item.key, lazy=True)
+        if hit is None:
+            where = space.study.source or space.study.name
+            raise FitError(
+                f"model '{item.label}' of {where} has no stored fit (key {item.key[:12]});"
+                f" fit it with: radonspec run {where}" + (f" --store {store}" if store else "")
+            )
+        fits[item.label] = hit
+    comparison = space.compare(fits, store=store, stored_only=True)
+    results = space.analyse(fits, comparison, store=store)
+    folder = Path(out) if out is not None else default_out(space.study)
+    written = space.write(results, folder, fits, comparison)
+    return RunResult(space.study, fits, comparison, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def prior_only(
+    study: StudyLike, *, draws: int = 500, out: str | os.PathLike[str] | None = None
+) -> RunResult:
+    """Prior predictive draws of every model against the data, and their report.
+
+    Nothing is sampled from a posterior and nothing is stored. ``results`` holds the
+    checks (``results.prior_predictive.checks``).
+    """
+    from radonspec.compare.prior import capped_draws, prior_predictives
+    from radonspec.compare.results import analyse as analyse_fits
+    from radonspec.report.manifest import forget
+
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    frame = space.frame
+    found = prior_predictives(
+        space.study, draws=capped_draws(len(frame), draws), built=space.models(), data=frame
+    )
+    results = analyse_fits(space.study, {}, frame, build=space.build, prior_draws=found)
+    results = replace(results, prior_only=True)
+    folder = Path(out) if out is not None else default_out(space.study)
+    forget(folder)  # `run` would otherwise take this report for its own, current one
+    from radonspec.report.render import write_report as render
+
+    written = render(results, folder, spec_hash=spec_hash(space.study))
+    return RunResult(space.study, Fits(), None, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+# -- helpers --------------------------------------------------------------------------------
 
 
 def default_out(study: Study) -> Path:
@@ -33,275 +312,9 @@ def spec_hash(study: Study) -> str:
     return hashlib.sha256(study.model_dump_json(by_alias=True).encode()).hexdigest()
 
 
-def run_studies(
-    paths: list[Path],
-    *,
-    jobs: int | None,
-    executor: str,
-    scheduler: str | None,
-    force: bool,
-    out_dir: Path | None,
-    store: Path | None,
-    quiet: bool,
-    strict: bool,
-    console: Console,
-    fit_only: bool = False,
-) -> int:
-    """Validate, fit and report each study; return the exit code."""
-    code = 0
-    for path in paths:
-        study = validate(path, initial_point=False)
-        started = time.perf_counter()
-        folder = out_dir if out_dir is not None and len(paths) == 1 else None
-        planned = plan_study(study)
-        report_dir = folder or default_out(study)
-        if not force and _report_is_current(study, planned, report_dir, store):
-            # nothing changed: every fit is stored and the report was made from them
-            fits = _stored_metadata(planned, store)
-            for name in fits:
-                if not quiet:
-                    console.print(f"  {name}: stored fit reused")
-            written = _current_report(
-                folder or default_out(study), _report_inputs(study, fits, None)
-            )
-            assert written is not None
-            _print_summary(console, study, fits, written, time.perf_counter() - started)
-            code = max(code, _exit_code(fits, strict))
-            continue
-        with RunDisplay(console) as display:
-            fits = fit_planned(
-                study,
-                planned,
-                jobs=jobs,
-                executor=executor,
-                scheduler=scheduler,
-                store=store,
-                force=force,
-                on_event=None if quiet else display,
-                lazy=True,
-            )
-        comparison = None
-        if study.compare.criterion == "kfold":
-            with RunDisplay(console, folds=True) as display:
-                comparison = cross_validate(
-                    study,
-                    fits,
-                    jobs=jobs,
-                    executor=executor,
-                    scheduler=scheduler,
-                    store=store,
-                    on_event=None if quiet else display,
-                )
-        written = _report(study, fits, report_dir, store, comparison)
-        _print_summary(console, study, fits, written, time.perf_counter() - started)
-        code = max(code, _exit_code(fits, strict))
-    return code
-
-
-def report_studies(
-    paths: list[Path], *, out_dir: Path | None, store: Path | None, console: Console
-) -> None:
-    """Rebuild reports from stored fits; a missing fit is an error naming the command."""
-    fit_store = open_store(store)
-    for path in paths:
-        study = validate(path, initial_point=False)
-        fits: dict[str, Fit] = {}
-        for item in plan_study(study):
-            hit = fit_store.get(item.key, lazy=True)
-            if hit is None:
-                raise FitError(
-                    f"model '{item.label}' of {path} has no stored fit (key {item.key[:12]});"
-                    f" fit it with: radonspec run {path}" + (f" --store {store}" if store else "")
-                )
-            fits[item.label] = hit
-        folder = out_dir if out_dir is not None and len(paths) == 1 else default_out(study)
-        written = _report(study, fits, folder, store)
-        for kind, file in written.items():
-            console.print(f"{kind}: {file}")
-
-
-def write_study_report(
-    study: Study,
-    fits: Mapping[str, Fit],
-    folder: Path,
-    *,
-    store: Path | None = None,
-    comparison: Any = None,
-) -> dict[str, Path]:
-    """The report ``run`` writes for ``fits`` into ``folder`` (kept when already current).
-
-    Returns format -> file. ``comparison`` is one made by the caller (k-fold); by
-    default the report compares the fits by PSIS-LOO.
-    """
-    written: dict[str, Path] = _report(study, fits, folder, store, comparison)
-    return written
-
-
-def _report(
-    study: Study,
-    fits: Mapping[str, Fit],
-    folder: Path,
-    store: Path | None,
-    comparison: Any = None,
-) -> dict:
-    inputs = _report_inputs(study, fits, comparison)
-    current = _current_report(folder, inputs)
-    if current is not None:
-        return current
-    from radonspec.report import write_report
-
-    models = _built_models(study, fits)
-    written = write_report(
-        study,
-        _data_for_report(study),
-        fits,
-        folder,
-        models=models,
-        spec_hash=spec_hash(study),
-        comparison=comparison,
-    )
-    _atomic_json(folder / REPORT_MANIFEST, {"inputs": inputs, "files": {
-        kind: str(path) for kind, path in written.items()}})  # fmt: skip
-    return written
-
-
-REPORT_MANIFEST = ".report-inputs.json"
-
-
-def _stored_metadata(planned: list[Planned], store: Path | None) -> dict[str, Fit]:
-    """Fits as the store's meta.json describe them, draws not loaded (``tree`` is None)."""
-    fit_store = open_store(store)
-    fits = {}
-    for item in planned:
-        meta = fit_store.read_meta(item.key) or {}
-        fits[item.label] = Fit(
-            item.label,
-            item.key,
-            meta.get("status", "failed"),
-            None,
-            seconds=meta.get("seconds") or {},
-            meta=meta,
-            cached=True,
-            path=str(fit_store.folder(item.key) / str(meta.get("file", ""))),
-        )
-    return fits
-
-
-def _report_is_current(
-    study: Study, planned: list[Planned], folder: Path, store: Path | None
-) -> bool:
-    """Whether every fit is stored (status ok, file present) and the report was made from them."""
-    if study.compare.criterion != "loo":
-        return False  # a k-fold comparison is itself made from many stored refits: recompute
-    fits = _stored_metadata(planned, store)
-    for fit in fits.values():
-        if fit.status != "ok" or fit.path is None or not Path(fit.path).is_file():
-            return False
-    return _current_report(folder, _report_inputs(study, fits, None)) is not None
-
-
-def _report_inputs(study: Study, fits: Mapping[str, Fit], comparison: Any) -> str:
-    """Hash of everything a report is made from: when it matches, the report is current."""
-    from radonspec import __version__
-
-    parts = {
-        "radonspec": __version__,
-        "spec": spec_hash(study),
-        "fits": {name: [fit.key, fit.status, fit.error] for name, fit in fits.items()},
-        "comparison": repr(comparison),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def _current_report(folder: Path, inputs: str) -> dict[str, Path] | None:
-    """The files of an up-to-date report in ``folder``, or None when it must be rebuilt."""
-    try:
-        manifest = json.loads((folder / REPORT_MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    files = {kind: Path(path) for kind, path in manifest.get("files", {}).items()}
-    if (
-        manifest.get("inputs") != inputs
-        or not files
-        or not all(p.is_file() for p in files.values())
-    ):
-        return None
-    return files
-
-
-def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, path)
-
-
-def cross_validate(
-    study: Study,
-    fits: Mapping[str, Fit],
-    *,
-    jobs: int | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    store: Path | None = None,
-    on_event: Any = None,
-) -> Any:
-    """K-fold comparison of the study's compared models (refits go through the store)."""
-    from radonspec.compare.kfold import kfold_study, to_elpd
-    from radonspec.compare.loo import compare_fits
-
-    trees = {n: f.tree for n, f in fits.items() if f.ok and f.tree is not None}
-    names = [n for n in (study.compare.models or list(study.models)) if n in trees]
-    results = kfold_study(
-        study,
-        names,
-        full_fits=fits,
-        jobs=jobs,
-        executor=executor,
-        scheduler=scheduler,
-        store=store,
-        on_event=on_event,
-    )
-    usable = {name: r for name, r in results.items() if r.error is None}
-    draws = {n: trees[n]["posterior"].sizes["draw"] * trees[n]["posterior"].sizes["chain"]
-             for n in usable}  # fmt: skip
-    comparison = compare_fits(
-        {n: trees[n] for n in usable},
-        criterion="kfold",
-        elpd={n: to_elpd(r, draws[n]) for n, r in usable.items()},
-    )
-    notes = [f"'{n}' left out of the k-fold comparison: {r.error}" for n, r in results.items()
-             if r.error is not None]  # fmt: skip
-    return replace(comparison, warnings=(*comparison.warnings, *notes))
-
-
-def _data_for_report(study: Study) -> Any:
-    from radonspec.compile.model import study_base
-    from radonspec.data.load import load_data
-
-    return load_data(study.data, study_base(study))
-
-
-def _built_models(study: Study, fits: Mapping[str, Fit]) -> dict[str, Any]:
-    """Bambi models (built, not sampled) for predictions in the report's group views."""
-    models: dict[str, Any] = {}
-    for item in plan_study(study):
-        if item.data is not None and fits.get(item.label) is not None:
-            try:
-                model = item.compile(study).model
-                model.build()
-            except Exception:  # noqa: BLE001 - a model that cannot build just loses its group view
-                continue
-            models[item.label] = model
-    return models
-
-
-def _exit_code(fits: Mapping[str, Fit], strict: bool) -> int:
-    """2 when a fit failed, or with ``strict`` when its diagnostics failed; else 0."""
-    if any(fit.status != "ok" for fit in fits.values()):
-        return 2
-    if strict and not all(_passed(fit) for fit in fits.values()):
-        return 2
-    return 0
+@contextlib.contextmanager
+def _silent(stage: str) -> Iterator[Event]:  # noqa: ARG001 - a Progress that shows nothing
+    yield lambda model, event, fit: None
 
 
 def _passed(fit: Fit) -> bool:
@@ -309,33 +322,165 @@ def _passed(fit: Fit) -> bool:
     return bool(diagnostics.get("passed", True))
 
 
-def _print_summary(
-    console: Console, study: Study, fits: Mapping[str, Fit], written: dict, seconds: float
-) -> None:
-    table = Table(title=f"{study.name}: {len(fits)} models in {seconds:.1f} s")
-    for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
-        table.add_column(column, justify="right" if column not in ("model", "status") else "left")
-    for name, fit in fits.items():
-        diag = fit.meta.get("diagnostics") or {}
-        table.add_row(
-            name,
-            fit.status if fit.status == "ok" else f"[red]{fit.status}[/red]",
-            "yes" if fit.cached else "no",
-            f"{fit.seconds.get('total', 0.0):.1f}",
-            _fmt(diag.get("r_hat_max"), ".3f"),
-            _fmt(diag.get("ess_bulk_min"), ".0f"),
-            _fmt(diag.get("divergences"), "d"),
+class _Workspace:
+    """One study within one call: its data loaded once and each model built once."""
+
+    def __init__(self, study: Study, frame: pd.DataFrame | None = None,
+                 compiled: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.study = study
+        self._frame = frame
+        self._compiled = dict(compiled or {})
+        self._planned: list[Planned] | None = None
+
+    @classmethod
+    def of(cls, study: StudyLike) -> _Workspace:
+        """A workspace for a loaded study (or a study file, loaded and validated)."""
+        if isinstance(study, Study):
+            return cls(study)
+        return cls.check(study, initial_point=False)
+
+    @classmethod
+    def check(cls, study: StudyLike, *, initial_point: bool) -> _Workspace:
+        """Validate against the data, keeping the data and the compiled models."""
+        from radonspec.compile.validate import check_study
+
+        loaded = study if isinstance(study, Study) else load_study(study)
+        checked = check_study(loaded, initial_point=initial_point)
+        if checked.errors:
+            raise SpecErrors(checked.errors)
+        return cls(loaded, checked.frame, checked.compiled)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The study's data with every column it uses, loaded once."""
+        if self._frame is None:
+            from radonspec.compile.validate import check_study
+
+            checked = check_study(self.study, initial_point=False)
+            if checked.errors:
+                raise SpecErrors(checked.errors)
+            self._frame, self._compiled = checked.frame, checked.compiled
+        assert self._frame is not None
+        return self._frame
+
+    def build(self, name: str) -> Any:
+        """The model's ``bambi.Model`` (compiled once), or None when it does not compile."""
+        if name not in self._compiled:
+            from radonspec.compile.model import compile_model
+            from radonspec.errors import RadonspecError
+
+            try:
+                self._compiled[name] = compile_model(self.study, name, self.frame)
+            except RadonspecError:
+                return None
+        return self._compiled[name].model
+
+    def models(self) -> dict[str, Any]:
+        """Every model that compiles, by name."""
+        built = {name: self.build(name) for name in self.study.models}
+        return {name: model for name, model in built.items() if model is not None}
+
+    def planned(self, models: list[str] | None = None) -> list[Planned]:
+        """Each model's fit, keyed (no sampling, no compiling)."""
+        if models is not None:
+            return plan_study(self.study, models, frame=self.frame)
+        if self._planned is None:
+            self._planned = plan_study(self.study, frame=self.frame)
+        return self._planned
+
+    def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
+            store: Any, force: bool, models: list[str] | None = None,
+            progress: Progress | None) -> Fits:  # fmt: skip
+        with (progress or _silent)("fits") as event:
+            fits = fit_planned(
+                self.study, self.planned(models), jobs=jobs, executor=executor,
+                scheduler=scheduler, store=store, force=force, on_event=event, lazy=True,
+                describe=diagnostics_summary,
+            )  # fmt: skip
+        return Fits(fits)
+
+    def compare(self, fits: Mapping[str, Fit], *, jobs: int | None = None,
+                executor: str = "local", scheduler: str | None = None, store: Any = None,
+                progress: Progress | None = None, stored_only: bool = False,
+                ) -> Comparison | None:  # fmt: skip
+        if self.study.compare.criterion != "kfold":
+            return None  # PSIS-LOO comes from each model's analysis
+        from radonspec.compare.kfold import cross_validate
+
+        with (progress or _silent)("folds") as event:
+            return cross_validate(
+                self.study, fits, jobs=jobs, executor=executor, scheduler=scheduler,
+                store=store, on_event=event, frame=self.frame, stored_only=stored_only,
+            )  # fmt: skip
+
+    def analyse(self, fits: Mapping[str, Fit], comparison: Comparison | None, *,
+                store: Any) -> Results:  # fmt: skip
+        from radonspec.compare.results import analyse as analyse_fits
+
+        return analyse_fits(
+            self.study, fits, self.frame, comparison=comparison, build=self.build,
+            store=open_store(store),
+        )  # fmt: skip
+
+    # the report folder ---------------------------------------------------------------------
+
+    def write(self, results: Results, folder: Path, fits: Mapping[str, Fit],
+              comparison: Comparison | None) -> dict[str, Path]:  # fmt: skip
+        from radonspec.report.manifest import current_report, write_manifest
+        from radonspec.report.render import write_report as render
+
+        inputs = self._inputs(fits, comparison)
+        current = current_report(folder, inputs)
+        if current is not None:
+            return current
+        written = render(results, folder, spec_hash=spec_hash(self.study))
+        write_manifest(folder, inputs, written)
+        return written
+
+    def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:
+        """The stored fits (metadata only) and the current report's files, or None.
+
+        None unless every fit is stored and the report in ``folder`` was made from them.
+        """
+        from radonspec.report.manifest import current_report
+
+        if self.study.compare.criterion != "loo":
+            return None  # a k-fold comparison is itself made from many stored refits
+        fit_store = open_store(store)
+        fits = Fits()
+        for item in self.planned():
+            meta = fit_store.read_meta(item.key) or {}
+            path = fit_store.folder(item.key) / str(meta.get("file", ""))
+            fit = Fit(item.label, item.key, meta.get("status", "failed"), None,
+                      seconds=meta.get("seconds") or {}, meta=meta, cached=True,
+                      path=str(path), error=meta.get("error"))  # fmt: skip
+            if fit.status != "ok" or not path.is_file():
+                return None
+            fits[item.label] = fit
+        written = current_report(folder, self._inputs(fits, None))
+        return None if written is None else (fits, written)
+
+    def _inputs(self, fits: Mapping[str, Fit], comparison: Comparison | None) -> str:
+        from radonspec.report.manifest import report_inputs
+
+        return report_inputs(
+            spec_hash(self.study),
+            {name: (fit.key, fit.status, fit.error) for name, fit in fits.items()},
+            repr(comparison),
         )
-    console.print(table)
-    for name, fit in fits.items():
-        if fit.status != "ok":
-            console.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
-    for kind, file in written.items():
-        console.print(f"{kind}: {file}")
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return "" if value is None else format(value, spec)
-
-
-__all__ = ["RadonspecError", "report_studies", "run_studies"]
+__all__ = [
+    "RunResult",
+    "analyse",
+    "compare",
+    "default_out",
+    "fit_study",
+    "load_study",
+    "prior_only",
+    "report",
+    "run",
+    "spec_hash",
+    "validate",
+    "write_report",
+]

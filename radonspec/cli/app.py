@@ -1,25 +1,29 @@
-"""The ``radonspec`` command line: it only chains the pipeline's functions.
+"""The ``radonspec`` command line: a thin client of the API (``radonspec.api``).
 
-``_handle_errors`` is the one place that maps error classes to exit codes:
-0 success, 1 invalid input, 2 a fit failed (or diagnostics failed with
-``--strict``), 130 interrupted. No traceback unless ``--debug``.
+Commands parse options, call the API and print; ``cli.console.handle_errors`` is the
+one place that maps error classes to exit codes: 0 success, 1 invalid input, 2 a fit
+failed (or diagnostics failed with ``--strict``), 130 interrupted. No traceback
+unless ``--debug``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from radonspec.errors import FitError, RadonspecError, SpecErrors
+from radonspec.cli.console import err, handle_errors, out, state
+from radonspec.errors import FitError
+
+if TYPE_CHECKING:
+    from radonspec.api import RunResult
 
 app = typer.Typer(
     add_completion=False,
@@ -27,11 +31,6 @@ app = typer.Typer(
     help="Declarative Bayesian multilevel regression: validate, fit, compare, report.",
     pretty_exceptions_enable=False,
 )
-# not on a terminal (CI logs, pipes), tables get room instead of being cut at 80 columns
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-_state = {"debug": False}
-
 StudyArgs = Annotated[list[Path], typer.Argument(help="Study YAML files.", show_default=False)]
 StoreOpt = Annotated[
     Path | None, typer.Option("--store", help="Fit store folder [default: .radonspec]")
@@ -42,41 +41,24 @@ StoreOpt = Annotated[
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
 
 
-@contextlib.contextmanager
-def _handle_errors() -> Iterator[None]:
-    """Map radonspec's errors to one-line messages and exit codes."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        err.print("interrupted; finished fits are stored, nothing half-written remains")
-        raise typer.Exit(130) from None
-    except RadonspecError as exc:
-        if _state["debug"]:
-            raise
-        lines = [str(e) for e in exc.errors] if isinstance(exc, SpecErrors) else [str(exc)]
-        for line in lines:
-            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-
-
 @app.command()
 def validate(studies: StudyArgs) -> None:
     """Check study files (spec, data, priors) without fitting; exit 1 on any error."""
-    from radonspec.compile.validate import validate as check
+    from radonspec.api import validate as check
 
     failed = 0
     for path in studies:
         try:
-            with _handle_errors():
+            with handle_errors():
                 study = check(path)
-                out.print(f"{path}: ok ({len(study.models)} models)")
+                out.print(f"{escape(str(path))}: ok ({len(study.models)} models)")
         except typer.Exit as stop:
             failed = max(failed, stop.exit_code)
     raise typer.Exit(failed)
@@ -92,7 +74,7 @@ def show(
     """Print the resolved spec and each model's priors, Bambi's automatic ones included."""
     from radonspec.cli.show import show_study
 
-    with _handle_errors():
+    with handle_errors():
         show_study(study_path, model, out)
 
 
@@ -118,32 +100,80 @@ def run(
     ] = False,
 ) -> None:
     """Fit what the store lacks, compare the models and write the report."""
-    from radonspec.api import run_studies
-
     if prior_only:
         from radonspec.cli.experiment import run_prior_only
 
-        with _handle_errors():
+        with handle_errors():
             code = run_prior_only(studies, console=out, strict=strict, out_dir=out_dir)
         raise typer.Exit(code)
     if executor not in ("local", "dask"):
-        err.print(f"error: --executor must be 'local' or 'dask', got '{executor}'")
+        err.print(f"error: --executor must be 'local' or 'dask', got '{escape(executor)}'")
         raise typer.Exit(1)
-    with _handle_errors():
-        code = run_studies(
-            studies,
-            jobs=jobs,
-            executor=executor,
-            scheduler=scheduler,
-            force=force,
-            out_dir=out_dir,
-            store=store,
-            quiet=quiet,
-            strict=strict,
-            console=out,
-            fit_only=False,
-        )
+    from radonspec.api import run as run_study
+    from radonspec.cli.progress import RunDisplay
+
+    def progress(stage: str) -> RunDisplay:
+        return RunDisplay(out, folds=stage == "folds", quiet=quiet)
+
+    code = 0
+    with handle_errors():
+        for path in studies:
+            result = run_study(
+                path, jobs=jobs, executor=executor, scheduler=scheduler, store=store,
+                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+                force=force, progress=progress,
+            )  # fmt: skip
+            if result.reused and not quiet:
+                for name in result.fits:
+                    out.print(f"  {escape(name)}: stored fit reused")
+            print_summary(result)
+            code = max(code, result.exit_code(strict=strict))
     raise typer.Exit(code)
+
+
+def _each(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
+    """The report folder of one of several studies: ``--out``/<study file's stem>."""
+    if out_dir is None:
+        return None
+    stems = [p.stem for p in studies]
+    name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}-{studies.index(path) + 1}"
+    return out_dir / name
+
+
+def print_summary(result: RunResult) -> None:
+    """The run's table (status, cache, timings, diagnostics), failures and report files."""
+    fits = result.fits
+    title = f"{result.study.name}: {len(fits)} models in {result.seconds:.1f} s"
+    table = Table(title=escape(title))
+    for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
+        table.add_column(column, justify="right" if column not in ("model", "status") else "left")
+    for name, fit in fits.items():
+        diag = fit.meta.get("diagnostics") or {}
+        table.add_row(
+            escape(name),
+            fit.status if fit.status == "ok" else f"[red]{escape(fit.status)}[/red]",
+            "yes" if fit.cached else "no",
+            f"{fit.seconds.get('total', 0.0):.1f}",
+            _num(diag.get("r_hat_max"), ".3f"),
+            _num(diag.get("ess_bulk_min"), ".0f"),
+            _num(diag.get("divergences"), "d"),
+        )
+    out.print(table)
+    dropped = {name: int(fit.meta.get("dropped_rows") or 0) for name, fit in fits.items()}
+    for name, count in dropped.items():
+        if count:
+            out.print(
+                f"{escape(name)}: {count} rows with a missing value dropped (data.dropna: true)"
+            )
+    for name, fit in fits.items():
+        if fit.status != "ok":
+            out.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
+    _print_files(result.written)
+
+
+def _print_files(written: Mapping[str, Path]) -> None:
+    for kind, file in written.items():
+        out.print(f"{kind}: {escape(str(file))}", highlight=False)
 
 
 @app.command()
@@ -153,10 +183,15 @@ def report(
     store: StoreOpt = None,
 ) -> None:
     """Write the report from stored fits only (nothing is sampled)."""
-    from radonspec.api import report_studies
+    from radonspec.api import report as report_study
 
-    with _handle_errors():
-        report_studies(studies, out_dir=out_dir, store=store, console=out)
+    with handle_errors():
+        for path in studies:
+            result = report_study(
+                path, store=store,
+                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+            )  # fmt: skip
+            _print_files(result.written)
 
 
 @app.command()
@@ -193,18 +228,18 @@ def runs(store: StoreOpt = None) -> None:
     """List the fits in the store's index, newest first."""
     from radonspec.run.runner import open_store
 
-    with _handle_errors():
+    with handle_errors():
         rows = open_store(store).runs()
         table = Table(title=f"{len(rows)} fits")
         for column in ("model", "study", "key", "status", "when", "seconds", "r_hat", "ess", "div"):
             table.add_column(column)
         for row in rows:
             table.add_row(
-                row.model,
-                row.study,
-                row.key[:12],
-                row.status,
-                row.created[:19],
+                escape(row.model),
+                escape(row.study),
+                escape(row.key[:12]),
+                escape(row.status),
+                escape(row.created[:19]),
                 _num(row.seconds, ".1f"),
                 _num(row.r_hat_max, ".3f"),
                 _num(row.ess_bulk_min, ".0f"),
@@ -231,5 +266,5 @@ def main() -> None:
     try:
         app()
     except FitError as exc:  # raised outside a handled block
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(str(exc))}")
         sys.exit(exc.exit_code)

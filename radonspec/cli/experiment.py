@@ -1,7 +1,7 @@
 """The experiment commands of the command line: ``try``, ``watch``, ``diff`` and ``init``.
 
 They only chain this package's functions. ``register(app)`` adds them to the
-``radonspec`` Typer app; errors go through ``cli._handle_errors`` like every other
+``radonspec`` Typer app; errors go through ``cli.console.handle_errors`` like every other
 command's, so exit codes and messages stay in one place.
 """
 
@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from radonspec.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
     from radonspec.cli.tryout import TryResult
@@ -27,17 +30,12 @@ StoreOpt = Annotated[
 
 
 def _consoles() -> tuple[Console, Console]:
-    from radonspec.cli.app import err, out
-
     return out, err
 
 
 @contextmanager
 def _handled() -> Iterator[None]:
-    # the CLI's one error-to-exit-code mapping; imported late: cli imports this module
-    from radonspec.cli.app import _handle_errors
-
-    with _handle_errors():
+    with handle_errors():  # the CLI's one error-to-exit-code mapping
         yield
 
 
@@ -264,10 +262,10 @@ def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> in
         table.add_column(column, justify="left" if column in ("model", "verdict") else "right")
     for name, check in checks.items():
         if check.error is not None:
-            table.add_row(name, "", "", "", f"[red]{check.error}[/red]")
+            table.add_row(escape(name), "", "", "", f"[red]{escape(check.error)}[/red]")
             continue
         table.add_row(
-            name,
+            escape(name),
             f"[{check.observed[0.05]:.3g}, {check.observed[0.95]:.3g}]",
             f"[{check.predicted[0.05]:.3g}, {check.predicted[0.95]:.3g}]",
             f"{check.share_in_range:.0%}",
@@ -276,7 +274,7 @@ def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> in
     console.print(table)
     for check in checks.values():
         for problem in check.problems if check.error is None else ():
-            console.print(f"  {check.model}: {problem}", highlight=False)
+            console.print(f"  {escape(check.model)}: {escape(problem)}", highlight=False)
     return 0 if all(c.passed for c in checks.values()) else 2
 
 
@@ -296,50 +294,19 @@ def run_prior_only(
     prior predictive check failed. Nothing is sampled from a posterior and nothing
     is stored.
     """
-    from radonspec.api import REPORT_MANIFEST, default_out, spec_hash
-    from radonspec.compare.prior import capped_draws, checks_of, prior_predictives
-    from radonspec.compile.model import study_base
-    from radonspec.compile.validate import validate
-    from radonspec.data.load import load_data
-    from radonspec.report.render import write_prior_report
+    from radonspec.api import prior_only
 
     code = 0
     for path in paths:
-        study = validate(path, initial_point=False)
-        data = load_data(study.data, study_base(study))
-        models = _compiled(study, data)
-        found = prior_predictives(
-            study, draws=capped_draws(len(data), draws), built=models, data=data
-        )
-        failed = print_prior_checks(checks_of(found), console)
+        folder = out_dir if out_dir is not None and len(paths) == 1 else None
+        result = prior_only(path, draws=draws, out=folder)
+        assert result.results is not None and result.results.prior_predictive is not None
+        failed = print_prior_checks(result.results.prior_predictive.checks, console)
         if strict:
             code = max(code, failed)
-        folder = out_dir if out_dir is not None and len(paths) == 1 else default_out(study)
-        # `run` would otherwise take this report for its own, current one and keep it
-        (folder / REPORT_MANIFEST).unlink(missing_ok=True)
-        written = write_prior_report(
-            study, data, folder, models=models, found=found, spec_hash=spec_hash(study)
-        )
-        for kind, file in written.items():
-            console.print(f"{kind}: {file}", highlight=False)
+        for kind, file in result.written.items():
+            console.print(f"{kind}: {escape(str(file))}", highlight=False)
     return code
-
-
-def _compiled(study: Any, data: Any) -> dict[str, Any]:
-    """Bambi models of the study's models that compile; the others are left out.
-
-    ``prior_predictives`` compiles a missing one again and records its error.
-    """
-    from radonspec.compile.model import compile_model
-    from radonspec.errors import RadonspecError
-
-    models = {}
-    for name in study.models:
-        try:
-            models[name] = compile_model(study, name, data).model
-        except RadonspecError:
-            continue
-    return models
 
 
 def register(app: typer.Typer) -> None:

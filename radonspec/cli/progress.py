@@ -30,10 +30,11 @@ class RunDisplay:
     ``folds`` hides the start of cross-validation refits, which come by dozens.
     """
 
-    def __init__(self, console: Console, *, folds: bool = False) -> None:
+    def __init__(self, console: Console, *, folds: bool = False, quiet: bool = False) -> None:
         self._console = console
         self._folds = folds
-        self._live = console.is_terminal
+        self._quiet = quiet
+        self._live = console.is_terminal and not quiet
         self._started: dict[str, float] = {}
         self._tasks: dict[str, TaskID] = {}
         self._progress = Progress(
@@ -61,6 +62,8 @@ class RunDisplay:
 
     def __call__(self, model: str, event: str, fit: Fit | None) -> None:
         """Show one event."""
+        if self._quiet:
+            return
         now = time.perf_counter()
         if event in ("started", "scoring"):
             self._started[model] = now
@@ -74,24 +77,24 @@ class RunDisplay:
             self._show_line(model, event, fit, took)
 
     def _show_live(self, model: str, event: str, fit: Fit | None) -> None:  # noqa: ARG002
-        text = _STATES.get(event, event)  # a failure's reason follows in the summary
+        text = _STATES.get(event, escape(event))  # a failure's reason follows in the summary
         if model not in self._tasks:
             if self._folds and event in ("started", "cached"):
                 return
-            self._tasks[model] = self._progress.add_task(text, model=model, total=1)
+            self._tasks[model] = self._progress.add_task(text, model=escape(model), total=1)
         done = event in ("cached", "done", "failed", "scored", "unscored")
         self._progress.update(self._tasks[model], description=text, completed=int(done))
 
     def _show_line(self, model: str, event: str, fit: Fit | None, took: float) -> None:
         if event == "started" and not self._folds:
-            self._console.print(f"  {model}: sampling ...")
+            self._console.print(f"  {escape(model)}: sampling ...")
         elif event == "cached" and not self._folds:
-            self._console.print(f"  {model}: stored fit reused")
+            self._console.print(f"  {escape(model)}: stored fit reused")
         elif event == "done":
-            self._console.print(f"  {model}: done in {took:.1f} s")
+            self._console.print(f"  {escape(model)}: done in {took:.1f} s")
         elif event == "scoring":
-            self._console.print(f"  {model}: scoring held-out folds ...")
+            self._console.print(f"  {escape(model)}: scoring held-out folds ...")
         elif event in ("scored", "unscored"):
-            self._console.print(f"  {model}: {event} in {took:.1f} s")
+            self._console.print(f"  {escape(model)}: {event} in {took:.1f} s")
         elif event == "failed" and fit is not None:
             self._console.print(f"  [red]{escape(model)}: failed[/red]: {escape(fit.error or '')}")

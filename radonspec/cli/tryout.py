@@ -132,7 +132,7 @@ class TryResult:
     study: Study
     fit: Any  # radonspec.run.fit.Fit
     table: pd.DataFrame | None
-    diagnostics: Any  # radonspec.compare.loo.Diagnostics | None
+    diagnostics: Any  # radonspec.compare.diagnostics.Diagnostics | None
 
 
 def try_formula(
@@ -140,36 +140,36 @@ def try_formula(
     *,
     store: str | os.PathLike[str] | None = None,
     force: bool = False,
-    on_event: Any = None,
+    progress: Any = None,
     study: Study | None = None,
 ) -> TryResult:
-    """Check, fit (or find in the store) and summarise one formula.
+    """Check, fit (or find in the store) and summarise one formula, through the API.
 
     Parameters
     ----------
     spec
         The model and its data.
     store
-        The fit store (default ``.radonspec``); a fit already there is reused.
+        The fit store (default ``.radonspec``); a fit (and its analysis) already there
+        is reused.
     force
         Refit even a stored fit.
-    on_event
-        Passed to ``fit_study`` (model, event, fit) for progress.
+    progress
+        Passed to ``radonspec.api.fit_study``.
     study
         ``try_study(spec)`` when the caller has it already (saves checking twice).
     """
-    from radonspec.compare.loo import diagnose, parameter_table
-    from radonspec.run.runner import fit_study
+    from radonspec.api import analyse, fit_study
 
     study = study or try_study(spec)
-    fits = fit_study(study, jobs=1, store=store, force=force, on_event=on_event)
+    fits = fit_study(study, jobs=1, store=store, force=force, progress=progress)
     fit = fits[spec.model]
     if not fit.ok or fit.tree is None:
         return TryResult(study, fit, None, None)
-    max_treedepth = study.models[spec.model].sampler.max_treedepth
-    return TryResult(
-        study, fit, parameter_table(fit.tree), diagnose(fit.tree, max_treedepth=max_treedepth)
-    )
+    analysis = analyse(study, fits, store=store).models[spec.model].analysis
+    if analysis is None:
+        return TryResult(study, fit, None, None)
+    return TryResult(study, fit, analysis.table, analysis.diagnostics)
 
 
 def save_spec(spec: TrySpec, path: Path) -> Path:

@@ -1,29 +1,32 @@
 """``radonspec watch STUDY``: re-validate, re-fit what changed and re-render on every save.
 
 The spec, every file it ``extends`` and its data file are polled (modification time
-and size, standard library only). Each change runs one *cycle*: full validation,
-then ``fit_study``, whose store serves every model whose key did not change, so only
-edited models (or all of them, when the data changed) are sampled; then the report.
-A cycle that fails prints its located errors and writes nothing: the last good
-report stays where it was.
+and size, standard library only). Each change runs one *cycle*: ``radonspec.api.run``,
+exactly what ``radonspec run`` does (validation, fitting what the store lacks, the
+study's comparison, PSIS-LOO or k-fold, the analysis kept beside each fit, the report),
+so only edited models (or all of them, when the data changed) are sampled and only
+their analyses made. A cycle that fails prints its located errors and writes nothing:
+the last good report stays where it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from radonspec.errors import RadonspecError, SpecError, SpecErrors
 from radonspec.study.schema import Study
 
-Reporter = Callable[[Study, Mapping[str, Any], Path], Mapping[str, Any]]
+Runner = Callable[[Path, Any], Any]  # (study file, progress) -> api.RunResult
 Signature = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
 
 
@@ -45,16 +48,19 @@ class Cycle:
     study: Study | None = None
 
 
-def session_reporter(store: str | os.PathLike[str] | None) -> Reporter:
-    """The report ``radonspec run`` writes, as a reporter for ``Watcher``."""
+def api_runner(
+    store: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str] | None,
+    jobs: int | None,
+) -> Runner:
+    """What ``radonspec run`` does for one study, as a runner for ``Watcher``."""
 
-    def report(study: Study, fits: Mapping[str, Any], folder: Path) -> Mapping[str, Any]:
-        # the same function `run` ends with, so watch and run write identical reports
-        from radonspec.api import write_study_report
+    def run(path: Path, progress: Any) -> Any:
+        from radonspec.api import run as run_study
 
-        return write_study_report(study, fits, folder, store=None if store is None else Path(store))
+        return run_study(path, store=store, out=out_dir, jobs=jobs, progress=progress)
 
-    return report
+    return run
 
 
 class Watcher:
@@ -72,8 +78,8 @@ class Watcher:
         Worker processes for fitting.
     console
         Where progress and errors are printed.
-    reporter
-        Writes the report (default: ``session_reporter``); tests pass their own.
+    runner
+        Runs one cycle (default: ``api_runner``, i.e. ``radonspec.api.run``).
     """
 
     def __init__(
@@ -84,14 +90,14 @@ class Watcher:
         out_dir: str | os.PathLike[str] | None = None,
         jobs: int | None = None,
         console: Console | None = None,
-        reporter: Reporter | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.path = Path(path)
         self.store = store
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.jobs = jobs
         self.console = console or Console(highlight=False)
-        self.reporter = reporter or session_reporter(store)
+        self.runner = runner or api_runner(store, out_dir, jobs)
         self.last_good: Study | None = None
         self.last: Cycle | None = None
         self._seen: dict[Path, Signature] = {}
@@ -125,9 +131,6 @@ class Watcher:
 
     def cycle(self) -> Cycle:
         """Validate, fit what the store lacks and write the report; print what happened."""
-        from radonspec.compile.validate import validate
-        from radonspec.run.runner import fit_study
-
         # taken before reading: a save while this cycle runs triggers the next one
         before = self.snapshot()
         self._seen = before
@@ -137,26 +140,34 @@ class Watcher:
         def event(model: str, what: str, fit: Any) -> None:
             if what == "started":
                 sampled.append(model)
-                self.console.print(f"  {model}: sampling ...")
+                self.console.print(f"  {escape(model)}: sampling ...")
             elif what == "cached":
                 cached.append(model)
 
+        @contextlib.contextmanager
+        def progress(stage: str) -> Iterator[Any]:
+            yield event if stage == "fits" else (lambda model, what, fit: None)
+
         try:
-            study = validate(self.path, initial_point=False)
-            fits = fit_study(study, jobs=self.jobs, store=self.store, on_event=event)
-            failed = tuple(name for name, fit in fits.items() if not fit.ok)
-            folder = self.out_dir or Path("radonspec-out") / study.name
-            written = self.reporter(study, fits, folder)
+            result = self.runner(self.path, progress)
         except KeyboardInterrupt:
             raise
         except RadonspecError as exc:
             errors = _lines(exc)
             for line in errors:
-                self.console.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+                self.console.print(
+                    f"[red]error:[/red] {escape(line)}", markup=True, highlight=False
+                )
             if self.last_good is not None:
                 self.console.print("  the last good report stays in place; fix and save again")
             self.last = Cycle(False, errors=errors)
             return self.last
+        study = result.study
+        fits = result.fits
+        failed = tuple(name for name, fit in fits.items() if fit.status != "ok")
+        written = result.written
+        if result.reused:
+            cached = list(fits)
         self.last_good = study
         # files known only now (the data file of the first good spec) join the watch
         self._seen = self.snapshot() | before
@@ -172,14 +183,15 @@ class Watcher:
         return self.last
 
     def _print(self, cycle: Cycle) -> None:
-        fitted = f" ({', '.join(cycle.sampled)})" if cycle.sampled else ""
+        fitted = f" ({escape(', '.join(cycle.sampled))})" if cycle.sampled else ""
         parts = [f"{len(cycle.sampled)} fitted{fitted}"]
         parts.append(f"{len(cycle.cached)} from the store")
         if cycle.failed:
-            parts.append(f"[red]{len(cycle.failed)} failed ({', '.join(cycle.failed)})[/red]")
+            names = escape(", ".join(cycle.failed))
+            parts.append(f"[red]{len(cycle.failed)} failed ({names})[/red]")
         self.console.print("  valid; " + ", ".join(parts), markup=True, highlight=False)
         for kind, file in cycle.written.items():
-            self.console.print(f"  {kind}: {file}", highlight=False)
+            self.console.print(f"  {kind}: {escape(str(file))}", highlight=False)
 
     # the loop ---------------------------------------------------------------------
 
@@ -280,11 +292,9 @@ def watch(
     out_dir: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     console: Console | None = None,
-    reporter: Reporter | None = None,
+    runner: Runner | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Watch ``path`` and re-run on every change; see ``Watcher``. Returns the exit code."""
-    watcher = Watcher(
-        path, store=store, out_dir=out_dir, jobs=jobs, console=console, reporter=reporter
-    )
+    watcher = Watcher(path, store=store, out_dir=out_dir, jobs=jobs, console=console, runner=runner)
     return watcher.run(interval=interval, max_cycles=max_cycles, sleep=sleep)

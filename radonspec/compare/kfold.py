@@ -15,14 +15,15 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from radonspec.errors import CompileError
+from radonspec.compare.loo import Comparison, compare_fits
+from radonspec.errors import CompileError, FitError
 from radonspec.run.fit import Fit
 from radonspec.run.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
 from radonspec.run.store import Store
@@ -72,10 +73,17 @@ def kfold_study(
     scheduler: str | None = None,
     store: Store | str | os.PathLike[str] | None = None,
     on_event: Event | None = None,
+    frame: pd.DataFrame | None = None,
+    stored_only: bool = False,
 ) -> dict[str, KFoldResult]:
-    """Cross-validate ``models`` as ``study.compare.kfold`` says; refits go through the store."""
+    """Cross-validate ``models`` as ``study.compare.kfold`` says; refits go through the store.
+
+    ``frame`` is the study's data as loaded by the caller (loaded here when None).
+    ``stored_only`` refits nothing: a refit missing from the store is a ``FitError``.
+    """
     settings = study.compare.kfold
-    frame = study_frame(study)
+    if frame is None:
+        frame = study_frame(study)
     folds = make_folds(frame, settings.k, settings.group_by, seed=_fold_seed(study))
     planned: list[Planned] = []
     for name in models:
@@ -83,6 +91,8 @@ def kfold_study(
             train = frame.drop(index=test).reset_index(drop=True)
             label = fold_label(name, index)
             planned.append(plan_fit(study, name, train, label=label, posterior_only=True))
+    if stored_only:
+        _require_stored(study, planned, open_store(store))
     # lazy: hundreds of fold refits must not all sit in memory at once
     fits = fit_planned(
         study,
@@ -107,6 +117,57 @@ def kfold_study(
         if on_event is not None:
             on_event(shown, "scored" if results[name].error is None else "unscored", None)
     return results
+
+
+def cross_validate(
+    study: Study,
+    fits: Mapping[str, Fit],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
+    on_event: Event | None = None,
+    frame: pd.DataFrame | None = None,
+    stored_only: bool = False,
+) -> Comparison:
+    """The k-fold comparison of the study's compared models (refits go through the store).
+
+    A model whose refits fail or whose held-out rows cannot be scored is left out with
+    a note; ``stored_only`` (``radonspec report``) refits nothing.
+    """
+    fitted = {n for n, f in fits.items() if f.ok}
+    names = [n for n in (study.compare.models or list(study.models)) if n in fitted]
+    results = kfold_study(
+        study, names, full_fits=fits, jobs=jobs, executor=executor, scheduler=scheduler,
+        store=store, on_event=on_event, frame=frame, stored_only=stored_only,
+    )  # fmt: skip
+    usable = {name: r for name, r in results.items() if r.error is None}
+    comparison = compare_fits(
+        {},
+        criterion="kfold",
+        elpd={n: to_elpd(r, _draws(fits[n])) for n, r in usable.items()},
+    )
+    notes = [f"'{n}' left out of the k-fold comparison: {r.error}" for n, r in results.items()
+             if r.error is not None]  # fmt: skip
+    return replace(comparison, warnings=(*comparison.warnings, *notes))
+
+
+def _draws(fit: Fit) -> int:
+    assert fit.tree is not None
+    posterior = fit.tree["posterior"]
+    return int(posterior.sizes["draw"] * posterior.sizes["chain"])
+
+
+def _require_stored(study: Study, planned: list[Planned], store: Store) -> None:
+    for item in planned:
+        meta = store.read_meta(item.key) or {}
+        if meta.get("status") != "ok":
+            where = study.source or study.name
+            raise FitError(
+                f"the k-fold refit '{item.label}' of {where} is not stored (key"
+                f" {item.key[:12]}); make the refits with: radonspec run {where}"
+            )
 
 
 def to_elpd(result: KFoldResult, n_samples: int) -> Any:

@@ -1,8 +1,8 @@
-"""Plain data for the report's experiment sections: the sweep view.
+"""The sweep view: one row per cell of a study's sweep, ranked, with its diagnostics.
 
 The report renders; this module only computes. (Each model's difference from the
-reference model is ``experiment.diff.model_differences``; the prior predictive
-section is ``experiment.prior.prior_table``.)
+reference model is ``study.diff.model_differences``; the prior predictive section is
+``compare.prior.prior_table``.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.compare.loo import Comparison, ComparisonRow, Diagnostics, compare_fits, diagnose
+from radonspec.compare.diagnostics import Diagnostics, diagnose
+from radonspec.compare.loo import Comparison, ComparisonRow, compare_fits
+from radonspec.compare.psis import psis_loo
 from radonspec.study.schema import Study
 from radonspec.study.sweep import SweepCell, sweep_cells
 
@@ -59,6 +61,8 @@ def sweep_table(
     fits: Mapping[str, Any],
     comparison: Comparison | None = None,
     diagnostics: Mapping[str, Diagnostics] | None = None,
+    *,
+    elpd: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The sweep view: one row per cell, best expected predictive accuracy first.
 
@@ -78,6 +82,9 @@ def sweep_table(
         ``elpd_diff`` follows ArviZ: 0 for the best, negative for the rest.
     diagnostics
         Diagnostics by model name; computed from the fits where missing.
+    elpd
+        PSIS-LOO results by model name (ArviZ records) for cells the comparison does
+        not rank; computed from the fits where missing.
 
     Returns
     -------
@@ -88,7 +95,7 @@ def sweep_table(
         ``flags`` (failed checks, e.g. ``"r_hat, divergences"``), ``r_hat_max``,
         ``ess_bulk_min``, ``divergences``, ``cached``. Failed fits come last.
     """
-    return sweep_view(study, fits, comparison, diagnostics).table
+    return sweep_view(study, fits, comparison, diagnostics, elpd=elpd).table
 
 
 def sweep_view(
@@ -96,6 +103,8 @@ def sweep_view(
     fits: Mapping[str, Any],
     comparison: Comparison | None = None,
     diagnostics: Mapping[str, Diagnostics] | None = None,
+    *,
+    elpd: Mapping[str, Any] | None = None,
 ) -> SweepView:
     """``sweep_table`` with the criterion it ranks by and notes on what it could not show."""
     if study.sweep is None:
@@ -103,7 +112,7 @@ def sweep_view(
     cells = _with_base(study, sweep_cells(study))
     axes = list(study.sweep.over.axes())
     ok = [c.name for c in cells if _ok(fits.get(c.name))]
-    scores, criterion, notes = _scores(ok, fits, comparison)
+    scores, criterion, notes = _scores(ok, fits, comparison, elpd or {})
     rows = []
     for cell in cells:
         fit = fits.get(cell.name)
@@ -168,7 +177,10 @@ def _ok(fit: Any) -> bool:
 
 
 def _scores(
-    names: list[str], fits: Mapping[str, Any], comparison: Comparison | None
+    names: list[str],
+    fits: Mapping[str, Any],
+    comparison: Comparison | None,
+    elpd: Mapping[str, Any],
 ) -> tuple[dict[str, dict[str, float]], str, list[str]]:
     """Rank, elpd, se, elpd_diff, dse and Pareto-k count per cell; the criterion; notes."""
     if not names:
@@ -183,7 +195,7 @@ def _scores(
             return scores, comparison.criterion, []
         if comparison.criterion == "loo":
             # the pointwise differences behind dse are not kept: compare the cells alone
-            return _loo_scores(names, fits), "loo", []
+            return _loo_scores(names, fits, elpd), "loo", []
         scores = {n: _score(rows[n], ranked.index(n)) for n in names}
         for n in names:
             scores[n] |= {"elpd_diff": rows[n].elpd - best.elpd, "dse": np.nan}
@@ -200,7 +212,7 @@ def _scores(
             f"the {comparison.criterion} comparison lacks {missing}: the cells are ranked by"
             " PSIS-LOO instead"
         )
-    return _loo_scores(names, fits), "loo", notes
+    return _loo_scores(names, fits, elpd), "loo", notes
 
 
 def _score(row: ComparisonRow, rank: int) -> dict[str, float]:
@@ -214,12 +226,18 @@ def _score(row: ComparisonRow, rank: int) -> dict[str, float]:
     }
 
 
-def _loo_scores(names: list[str], fits: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    chosen = compare_fits({n: fits[n].tree for n in names})
+def _loo_scores(
+    names: list[str], fits: Mapping[str, Any], elpd: Mapping[str, Any]
+) -> dict[str, dict[str, float]]:
+    given = {n: elpd[n] for n in names if n in elpd}
+    trees = {n: fits[n].tree for n in names if n not in given}
+    chosen = compare_fits(trees, elpd={**given, **{n: psis_loo(t) for n, t in trees.items()}})
     return {row.model: _score(row, row.rank) for row in chosen.rows if row.model in names}
 
 
 def _diagnose(study: Study, name: str, fit: Any) -> Diagnostics | None:
+    if getattr(fit, "tree", None) is None:
+        return None
     spec = study.models.get(name)
     depth = spec.sampler.max_treedepth if spec is not None else 10
     try:

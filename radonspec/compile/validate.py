@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
-from radonspec.compile.model import compile_model, study_base, used_columns
+import pandas as pd
+
+from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
 from radonspec.data.load import columns_of, load_data
 from radonspec.errors import CompileError, DataError, Location, SpecError, SpecErrors
 from radonspec.study.checks import check_model, formula_infos
 from radonspec.study.loader import load_study
 from radonspec.study.schema import Study
+
+
+@dataclass
+class Checked:
+    """A study checked against its data: the problems found, the data and the built models.
+
+    ``frame`` is the data as loaded once for the whole run (every column a model, the
+    report or cross-validation uses); ``compiled`` holds each model that compiled, so
+    later steps reuse it instead of building it again.
+    """
+
+    study: Study
+    errors: list[SpecError]
+    frame: pd.DataFrame | None = None
+    compiled: dict[str, Compiled] = field(default_factory=dict)
 
 
 def validate(path: str | os.PathLike[str], *, initial_point: bool = True) -> Study:
@@ -33,33 +51,47 @@ def validate(path: str | os.PathLike[str], *, initial_point: bool = True) -> Stu
 
 def check_against_data(study: Study, *, initial_point: bool = True) -> list[SpecError]:
     """Every data-aware problem of a loaded study (columns, values, priors, initial point)."""
+    return check_study(study, initial_point=initial_point).errors
+
+
+def study_columns(study: Study, columns: list[str]) -> list[str]:
+    """Every column of the data the study uses: its models', the report's, k-fold's, filters."""
+    wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
+    wanted |= set(study.data.categorical)  # so reference levels are checked too
+    named = [study.report.group, study.report.predictor, study.compare.kfold.group_by]
+    wanted |= {c for c in named if c is not None and c in columns}
+    return sorted(wanted)
+
+
+def check_study(study: Study, *, initial_point: bool = True) -> Checked:
+    """Check a loaded study against its data, loading the data once and keeping the models."""
     base = study_base(study)
     data_where = study.locate("data", "path" if study.data.path else "dataset")
     try:
         columns = columns_of(study.data, base)
     except DataError as exc:
-        return [SpecError(str(exc), data_where)]
+        return Checked(study, [SpecError(str(exc), data_where)])
     errors: list[SpecError] = []
     for name, model in study.models.items():
         errors += check_model(study, name, model, columns)
     errors += _check_columns(study, columns)
     if errors:
-        return errors
-    wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
-    wanted |= set(study.data.categorical)  # so reference levels are checked too
+        return Checked(study, errors)
     try:
-        frame = load_data(study.data, base, sorted(wanted))
+        frame = load_data(study.data, base, study_columns(study, columns))
     except DataError as exc:
-        return [SpecError(str(exc), study.locate(*exc.path) if exc.path else data_where)]
+        where = study.locate(*exc.path) if exc.path else data_where
+        return Checked(study, [SpecError(str(exc), where)])
+    compiled: dict[str, Compiled] = {}
     for name in study.models:
         where = study.locate("models", name, "formula")
         try:
-            compiled = compile_model(study, name, frame)
+            compiled[name] = compile_model(study, name, frame)
             if initial_point:
-                _check_initial_point(compiled.model, name)
+                _check_initial_point(compiled[name].model, name)
         except (CompileError, DataError) as exc:
             errors.append(SpecError(_strip_location(str(exc)), where))
-    return errors
+    return Checked(study, errors, frame, compiled)
 
 
 def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
@@ -110,4 +142,4 @@ def _strip_location(message: str) -> str:
     return message
 
 
-__all__ = ["Location", "check_against_data", "validate"]
+__all__ = ["Checked", "Location", "check_against_data", "check_study", "validate"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
 from radonspec.data.load import Prepared, load_data, prepare
@@ -28,6 +29,7 @@ STORE_FORMAT = 1  # bump when the stored tree's layout changes: old fits then mi
 DEFAULT_STORE = ".radonspec"
 
 Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
+Describe = Callable[[Fit], Mapping[str, Any]]  # a fresh fit -> what meta.json adds about it
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,12 @@ def study_frame(study: Study, models: list[str] | None = None) -> Any:
     return load_data(study.data, study_base(study), sorted(columns))
 
 
-def plan_study(study: Study, models: list[str] | None = None) -> list[Planned]:
-    """Load the data once, compile each model and compute its fit key."""
-    frame = study_frame(study, models)
+def plan_study(
+    study: Study, models: list[str] | None = None, *, frame: pd.DataFrame | None = None
+) -> list[Planned]:
+    """Key each model's fit on the study's data (loaded here unless ``frame`` is given)."""
+    if frame is None:
+        frame = study_frame(study, models)
     return [plan_fit(study, name, frame) for name in models or list(study.models)]
 
 
@@ -118,51 +123,6 @@ def plan_fit(
     return Planned(label, model, fit_key(payload), seed, data, posterior_only=posterior_only)
 
 
-def fit_study(
-    study: Study,
-    *,
-    jobs: int | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    store: Store | str | os.PathLike[str] | None = None,
-    force: bool = False,
-    models: list[str] | None = None,
-    on_event: Event | None = None,
-) -> dict[str, Fit]:
-    """Fit what the store lacks and return every model's ``Fit``, in the study's order.
-
-    Parameters
-    ----------
-    study
-        A loaded study (``load_study``).
-    jobs
-        Worker processes (default: the number of cores; 1 fits in this process).
-    executor
-        ``"local"`` (this machine) or ``"dask"``.
-    scheduler
-        Address of an existing Dask scheduler; default starts a local cluster.
-    store
-        The fit store or its folder (default ``.radonspec``).
-    force
-        Refit even what the store holds.
-    models
-        Fit only these models (default all).
-    on_event
-        Called with (model, event, fit) as models are cached, started and finished.
-    """
-    planned = plan_study(study, models)
-    return fit_planned(
-        study,
-        planned,
-        jobs=jobs,
-        executor=executor,
-        scheduler=scheduler,
-        store=store,
-        force=force,
-        on_event=on_event,
-    )
-
-
 def fit_planned(
     study: Study,
     planned: list[Planned],
@@ -174,6 +134,7 @@ def fit_planned(
     force: bool = False,
     on_event: Event | None = None,
     lazy: bool | str = False,
+    describe: Describe | None = None,
 ) -> dict[str, Fit]:
     """Fit planned items the store lacks; return every item's ``Fit`` by label, in order.
 
@@ -181,6 +142,8 @@ def fit_planned(
     dropped from memory once stored), so memory stays that of a few fits however
     many the study has; ``lazy="closed"`` returns no trees at all (status and key
     only; load each with ``Store.get`` when needed), for hundreds of refits.
+    ``describe`` adds to each fresh fit's ``meta.json`` (the API passes its
+    diagnostics summary, which the index lists).
     """
     notify = on_event or (lambda model, event, fit: None)
     fit_store = open_store(store)
@@ -202,7 +165,7 @@ def fit_planned(
             todo.append(item)
     if todo:
         with _executor(executor, jobs, scheduler, len(todo)) as runner:
-            fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy)
+            fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
             results.update(fresh)
     return {item.label: results[item.label] for item in planned if item.label in results}
 
@@ -215,6 +178,7 @@ def _sample_missing(
     force: bool,
     notify: Event,
     lazy: bool | str = False,
+    describe: Describe | None = None,
 ) -> dict[str, Fit]:
     """Sample under per-key locks, so concurrent runs never sample one key twice."""
     results: dict[str, Fit] = {}
@@ -250,7 +214,7 @@ def _sample_missing(
             notify(item.label, "started", None)
         for fit in runner.run(jobs):
             item = by_label[fit.model]
-            stored = store.put(fit, _meta(study, item, fit))
+            stored = store.put(fit, _meta(study, item, fit, describe))
             if lazy and stored.ok:  # let this fit's draws go: the file holds them
                 reread = store.get(stored.key, lazy=True)
                 stored = stored if reread is None else replace(reread, cached=False)
@@ -262,7 +226,7 @@ def _sample_missing(
     return results
 
 
-def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
+def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> dict[str, Any]:
     assert item.data is not None
     spec = study.models[item.model]
     meta: dict[str, Any] = {
@@ -275,29 +239,12 @@ def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
         "rows": len(item.data.frame),
         "dropped_rows": item.data.dropped,
     }
-    if fit.ok and fit.tree is not None:
-        meta["diagnostics"] = _diagnostics_summary(fit)
+    if describe is not None and fit.ok and fit.tree is not None:
+        try:
+            meta.update(describe(fit))
+        except Exception:  # a description is a convenience in the index, never a failure
+            log.debug("describing %s failed", fit.model, exc_info=True)
     return meta
-
-
-def _diagnostics_summary(fit: Fit) -> dict[str, Any]:
-    from radonspec.compare.loo import diagnose
-
-    assert fit.tree is not None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # small fits make ArviZ warn; the numbers say it
-            found = diagnose(fit.tree, key=fit.key)  # kept for the report of this run
-    except Exception:  # diagnostics are a convenience in the index, never a reason to fail
-        log.debug("diagnostics of %s failed", fit.model, exc_info=True)
-        return {}
-    return {
-        "r_hat_max": found.r_hat_max,
-        "ess_bulk_min": found.ess_bulk_min,
-        "ess_tail_min": found.ess_tail_min,
-        "divergences": found.divergences,
-        "passed": found.passed,
-    }
 
 
 @contextlib.contextmanager

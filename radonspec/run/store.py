@@ -4,6 +4,8 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
 
     fits/<key[:2]>/<key>/fit.nc     the DataTree (NetCDF4 via h5netcdf); absent for failed fits
     fits/<key[:2]>/<key>/meta.json  spec, data fingerprint, versions, timings, status, checksum
+    fits/<key[:2]>/<key>/analysis-<analysis key>.npz   the fit's analysis (derived, re-made
+                                    when missing or unreadable; see radonspec.compare.results)
     tmp/<key>.<kind>.<random>/      folders being written or moved aside; never read
     locks/<key>.lock                per-key ``flock`` files (left in place: removing is racy)
     index.sqlite                    one row per fit folder, rebuilt from the folders when lost
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 FIT_FILE = "fit.nc"
 META_FILE = "meta.json"
+ANALYSIS_PREFIX = "analysis-"  # analysis-<analysis key>.npz beside fit.nc
+ANALYSIS_SUFFIX = ".npz"
 INDEX_FILE = "index.sqlite"
 INDEX_VERSION = 1  # PRAGMA user_version; a different value makes the index rebuild itself
 BUSY_SECONDS = 30.0
@@ -211,6 +215,46 @@ class Store:
             cached=True,
             path=str(path),
         )
+
+    # -- analyses kept beside fits --------------------------------------------------------
+
+    def read_analysis(self, key: str, name: str) -> bytes | None:
+        """The bytes of analysis ``name`` kept beside the fit of ``key``, or None.
+
+        Analyses are derived data: one that is missing, unreadable or of another
+        version is simply made again by the caller.
+        """
+        _check_key(name)
+        path = self.folder(key) / f"{ANALYSIS_PREFIX}{name}{ANALYSIS_SUFFIX}"
+        try:
+            if path.is_symlink():
+                return None
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def write_analysis(self, key: str, name: str, data: bytes) -> bool:
+        """Keep an analysis beside the stored fit of ``key``; whether it was written.
+
+        Written under a temporary name in the fit's folder, then renamed, so a reader
+        sees the whole file or none. The fit must be stored; a store that cannot be
+        written (read-only, full) only loses the cache, never the run.
+        """
+        _check_key(name)
+        folder = self.folder(key)
+        if not (folder / META_FILE).is_file():
+            return False
+        path = folder / f"{ANALYSIS_PREFIX}{name}{ANALYSIS_SUFFIX}"
+        temporary = folder / f".{ANALYSIS_PREFIX}{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            _write_file(temporary, data)
+            os.replace(temporary, path)
+        except OSError as exc:
+            log.debug("analysis of %s not kept: %s", key, exc)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return False
+        return True
 
     def runs(self, study: str | None = None) -> list[RunRecord]:
         """Return the index's rows, newest first; only ``study``'s when given."""

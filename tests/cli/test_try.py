@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from radonspec.api import fit_study
 from radonspec.cli.experiment import register
 from radonspec.cli.tryout import (
     TrySpec,
@@ -19,7 +20,6 @@ from radonspec.cli.tryout import (
 )
 from radonspec.compile.validate import validate
 from radonspec.errors import DataError, SpecError, SpecErrors
-from radonspec.run.runner import fit_study
 from radonspec.study.loader import load_study
 
 TINY = {"draws": 100, "tune": 100, "chains": 2}

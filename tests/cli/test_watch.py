@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import io
+import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 from rich.console import Console
 
 from radonspec.cli.watch import Watcher, extends_chain, watch
-from radonspec.study.schema import Study
 
 STUDY = """\
 spec_version: 1
@@ -30,18 +29,18 @@ models:
 """
 
 
-class Reports:
-    """A stand-in for the report: one line per cycle in report.txt."""
+class Runs:
+    """``radonspec.api.run`` (what ``radonspec run`` does), counting the cycles that ran."""
 
-    def __init__(self) -> None:
-        self.calls = 0
+    def __init__(self, store: Path, out: Path) -> None:
+        self.store, self.out, self.calls = store, out, 0
 
-    def __call__(self, study: Study, fits: Mapping[str, Any], folder: Path) -> dict[str, Path]:
+    def __call__(self, path: Path, progress: Any) -> Any:
+        from radonspec.api import run
+
+        result = run(path, store=self.store, out=self.out, jobs=1, progress=progress)
         self.calls += 1
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "report.txt"
-        path.write_text(f"report {self.calls}: {', '.join(fits)}\n")
-        return {"text": path}
+        return result
 
 
 def bump(path: Path, text: str) -> None:
@@ -73,7 +72,8 @@ def test_files_follow_extends_and_the_data(tmp_path: Path, toy: Path) -> None:
     child.write_text("extends: ../toy.yaml\nname: child\n")
     assert extends_chain(child) == [child.resolve(), toy.resolve()]
     out, _ = console()
-    watcher = Watcher(child, store=tmp_path / "store", console=out, reporter=Reports())
+    runs = Runs(tmp_path / "store", tmp_path / "out")
+    watcher = Watcher(child, store=tmp_path / "store", console=out, runner=runs)
     assert watcher.files() == [child.resolve(), toy.resolve()]
     # a cycle that cannot run (data path relative to the child: sub/toy.csv) keeps the list
     cycle = watcher.cycle()
@@ -85,11 +85,8 @@ def test_only_the_edited_model_refits_and_a_bad_edit_keeps_the_last_report(
     tmp_path: Path, toy: Path
 ) -> None:
     out, buffer = console()
-    reports = Reports()
-    watcher = Watcher(
-        toy, store=tmp_path / "store", out_dir=tmp_path / "out", jobs=1, console=out,
-        reporter=reports,
-    )  # fmt: skip
+    runs = Runs(tmp_path / "store", tmp_path / "out")
+    watcher = Watcher(toy, console=out, runner=runs)
     first = watcher.cycle()
     assert first.ok and sorted(first.sampled) == ["a", "b"] and first.cached == ()
     assert watcher.files()[-1] == (tmp_path / "toy.csv").resolve()  # the data is watched now
@@ -98,8 +95,12 @@ def test_only_the_edited_model_refits_and_a_bad_edit_keeps_the_last_report(
     assert watcher.changed() == [toy.resolve()]
     second = watcher.cycle()
     assert second.ok and second.sampled == ("b",) and second.cached == ("a",)
-    report = tmp_path / "out" / "report.txt"
-    assert report.read_text() == "report 2: a, b\n"
+    report = tmp_path / "out" / "report.html"
+    good = report.read_bytes()
+    assert list(json.loads((tmp_path / "out" / "summary.json").read_text())["models"]) == [
+        "a",
+        "b",
+    ]
 
     bad = STUDY.replace("formula: y ~ 1", "formula: y ~ 1 + z")
     bump(toy, bad)
@@ -108,7 +109,7 @@ def test_only_the_edited_model_refits_and_a_bad_edit_keeps_the_last_report(
     assert not third.ok and third.sampled == ()
     assert third.errors[0].startswith(f"{os.path.relpath(toy)}:")
     assert "model 'b': unknown column 'z' in formula" in third.errors[0]
-    assert reports.calls == 2 and report.read_text() == "report 2: a, b\n"
+    assert runs.calls == 2 and report.read_bytes() == good
     assert "the last good report stays in place" in buffer.getvalue()
     assert watcher.last_good is second.study
 
@@ -139,8 +140,8 @@ def test_the_loop_runs_a_cycle_per_change(tmp_path: Path, toy: Path) -> None:
             bump(toy, text)
 
     code = watch(
-        toy, interval=0.01, max_cycles=2, store=tmp_path / "store", out_dir=tmp_path / "out",
-        jobs=1, console=out, reporter=Reports(), sleep=sleep,
+        toy, interval=0.01, max_cycles=2, console=out,
+        runner=Runs(tmp_path / "store", tmp_path / "out"), sleep=sleep,
     )  # fmt: skip
     assert code == 0
     text = buffer.getvalue()
@@ -148,19 +149,25 @@ def test_the_loop_runs_a_cycle_per_change(tmp_path: Path, toy: Path) -> None:
     assert "changed: " in text and "1 fitted (a), 1 from the store" in text
 
 
-def test_the_default_reporter_is_the_report_run_writes(
+def test_the_default_runner_is_what_run_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from radonspec import api as session
-    from radonspec.cli.watch import session_reporter
+    from radonspec import api
+    from radonspec.cli.watch import api_runner
 
     calls: list[tuple[Any, ...]] = []
 
-    def write_study_report(study: Any, fits: Any, folder: Path, **kwargs: Any) -> dict:
-        calls.append((study, fits, folder, kwargs))
-        return {"html": folder / "report.html"}
+    def run(path: Any, **kwargs: Any) -> str:
+        calls.append((path, kwargs))
+        return "result"
 
-    monkeypatch.setattr(session, "write_study_report", write_study_report)
-    written = session_reporter(str(tmp_path / "store"))("study", {"a": 1}, tmp_path / "out")
-    assert written == {"html": tmp_path / "out" / "report.html"}
-    assert calls == [("study", {"a": 1}, tmp_path / "out", {"store": tmp_path / "store"})]
+    monkeypatch.setattr(api, "run", run)
+    found = api_runner(tmp_path / "store", tmp_path / "out", 2)(tmp_path / "s.yaml", "progress")
+    assert found == "result"
+    assert calls == [
+        (
+            tmp_path / "s.yaml",
+            {"store": tmp_path / "store", "out": tmp_path / "out", "jobs": 2,
+             "progress": "progress"},
+        )
+    ]  # fmt: skip

@@ -86,8 +86,8 @@ def test_run_prior_only_writes_a_report_of_the_prior_checks_alone(tmp_path: Path
 
     from typer.testing import CliRunner
 
-    from radonspec.api import REPORT_MANIFEST
     from radonspec.cli.app import app
+    from radonspec.report.manifest import REPORT_MANIFEST
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=40)

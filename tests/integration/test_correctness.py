@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radonspec.api import fit_study
 from radonspec.data.datasets import load_bundled
-from radonspec.run.runner import fit_study
 from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow

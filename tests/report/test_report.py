@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.compare.loo import Comparison, ComparisonRow, Diagnostics
+from radonspec.compare.diagnostics import Diagnostics
+from radonspec.compare.loo import Comparison, ComparisonRow
+from radonspec.compare.results import analyse
 from radonspec.report import render as render_module
-from radonspec.report import write_report
+from radonspec.report import write_report as render_report
 from radonspec.report.content import ModelView
 from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shrinkage_figure
 from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
@@ -42,6 +44,25 @@ SECTIONS = [
 
 
 # -- a tiny radon-like study, fitted once per session ---------------------------------------
+
+
+def write_report(
+    study: Study,
+    data: pd.DataFrame,
+    fits: dict[str, Fit],
+    out: Path,
+    *,
+    models: dict[str, Any] | None = None,
+    spec_hash: str = "",
+    comparison: Comparison | None = None,
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, Path]:
+    """Analyse the fits (no store: everything computed) and write their report."""
+    built = models or {}
+    results = analyse(
+        study, fits, data, comparison=comparison, build=built.get, thresholds=thresholds
+    )
+    return render_report(results, out, spec_hash=spec_hash)
 
 
 def simulated_data(seed: int = 0) -> pd.DataFrame:
@@ -360,7 +381,7 @@ def test_a_given_kfold_comparison_is_used_as_it_is(
     assert "### PSIS-LOO of the same models" in markdown and "| elpd_loo |" in markdown
     assert loo["agreement"] in markdown and "k-fold" in loo["agreement"]
     # without the built models the group views say what they miss instead of failing
-    assert "the report was given no built model" in markdown
+    assert "has no group estimates: its model could not be built" in markdown
 
 
 @pytest.mark.slow
@@ -608,12 +629,12 @@ def test_a_failing_experiment_section_shows_its_error_and_the_report_is_written(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from radonspec.report import experimentviews
+    from radonspec.compare import results
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("sweep exploded")
 
-    monkeypatch.setattr(experimentviews, "sweep_view", boom)
+    monkeypatch.setattr(results, "sweep_view", boom)
     study, fits, _ = swept_inputs(example, tmp_path)
     study = study.model_copy(
         update={"report": study.report.model_copy(update={"formats": ("json", "markdown"),
@@ -772,16 +793,49 @@ def _texts(figure: Any) -> tuple[str, list[str], list[str], bool]:
     return title, [ax.get_xlabel() for ax in axes], [ax.get_ylabel() for ax in axes], has_legend
 
 
+def predictive_tree(observed: np.ndarray, replicated: np.ndarray) -> Any:
+    """A fit's groups as the predictive check reads them: observed and replicated data."""
+    import xarray as xr
+
+    n = observed.size
+    return xr.DataTree.from_dict(
+        {
+            "observed_data": xr.Dataset({"count": ("__obs__", observed)}),
+            "posterior_predictive": xr.Dataset(
+                {"count": (("chain", "draw", "__obs__"), replicated.reshape(2, -1, n))}
+            ),
+        }
+    )
+
+
 @pytest.mark.parametrize("discrete", [False, True])
 def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
+    from dataclasses import replace
+
+    from radonspec.compare.predictive import predictive_check
+
     rng = np.random.default_rng(0)
     observed = rng.poisson(3, 60).astype(float) if discrete else rng.normal(size=60)
     replicated = rng.poisson(3, (80, 60)).astype(float) if discrete else rng.normal(size=(80, 60))
-    figure = ppc_figure("m", "#0072B2", observed, replicated, rng.uniform(size=60), "count")
+    check = predictive_check(predictive_tree(observed, replicated), discrete=discrete, pit=False)
+    assert check.kind == ("frequencies" if discrete else "density")
+    figure = ppc_figure("m", "#0072B2", replace(check, pit=rng.uniform(size=60)))
     title, xlabels, ylabels, legend = _texts(figure)
     assert title == "Posterior predictive check: m"
     assert xlabels == ["count", "LOO-PIT value"] and all(ylabels) and legend
     assert to_png(figure).startswith(PNG)
+
+
+def test_a_continuous_family_with_whole_number_data_gets_densities_of_bounded_size() -> None:
+    """Diameters in whole millimetres: one bar per distinct replicated value hung the report."""
+    from radonspec.compare.predictive import PPC_DRAWS, predictive_check
+
+    rng = np.random.default_rng(1)
+    observed = np.round(rng.normal(24, 2, 5_000))  # 15-ish distinct whole numbers
+    replicated = rng.normal(24, 2, (400, 5_000))  # every replicated value distinct
+    check = predictive_check(predictive_tree(observed, replicated), discrete=False, pit=False)
+    assert check.kind == "density" and check.draws == PPC_DRAWS
+    assert check.curves.shape[0] == PPC_DRAWS and check.curves.size < 200_000
 
 
 def test_shrinkage_figure_draws_prior_dominated_estimates_on_the_edge() -> None:

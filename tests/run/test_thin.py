@@ -14,12 +14,14 @@ import arviz_stats as azs
 import numpy as np
 import pytest
 
-from radonspec.compare.loo import NO_PREDICTIVE, compare_fits, loo_pit, ppc_rmsd, prediction_rmsd
+from radonspec.api import fit_study
+from radonspec.compare.loo import compare_fits
+from radonspec.compare.predictive import NO_PREDICTIVE, loo_pit, ppc_rmsd, prediction_rmsd
 from radonspec.errors import SpecError
 from radonspec.run import runner
 from radonspec.run.budget import MAX_BYTES_ENV
 from radonspec.run.fit import Fit
-from radonspec.run.runner import fit_study, open_store, plan_fit, plan_study, study_frame
+from radonspec.run.runner import open_store, plan_fit, plan_study, study_frame
 from radonspec.run.sample import sample_model, thin_tree
 from radonspec.study.loader import load_study, load_study_text
 from radonspec.study.schema import SamplerSpec, Study
@@ -323,7 +325,7 @@ def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
 
 
 def test_loo_pit_reuses_the_smoothed_weights_of_loo(fits: dict[str, Fit]) -> None:
-    from radonspec.compare import loo as compare
+    from radonspec.compare import psis as compare
 
     tree = _tree(fits["thinned"]).copy()
     alone = compare.loo_pit(tree)

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from radonspec.compare.loo import Comparison, ComparisonRow, Diagnostics
+from radonspec.compare.diagnostics import Diagnostics
+from radonspec.compare.loo import Comparison, ComparisonRow
 from radonspec.compare.sweep import sweep_table
 from radonspec.errors import SpecError
 from radonspec.study.jsonschema import study_json_schema
@@ -369,7 +370,7 @@ def test_sweep_table_ranks_cells_and_marks_the_base(write_spec: Write) -> None:
 
 @pytest.mark.slow
 def test_a_sweep_fits_each_cell_once_and_ranks_them(write_spec: Write, tmp_path: Path) -> None:
-    from radonspec.run.runner import fit_study
+    from radonspec.api import fit_study
 
     path = write_spec(
         """
