@@ -18,14 +18,13 @@ from radonspec.errors import CompileError, RadonspecError
 from radonspec.run.executors import Executor, FitJob, make_executor
 from radonspec.run.fit import Fit
 from radonspec.run.sample import model_seed, versions
-from radonspec.run.store import Store, fit_key
+from radonspec.run.store import Store, draws_key, fit_key
 from radonspec.study.checks import formula_infos
 from radonspec.study.formula import FormulaError
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
 
-STORE_FORMAT = 1  # bump when the stored tree's layout changes: old fits then miss
 DEFAULT_STORE = ".radonspec"
 
 Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
@@ -105,22 +104,14 @@ def plan_fit(
         message = getattr(exc, "message", str(exc))
         key = fit_key({"model": label, "failed_plan": message})
         return Planned(label, model, key, seed, None, f"model '{model}': {message}")
-    dumped = spec.model_dump(mode="json", exclude={"description"})
-    # Sampler settings added after fits were first stored (thin, predictive) enter the key
-    # only when they differ from their default, so every fit stored before them keeps its key.
-    for field, default in (("thin", 1), ("predictive", True)):
-        if dumped["sampler"].get(field, default) == default:
-            dumped["sampler"].pop(field, None)
-    payload = {
-        "format": STORE_FORMAT,
-        "spec": dumped,
-        "seed": seed,
-        "data": data.fingerprint,
-        "versions": versions(spec.sampler.backend),
-    }
-    if posterior_only:  # absent otherwise, so keys of full fits stay what they were
-        payload["stores"] = "posterior"
-    return Planned(label, model, fit_key(payload), seed, data, posterior_only=posterior_only)
+    key = draws_key(
+        spec.model_dump(mode="json"),
+        seed=seed,
+        data=data.fingerprint,
+        versions=versions(spec.sampler.backend),
+        posterior_only=posterior_only,
+    )
+    return Planned(label, model, key, seed, data, posterior_only=posterior_only)
 
 
 def fit_planned(

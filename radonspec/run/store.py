@@ -52,7 +52,7 @@ META_FILE = "meta.json"
 ANALYSIS_PREFIX = "analysis-"  # analysis-<analysis key>.npz beside fit.nc
 ANALYSIS_SUFFIX = ".npz"
 INDEX_FILE = "index.sqlite"
-INDEX_VERSION = 1  # PRAGMA user_version; a different value makes the index rebuild itself
+INDEX_VERSION = 2  # PRAGMA user_version; a different value makes the index rebuild itself
 BUSY_SECONDS = 30.0
 _KEY = re.compile(r"[0-9A-Za-z_-]{2,128}")
 _TMP_NAME = re.compile(r"(?P<key>[0-9A-Za-z_-]{2,128})\.(new|old|bad)\.[0-9A-Za-z_]+")
@@ -83,6 +83,63 @@ def fit_key(payload: Mapping[str, Any]) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: Bump when what a key covers or the stored tree's layout changes: fits stored under an
+#: older format then miss (and ``radonspec runs`` lists them as such). 2: the key lists the
+#: fields that change the draws explicitly (``time_limit`` no longer refits).
+STORE_FORMAT = 2
+#: The model fields a fit's draws depend on; the rest (``NOT_IN_KEY``) never enter its key.
+KEY_MODEL_FIELDS = (
+    "formula", "family", "link", "priors", "noncentered", "center_predictors",
+)  # fmt: skip
+#: Sampler settings that change the draws or what is stored with them.
+KEY_SAMPLER_FIELDS = (
+    "backend", "draws", "tune", "chains", "target_accept", "max_treedepth", "init", "thin",
+    "predictive",
+)  # fmt: skip
+#: Fields that do not change the draws: a change to them reuses the stored fit.
+NOT_IN_KEY = {
+    "model": ("description", "sampler"),
+    "sampler": ("seed", "time_limit"),  # the seed enters as the model's own seed
+}
+
+
+def draws_key(
+    model: Mapping[str, Any],
+    *,
+    seed: int,
+    data: str,
+    versions: Mapping[str, str],
+    posterior_only: bool = False,
+) -> str:
+    """The key of one fit: a hash of exactly what its draws depend on.
+
+    Parameters
+    ----------
+    model
+        The resolved model spec as JSON-like data (``ModelSpec.model_dump(mode="json")``);
+        only ``KEY_MODEL_FIELDS`` and the sampler's ``KEY_SAMPLER_FIELDS`` are read.
+    seed
+        The model's own seed (from the study seed and the fit's label).
+    data
+        Fingerprint of the data the fit sees (its columns, levels and values).
+    versions
+        Versions of the packages the draws depend on.
+    posterior_only
+        A fit that stores its posterior alone (a cross-validation refit).
+    """
+    sampler = model.get("sampler") or {}
+    payload = {
+        "format": STORE_FORMAT,
+        "model": {field: model.get(field) for field in KEY_MODEL_FIELDS},
+        "sampler": {field: sampler.get(field) for field in KEY_SAMPLER_FIELDS},
+        "seed": seed,
+        "data": data,
+        "versions": dict(versions),
+        "stores": "posterior" if posterior_only else "all",
+    }
+    return fit_key(payload)
 
 
 def _canonical(value: Any, *, strict: bool) -> Any:
@@ -458,6 +515,7 @@ class Store:
             **_canonical(fit.meta, strict=False),
             **_canonical(meta, strict=False),
             "key": fit.key,
+            "format": STORE_FORMAT,
             "model": fit.model,
             "status": fit.status,
             "error": fit.error,
@@ -796,11 +854,15 @@ def _row(meta: Mapping[str, Any], root: Path) -> tuple[Any, ...]:
     seconds = meta.get("seconds")
     total = seconds.get("total") if isinstance(seconds, Mapping) else seconds
     rel = (Path("fits") / key[:2] / key / name).as_posix()
+    status = str(meta.get("status", ""))
+    if _number(meta.get("format"), int) != STORE_FORMAT:
+        # a fit of an older store format is never a hit again: listed, and said why
+        status = f"{status}, old format (refitted on its next run)"
     return (
         key,
         str(meta.get("model", "")),
         str(meta.get("study", "")),
-        str(meta.get("status", "")),
+        status,
         str(meta.get("created", "")),
         _number(total, float),
         _number(diag.get("r_hat_max"), float),

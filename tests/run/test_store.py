@@ -18,7 +18,15 @@ import xarray as xr
 
 from radonspec.errors import StoreError
 from radonspec.run.fit import Fit
-from radonspec.run.store import RunRecord, Store, fit_key
+from radonspec.run.store import (
+    KEY_MODEL_FIELDS,
+    KEY_SAMPLER_FIELDS,
+    NOT_IN_KEY,
+    RunRecord,
+    Store,
+    draws_key,
+    fit_key,
+)
 
 COUNTIES = ["AITKIN", "CROW WING", "ST. LOUIS"]
 KEY = "ab" + "0" * 62
@@ -105,6 +113,54 @@ def test_fit_key_is_canonical_and_pinned() -> None:
     assert fit_key({"a": 1, "b": [0.1, "x"]}) == (
         "f70a6722f07a5c22536d6040034b6dc2adb234106a18b013bb9ce3d67e5f2f4b"
     )
+
+
+def test_every_spec_field_is_either_in_the_key_or_listed_as_not_changing_the_draws() -> None:
+    """A new spec field must be placed: silently left out, a changed model would be served
+    an old model's draws."""
+    from radonspec.study.schema import ModelSpec, SamplerSpec
+
+    model = set(ModelSpec.model_fields)
+    assert model == set(KEY_MODEL_FIELDS) | set(NOT_IN_KEY["model"])
+    assert not set(KEY_MODEL_FIELDS) & set(NOT_IN_KEY["model"])
+    sampler = set(SamplerSpec.model_fields)
+    assert sampler == set(KEY_SAMPLER_FIELDS) | set(NOT_IN_KEY["sampler"])
+
+
+def test_each_field_that_changes_the_draws_changes_the_key() -> None:
+    from radonspec.study.schema import ModelSpec
+
+    spec = ModelSpec.model_validate({"formula": "y ~ x"}).model_dump(mode="json")
+    base = draws_key(spec, seed=1, data="d", versions={"pymc": "6.4.0"})
+    changed = {
+        "formula": ["y ~ x + z"],
+        "family": "t",
+        "link": "log",
+        "priors": {"x": "Normal(0, 1)"},
+        "noncentered": False,
+        "center_predictors": False,
+    }
+    assert set(changed) == set(KEY_MODEL_FIELDS)
+    for field, value in changed.items():
+        assert (
+            draws_key(spec | {field: value}, seed=1, data="d", versions={"pymc": "6.4.0"}) != base
+        )
+    sampler = dict(spec["sampler"])
+    for field in KEY_SAMPLER_FIELDS:
+        other = {**sampler, field: "changed"}
+        assert draws_key({**spec, "sampler": other}, seed=1, data="d",
+                         versions={"pymc": "6.4.0"}) != base  # fmt: skip
+    for field in NOT_IN_KEY["sampler"]:
+        other = {**sampler, field: 12345}
+        assert draws_key({**spec, "sampler": other}, seed=1, data="d",
+                         versions={"pymc": "6.4.0"}) == base  # fmt: skip
+    assert draws_key(spec | {"description": "x"}, seed=1, data="d",
+                     versions={"pymc": "6.4.0"}) == base  # fmt: skip
+    assert draws_key(spec, seed=2, data="d", versions={"pymc": "6.4.0"}) != base
+    assert draws_key(spec, seed=1, data="e", versions={"pymc": "6.4.0"}) != base
+    assert draws_key(spec, seed=1, data="d", versions={"pymc": "6.5.0"}) != base
+    assert draws_key(spec, seed=1, data="d", versions={"pymc": "6.4.0"},
+                     posterior_only=True) != base  # fmt: skip
 
 
 def test_fit_key_is_the_same_in_another_process() -> None:

@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED_SPEC = ROOT / "specs" / "radon" / "seed.yaml"
 #: plan_fit's key of the seed study's 'pooled' model, computed before thin and predictive
 #: existed (with the versions below): adding the fields must not change any stored key.
-PINNED_POOLED_KEY = "cd493c211790c01f2ebd18048051c29eea22d4423668ae9a54af537a0b08f61f"
+# store format 2 (issue 18): the key lists what changes the draws; format 1's pin was
+# cd493c211790c01f2ebd18048051c29eea22d4423668ae9a54af537a0b08f61f
+PINNED_POOLED_KEY = "49e864d0b99bb660e215ae77153d1314b9fca9d16727d70a1a235dbb0df65d25"
 FIXED_VERSIONS = {"radonspec": "0.1.0", "bambi": "0.21.0", "backend": "nutpie"}
 
 STUDY = """\
@@ -233,11 +235,17 @@ def _pooled_key(monkeypatch: pytest.MonkeyPatch, sampler_extra: str = "") -> str
     return plan_fit(study, "pooled", study_frame(study, ["pooled"])).key
 
 
-def test_keys_of_specs_without_the_new_fields_are_unchanged(
+def test_keys_are_pinned_and_default_settings_written_out_keep_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert _pooled_key(monkeypatch) == PINNED_POOLED_KEY
     assert _pooled_key(monkeypatch, "thin: 1, predictive: true") == PINNED_POOLED_KEY
+
+
+def test_settings_that_do_not_change_the_draws_keep_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _pooled_key(monkeypatch, "time_limit: 600") == PINNED_POOLED_KEY
 
 
 def test_thinning_or_dropping_predictive_draws_changes_the_key(
