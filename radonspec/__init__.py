@@ -30,15 +30,15 @@ _API = {
     "analyse": "radonspec.api",
     "write_report": "radonspec.api",
     "run": "radonspec.api",
-    "report": "radonspec.api",
+    "report_from_store": "radonspec.api",
     "prior_only": "radonspec.api",
     "RunResult": "radonspec.api",
     "Study": "radonspec.study.schema",
-    "Fit": "radonspec.run.fit",
-    "Fits": "radonspec.run.fit",
-    "Comparison": "radonspec.compare.loo",
-    "Results": "radonspec.compare.records",
-    "ModelAnalysis": "radonspec.compare.records",
+    "Fit": "radonspec.fit.record",
+    "Fits": "radonspec.fit.record",
+    "Comparison": "radonspec.analysis.loo",
+    "Results": "radonspec.analysis.records",
+    "ModelAnalysis": "radonspec.analysis.records",
     "RadonspecError": "radonspec.errors",
     "SpecError": "radonspec.errors",
     "SpecErrors": "radonspec.errors",
@@ -65,13 +65,15 @@ __all__ = [
     "fit_study",
     "load_study",
     "prior_only",
-    "report",
+    "report_from_store",
     "run",
     "validate",
     "write_report",
 ]
 
 if TYPE_CHECKING:
+    from radonspec.analysis.loo import Comparison
+    from radonspec.analysis.records import ModelAnalysis, Results
     from radonspec.api import (
         RunResult,
         analyse,
@@ -79,15 +81,13 @@ if TYPE_CHECKING:
         fit_study,
         load_study,
         prior_only,
-        report,
+        report_from_store,
         run,
         validate,
         write_report,
     )
-    from radonspec.compare.loo import Comparison
-    from radonspec.compare.records import ModelAnalysis, Results
     from radonspec.errors import DataError, FitError, RadonspecError, SpecError, SpecErrors
-    from radonspec.run.fit import Fit, Fits
+    from radonspec.fit.record import Fit, Fits
     from radonspec.study.schema import Study
 
 

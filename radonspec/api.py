@@ -8,8 +8,8 @@ returns a context manager yielding the event callback ``(model, event, fit)``.
     study = load_study("specs/radon/seed.yaml")     # the spec, checked (spec/loader)
     study = validate(study)                          # against its data (compile/validate)
     fits = fit_study(study)                          # sampled or from the store (run/)
-    comparison = compare(study, fits)                # PSIS-LOO or k-fold (compare/)
-    results = analyse(study, fits, comparison)       # everything the report shows (compare/)
+    comparison = compare(study, fits)                # PSIS-LOO or k-fold (analysis/)
+    results = analyse(study, fits, comparison)       # everything the report shows (analysis/)
     write_report(study, results, "out/")             # HTML, Markdown, JSON (report/)
 
 ``run(path)`` chains them, loading the data once, building each model once, and
@@ -30,12 +30,12 @@ from typing import Any
 
 import pandas as pd
 
-from radonspec.compare.diagnostics import diagnostics_summary
-from radonspec.compare.loo import Comparison
-from radonspec.compare.records import Results
+from radonspec.analysis.diagnostics import diagnostics_summary
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import Results
 from radonspec.errors import FitError, SpecErrors
-from radonspec.run.fit import Fit, Fits
-from radonspec.run.runner import Event, Planned, fit_planned, open_store, plan_study
+from radonspec.fit.record import Fit, Fits
+from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_study
 from radonspec.study.schema import Study
 
 StudyLike = Study | str | os.PathLike[str]
@@ -178,7 +178,7 @@ def analyse(
     *,
     store: str | os.PathLike[str] | None = None,
 ) -> Results:
-    """Everything the report shows, as data (``radonspec.compare.records.Results``).
+    """Everything the report shows, as data (``radonspec.analysis.records.Results``).
 
     Each model's analysis is kept beside its fit in ``store`` and reused. Without a
     ``comparison`` (or with a PSIS-LOO one) the models are compared by PSIS-LOO.
@@ -239,7 +239,7 @@ def run(
                      seconds=time.perf_counter() - started)  # fmt: skip
 
 
-def report(
+def report_from_store(
     study: StudyLike,
     *,
     store: str | os.PathLike[str] | None = None,
@@ -278,8 +278,8 @@ def prior_only(
     Nothing is sampled from a posterior and nothing is stored. ``results`` holds the
     checks (``results.prior_predictive.checks``).
     """
-    from radonspec.compare.prior import capped_draws, prior_predictives
-    from radonspec.compare.results import analyse as analyse_fits
+    from radonspec.analysis.prior import capped_draws, prior_predictives
+    from radonspec.analysis.results import analyse as analyse_fits
     from radonspec.report.manifest import forget
 
     started = time.perf_counter()
@@ -405,7 +405,7 @@ class _Workspace:
                 ) -> Comparison | None:  # fmt: skip
         if self.study.compare.criterion != "kfold":
             return None  # PSIS-LOO comes from each model's analysis
-        from radonspec.compare.kfold import cross_validate
+        from radonspec.analysis.kfold import cross_validate
 
         with (progress or _silent)("folds") as event:
             return cross_validate(
@@ -415,7 +415,7 @@ class _Workspace:
 
     def analyse(self, fits: Mapping[str, Fit], comparison: Comparison | None, *,
                 store: Any) -> Results:  # fmt: skip
-        from radonspec.compare.results import analyse as analyse_fits
+        from radonspec.analysis.results import analyse as analyse_fits
 
         return analyse_fits(
             self.study, fits, self.frame, comparison=comparison, build=self.build,
@@ -478,7 +478,7 @@ __all__ = [
     "fit_study",
     "load_study",
     "prior_only",
-    "report",
+    "report_from_store",
     "run",
     "spec_hash",
     "validate",

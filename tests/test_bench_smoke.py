@@ -55,7 +55,7 @@ def test_target_verdicts() -> None:
                 ("/x/numba/core/compiler.py", "compile_extra"),
                 ("/x/nutpie/compile_pymc.py", "compile_pymc_model"),
                 ("/x/pymc/sampling/mcmc.py", "sample"),
-                ("/x/radonspec/run/sample.py", "sample_model"),
+                ("/x/radonspec/fit/sample.py", "sample_model"),
             ],
             "compile",
         ),

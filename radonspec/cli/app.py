@@ -177,17 +177,17 @@ def _print_files(written: Mapping[str, Path]) -> None:
 
 
 @app.command()
-def report(
+def report_from_store(
     studies: StudyArgs,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Write the report from stored fits only (nothing is sampled)."""
-    from radonspec.api import report as report_study
+    from radonspec.api import report_from_store
 
     with handle_errors():
         for path in studies:
-            result = report_study(
+            result = report_from_store(
                 path, store=store,
                 out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
             )  # fmt: skip
@@ -226,7 +226,7 @@ def datasets() -> None:
 @app.command()
 def runs(store: StoreOpt = None) -> None:
     """List the fits in the store's index, newest first."""
-    from radonspec.run.runner import open_store
+    from radonspec.fit.runner import open_store
 
     with handle_errors():
         rows = open_store(store).runs()

@@ -20,8 +20,8 @@ from rich.table import Table
 from radonspec.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
+    from radonspec.analysis.prior import PriorCheck
     from radonspec.cli.tryout import TryResult
-    from radonspec.compare.prior import PriorCheck
     from radonspec.study.diff import Difference
 
 StoreOpt = Annotated[

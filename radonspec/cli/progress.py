@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from radonspec.run.fit import Fit
+from radonspec.fit.record import Fit
 
 _STATES = {
     "started": "[cyan]sampling[/cyan]",

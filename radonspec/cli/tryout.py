@@ -130,9 +130,9 @@ class TryResult:
     """What ``try`` fitted: the study, the fit, its parameter table and diagnostics."""
 
     study: Study
-    fit: Any  # radonspec.run.fit.Fit
+    fit: Any  # radonspec.fit.record.Fit
     table: pd.DataFrame | None
-    diagnostics: Any  # radonspec.compare.diagnostics.Diagnostics | None
+    diagnostics: Any  # radonspec.analysis.diagnostics.Diagnostics | None
 
 
 def try_formula(

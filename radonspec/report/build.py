@@ -15,7 +15,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from radonspec.compare.records import ModelResult, Results
+from radonspec.analysis.records import ModelResult, Results
 from radonspec.report.content import Content, ModelView, PriorPredictiveView, Residual, Section
 from radonspec.report.experimentviews import (
     prior_predictive_section,

@@ -1,7 +1,7 @@
 """What the report says, as plain records: the templates and summary.json only format them.
 
 ``radonspec.report.build`` fills a ``Content`` from a study's analysis
-(``radonspec.compare.results.Results``). ``attempt`` is how every figure is made: one
+(``radonspec.analysis.results.Results``). ``attempt`` is how every figure is made: one
 that fails becomes a visible note, never a lost report.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from radonspec.compare.diagnostics import Diagnostics
-from radonspec.compare.groups import RandomEffectRow
-from radonspec.compare.loo import Comparison
-from radonspec.compare.records import DataSummary
-from radonspec.compare.sweep import SweepView
+from radonspec.analysis.diagnostics import Diagnostics
+from radonspec.analysis.groups import RandomEffectRow
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import DataSummary
+from radonspec.analysis.sweep import SweepView
 from radonspec.errors import attempt
 
 

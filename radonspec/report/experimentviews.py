@@ -1,6 +1,6 @@
 """The report's experiment sections: the sweep, differences from the reference, prior checks.
 
-The numbers come from the analysis (``radonspec.compare.records.Results``); this module
+The numbers come from the analysis (``radonspec.analysis.records.Results``); this module
 places them in the ``Content`` and draws the prior predictive figures. Each figure is made
 through ``attempt``: one that fails is a note where it would have been.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from radonspec.compare.records import MAX_PRIOR_PANELS, Results
+from radonspec.analysis.records import MAX_PRIOR_PANELS, Results
 from radonspec.report import plots
 from radonspec.report.content import Content, Image, PriorPredictiveView, Section, attempt
 from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure

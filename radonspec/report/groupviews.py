@@ -11,8 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from radonspec.compare.groups import GroupEstimates
-from radonspec.compare.records import Results
+from radonspec.analysis.groups import GroupEstimates
+from radonspec.analysis.records import Results
 from radonspec.errors import did_you_mean
 from radonspec.report import groupplots, plots
 from radonspec.report.content import Content, Image, Section, attempt

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.compare.records import ModelAnalysis
+from radonspec.analysis.records import ModelAnalysis
 from radonspec.report.content import ParamRow, ParamSection
 
 

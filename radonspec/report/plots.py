@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from radonspec.compare.predictive import PredictiveCheck
+from radonspec.analysis.predictive import PredictiveCheck
 
 DPI = 110
 WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from radonspec.compare.records import Results
+from radonspec.analysis.records import Results
 from radonspec.report.build import build_content
 from radonspec.report.content import Content, Image
 from radonspec.report.numbers import (
@@ -41,7 +41,7 @@ def write_report(results: Results, out_dir: Path, *, spec_hash: str = "") -> dic
     Parameters
     ----------
     results
-        The study's analysis (``radonspec.compare.results.analyse``).
+        The study's analysis (``radonspec.analysis.results.analyse``).
     out_dir
         Folder of the report; created when missing. Markdown figures go to
         ``out_dir/figures``.

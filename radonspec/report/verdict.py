@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from radonspec.compare.loo import Comparison
-from radonspec.compare.records import Results
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import Results
 from radonspec.report.content import Content, ModelView
 from radonspec.report.numbers import fmt
 

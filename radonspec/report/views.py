@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from radonspec.compare.records import MAX_PRIOR_PANELS, Results
+from radonspec.analysis.records import MAX_PRIOR_PANELS, Results
 from radonspec.report import plots
 from radonspec.report.content import Content, Image, Section, attempt
 

@@ -12,7 +12,7 @@ from pytensor.graph.traversal import ancestors
 
 from radonspec.compile import design
 from radonspec.compile.model import compile_model
-from radonspec.run.runner import study_frame
+from radonspec.fit.runner import study_frame
 from radonspec.study.loader import load_study
 
 SEED = Path(__file__).parents[2] / "specs" / "radon" / "seed.yaml"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.compare.kfold import held_out_loglik
+from radonspec.analysis.kfold import held_out_loglik
 from radonspec.compile import factors
 from radonspec.data.datasets import load_bundled
 from radonspec.study.formula import formula_namespace

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radonspec.analysis.kfold import cross_validate, fold_label, kfold_study, make_folds
 from radonspec.api import fit_study
-from radonspec.compare.kfold import cross_validate, fold_label, kfold_study, make_folds
-from radonspec.run.runner import open_store
+from radonspec.fit.runner import open_store
 from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radonspec.analysis.frequentist import mixedlm_table
+from radonspec.analysis.groups import group_estimates
+from radonspec.analysis.loo import compare_fits
 from radonspec.api import fit_study
-from radonspec.compare.frequentist import mixedlm_table
-from radonspec.compare.groups import group_estimates
-from radonspec.compare.loo import compare_fits
-from radonspec.run.runner import plan_study
+from radonspec.fit.runner import plan_study
 from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.compare.diagnostics import Diagnostics
-from radonspec.compare.loo import Comparison, ComparisonRow
-from radonspec.compare.results import analyse
+from radonspec.analysis.diagnostics import Diagnostics
+from radonspec.analysis.loo import Comparison, ComparisonRow
+from radonspec.analysis.results import analyse
+from radonspec.fit.record import Fit
 from radonspec.report import render as render_module
 from radonspec.report import write_report as render_report
 from radonspec.report.content import ModelView
@@ -25,7 +26,6 @@ from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_shor
 from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
 from radonspec.report.summary import plain
 from radonspec.report.verdict import agreement, verdict
-from radonspec.run.fit import Fit
 from radonspec.study.schema import Study
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -612,7 +612,7 @@ def test_prior_draws_are_reproducible_and_match_the_report(
     example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    from radonspec.compare.prior import checks_of, prior_predictives
+    from radonspec.analysis.prior import checks_of, prior_predictives
 
     _, _, summary = swept
     study, _, models = swept_inputs(example, tmp_path)
@@ -629,7 +629,7 @@ def test_a_failing_experiment_section_shows_its_error_and_the_report_is_written(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from radonspec.compare import results
+    from radonspec.analysis import results
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("sweep exploded")
@@ -665,7 +665,7 @@ def test_sweep_view_reuses_a_larger_comparison_without_recomputing(
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from radonspec.compare import sweep as views
+    from radonspec.analysis import sweep as views
     from radonspec.study.loader import load_study
 
     (tmp_path / "study.yaml").write_text(SWEEP_STUDY)
@@ -812,7 +812,7 @@ def predictive_tree(observed: np.ndarray, replicated: np.ndarray) -> Any:
 def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
     from dataclasses import replace
 
-    from radonspec.compare.predictive import predictive_check
+    from radonspec.analysis.predictive import predictive_check
 
     rng = np.random.default_rng(0)
     observed = rng.poisson(3, 60).astype(float) if discrete else rng.normal(size=60)
@@ -828,7 +828,7 @@ def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
 
 def test_a_continuous_family_with_whole_number_data_gets_densities_of_bounded_size() -> None:
     """Diameters in whole millimetres: one bar per distinct replicated value hung the report."""
-    from radonspec.compare.predictive import PPC_DRAWS, predictive_check
+    from radonspec.analysis.predictive import PPC_DRAWS, predictive_check
 
     rng = np.random.default_rng(1)
     observed = np.round(rng.normal(24, 2, 5_000))  # 15-ish distinct whole numbers

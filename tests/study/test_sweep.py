@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from radonspec.compare.diagnostics import Diagnostics
-from radonspec.compare.loo import Comparison, ComparisonRow
-from radonspec.compare.sweep import sweep_table
+from radonspec.analysis.diagnostics import Diagnostics
+from radonspec.analysis.loo import Comparison, ComparisonRow
+from radonspec.analysis.sweep import sweep_table
 from radonspec.errors import SpecError
 from radonspec.study.jsonschema import study_json_schema
 from radonspec.study.loader import load_study

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.compare.diagnostics import Diagnostics, diagnose
-from radonspec.compare.loo import Comparison, ComparisonRow, compare_fits
-from radonspec.compare.psis import psis_loo
+from radonspec.analysis.diagnostics import Diagnostics, diagnose
+from radonspec.analysis.loo import Comparison, ComparisonRow, compare_fits
+from radonspec.analysis.psis import psis_loo
 from radonspec.study.schema import Study
 from radonspec.study.sweep import SweepCell, sweep_cells
 

@@ -17,8 +17,8 @@ import pytest
 import xarray as xr
 
 from radonspec.errors import StoreError
-from radonspec.run.fit import Fit
-from radonspec.run.store import (
+from radonspec.fit.record import Fit
+from radonspec.fit.store import (
     KEY_MODEL_FIELDS,
     KEY_SAMPLER_FIELDS,
     NOT_IN_KEY,
@@ -166,7 +166,7 @@ def test_each_field_that_changes_the_draws_changes_the_key() -> None:
 def test_fit_key_is_the_same_in_another_process() -> None:
     payload = {"spec": {"formula": "y ~ x", "priors": {"sigma": "HalfNormal(5)"}}, "seed": 3.25}
     code = (
-        "from radonspec.run.store import fit_key;"
+        "from radonspec.fit.store import fit_key;"
         "print(fit_key({'seed': 3.25, 'spec': {'priors': {'sigma': 'HalfNormal(5)'},"
         " 'formula': 'y ~ x'}}))"
     )
@@ -308,7 +308,7 @@ def test_damaged_file_is_a_miss_then_refit_works(
     assert store.verify() == []
     damage(store.folder(KEY) / "fit.nc")
     assert store.verify() == [KEY]
-    with caplog.at_level(logging.WARNING, logger="radonspec.run.store"):
+    with caplog.at_level(logging.WARNING, logger="radonspec.fit.store"):
         assert store.get(KEY) is None
     assert any("is damaged" in r.message and _matches(reason, r.message) for r in caplog.records)
     assert not store.folder(KEY).exists()
@@ -443,7 +443,7 @@ def test_corrupt_index_is_rebuilt(store: Store, caplog: pytest.LogCaptureFixture
     for suffix in ("-wal", "-shm"):
         Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
     store.index_path.write_bytes(b"this is not an sqlite file at all" * 100)
-    with caplog.at_level(logging.WARNING, logger="radonspec.run.store"):
+    with caplog.at_level(logging.WARNING, logger="radonspec.fit.store"):
         assert store.runs() == before
     assert any("rebuilding it from the fit folders" in r.message for r in caplog.records)
     store.put(make_fit(OTHER), META)

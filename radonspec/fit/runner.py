@@ -15,10 +15,10 @@ import pandas as pd
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
-from radonspec.run.executors import Executor, FitJob, make_executor
-from radonspec.run.fit import Fit
-from radonspec.run.sample import model_seed, versions
-from radonspec.run.store import Store, draws_key, fit_key
+from radonspec.fit.executors import Executor, FitJob, make_executor
+from radonspec.fit.record import Fit
+from radonspec.fit.sample import model_seed, versions
+from radonspec.fit.store import Store, draws_key, fit_key
 from radonspec.study.checks import formula_infos
 from radonspec.study.formula import FormulaError
 from radonspec.study.schema import Study
@@ -252,6 +252,6 @@ def _executor(kind: str, jobs: int | None, scheduler: str | None, work: int) -> 
 
 
 def _cores() -> int:
-    from radonspec.run.executors import default_jobs
+    from radonspec.fit.executors import default_jobs
 
     return default_jobs()

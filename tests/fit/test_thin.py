@@ -14,15 +14,15 @@ import arviz_stats as azs
 import numpy as np
 import pytest
 
+from radonspec.analysis.loo import compare_fits
+from radonspec.analysis.predictive import NO_PREDICTIVE, loo_pit, ppc_rmsd, prediction_rmsd
 from radonspec.api import fit_study
-from radonspec.compare.loo import compare_fits
-from radonspec.compare.predictive import NO_PREDICTIVE, loo_pit, ppc_rmsd, prediction_rmsd
 from radonspec.errors import SpecError
-from radonspec.run import runner
-from radonspec.run.budget import MAX_BYTES_ENV
-from radonspec.run.fit import Fit
-from radonspec.run.runner import open_store, plan_fit, plan_study, study_frame
-from radonspec.run.sample import sample_model, thin_tree
+from radonspec.fit import runner
+from radonspec.fit.budget import MAX_BYTES_ENV
+from radonspec.fit.record import Fit
+from radonspec.fit.runner import open_store, plan_fit, plan_study, study_frame
+from radonspec.fit.sample import sample_model, thin_tree
 from radonspec.study.loader import load_study, load_study_text
 from radonspec.study.schema import SamplerSpec, Study
 
@@ -266,8 +266,8 @@ def test_the_seed_study_loads_with_default_sampler_settings() -> None:
 def test_report_of_a_fit_without_predictive_draws_says_what_it_skipped(
     study: Study, fits: dict[str, Fit], tmp_path: Path
 ) -> None:
+    from radonspec.fit.runner import study_frame
     from radonspec.report import write_report
-    from radonspec.run.runner import study_frame
 
     reported = study.model_copy(
         update={
@@ -298,8 +298,8 @@ def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
     study: Study, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from radonspec.compile.model import compile_model
-    from radonspec.run import sample
-    from radonspec.run.runner import study_frame
+    from radonspec.fit import sample
+    from radonspec.fit.runner import study_frame
 
     # thinned: the log-likelihood is computed after sampling, where blocks apply
     spec = study.models["thinned"].sampler
@@ -333,7 +333,7 @@ def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
 
 
 def test_loo_pit_reuses_the_smoothed_weights_of_loo(fits: dict[str, Fit]) -> None:
-    from radonspec.compare import psis as compare
+    from radonspec.analysis import psis as compare
 
     tree = _tree(fits["thinned"]).copy()
     alone = compare.loo_pit(tree)

@@ -5,7 +5,7 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
     fits/<key[:2]>/<key>/fit.nc     the DataTree (NetCDF4 via h5netcdf); absent for failed fits
     fits/<key[:2]>/<key>/meta.json  spec, data fingerprint, versions, timings, status, checksum
     fits/<key[:2]>/<key>/analysis-<analysis key>.npz   the fit's analysis (derived, re-made
-                                    when missing or unreadable; see radonspec.compare.results)
+                                    when missing or unreadable; see radonspec.analysis.results)
     tmp/<key>.<kind>.<random>/      folders being written or moved aside; never read
     locks/<key>.lock                per-key ``flock`` files (left in place: removing is racy)
     index.sqlite                    one row per fit folder, rebuilt from the folders when lost
@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from radonspec.errors import StoreError
-from radonspec.run.fit import Fit
+from radonspec.fit.record import Fit
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.compare.analysis import AnalysisSettings, analyse_model, highlight_levels
-from radonspec.compare.cache import CacheFormatError, decode, encode
-from radonspec.compare.diagnostics import DIAGNOSE_DEFAULTS
-from radonspec.compare.loo import Comparison, compare_fits
-from radonspec.compare.predictive import NO_PREDICTIVE
-from radonspec.compare.prior import PriorDraws
-from radonspec.compare.records import (
+from radonspec.analysis.cache import CacheFormatError, decode, encode
+from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS
+from radonspec.analysis.loo import Comparison, compare_fits
+from radonspec.analysis.model import AnalysisSettings, analyse_model, highlight_levels
+from radonspec.analysis.predictive import NO_PREDICTIVE
+from radonspec.analysis.prior import PriorDraws
+from radonspec.analysis.records import (
     RECORDS,
     DataSummary,
     GroupPanel,
@@ -35,10 +35,10 @@ from radonspec.compare.records import (
     PriorPredictive,
     Results,
 )
-from radonspec.compare.sweep import sweep_view
+from radonspec.analysis.sweep import sweep_view
 from radonspec.errors import attempt
-from radonspec.run.fit import Fit
-from radonspec.run.store import Store
+from radonspec.fit.record import Fit
+from radonspec.fit.store import Store
 from radonspec.study.diff import model_differences, reference_model
 from radonspec.study.schema import Study
 
@@ -301,7 +301,7 @@ def _prior_predictive(
     build: Builder | None,
     found: Mapping[str, PriorDraws] | None,
 ) -> Results:
-    from radonspec.compare.prior import (
+    from radonspec.analysis.prior import (
         capped_draws,
         checks_of,
         observed_values,

@@ -14,8 +14,8 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from radonspec.compare.groups import SAMPLE_DIMS, parameter_names
-from radonspec.compare.parameters import parameter_statistics
+from radonspec.analysis.groups import SAMPLE_DIMS, parameter_names
+from radonspec.analysis.parameters import parameter_statistics
 
 #: The thresholds of the diagnostics, unless the caller gives others.
 DIAGNOSE_DEFAULTS: dict[str, float] = {

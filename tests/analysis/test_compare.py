@@ -12,11 +12,11 @@ import pytest
 import xarray as xr
 from arviz_base import from_dict
 
-from radonspec.compare.diagnostics import diagnose
-from radonspec.compare.groups import group_estimates, parameter_names, random_effects
-from radonspec.compare.loo import compare_fits
-from radonspec.compare.parameters import parameter_table
-from radonspec.compare.predictive import loo_pit, ppc_rmsd, prediction_rmsd
+from radonspec.analysis.diagnostics import diagnose
+from radonspec.analysis.groups import group_estimates, parameter_names, random_effects
+from radonspec.analysis.loo import compare_fits
+from radonspec.analysis.parameters import parameter_table
+from radonspec.analysis.predictive import loo_pit, ppc_rmsd, prediction_rmsd
 from radonspec.errors import DataError, SpecError
 
 CHAINS, DRAWS, N_OBS = 4, 500, 30

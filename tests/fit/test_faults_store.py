@@ -31,9 +31,9 @@ import pytest
 import xarray as xr
 
 from radonspec.errors import StoreError
-from radonspec.run import store as store_module
-from radonspec.run.fit import Fit
-from radonspec.run.store import FIT_FILE, META_FILE, Store
+from radonspec.fit import store as store_module
+from radonspec.fit.record import Fit
+from radonspec.fit.store import FIT_FILE, META_FILE, Store
 
 KEY = "ab" + "1" * 62
 OTHER = "cd" + "2" * 62
@@ -84,7 +84,7 @@ import os, signal, sys
 import numpy as np, xarray as xr
 sys.path.insert(0, sys.argv[3])
 from test_faults_store import fit, KEY
-from radonspec.run import store as S
+from radonspec.fit import store as S
 
 stage, root = sys.argv[1], sys.argv[2]
 die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
@@ -462,7 +462,7 @@ def test_kill_9_during_sampling_then_run_again(study: Path, jobs: str) -> None:
 
 _KILL_IN_WRITE = """
 import os, signal, sys
-from radonspec.run import store
+from radonspec.fit import store
 real = store._sync_dir
 calls = []
 def die_on_rename(path):

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from radonspec.compare.loo import Comparison, compare_fits
+from radonspec.analysis.loo import Comparison, compare_fits
 from radonspec.errors import CompileError, FitError
-from radonspec.run.fit import Fit
-from radonspec.run.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
-from radonspec.run.store import Store
+from radonspec.fit.record import Fit
+from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
+from radonspec.fit.store import Store
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)

@@ -192,7 +192,7 @@ def prior_predictives(
         in ``built`` are compiled on it.
     """
     from radonspec.compile.model import compile_model
-    from radonspec.run.sample import model_seed
+    from radonspec.fit.sample import model_seed
 
     names = list(models) if models is not None else list(study.models)
     built = built or {}
@@ -277,7 +277,7 @@ def _draw(model: Any, draws: int, seed: int | None) -> xr.DataTree:
 
 
 def _study_frame(study: Study, names: list[str]) -> pd.DataFrame:
-    from radonspec.run.runner import study_frame
+    from radonspec.fit.runner import study_frame
 
     frame: pd.DataFrame = study_frame(study, names)
     return frame

@@ -25,7 +25,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from radonspec.cli.app import app
-from radonspec.run.budget import (
+from radonspec.fit.budget import (
     MAX_BYTES_ENV,
     TIME_LIMIT_ENV,
     FitTimeoutError,
@@ -33,7 +33,7 @@ from radonspec.run.budget import (
     format_bytes,
     time_limit,
 )
-from radonspec.run.store import Store
+from radonspec.fit.store import Store
 from radonspec.study.schema import SamplerSpec
 
 pytestmark = [
@@ -199,7 +199,7 @@ def test_init_failures_read_as_one_actionable_sentence(first: Run) -> None:
 
 
 def _compiled(folder: Path, model: str = "clean") -> Any:
-    from radonspec.run.runner import plan_study
+    from radonspec.fit.runner import plan_study
     from radonspec.study.loader import load_study
 
     study = load_study(folder / "study.yaml")
@@ -228,7 +228,7 @@ def test_time_limit_stops_a_real_sampler(folder: Path, backend: str) -> None:
 def test_a_fit_past_its_time_limit_is_recorded_as_failed(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from radonspec.run.sample import sample_model
+    from radonspec.fit.sample import sample_model
 
     study, item = _compiled(folder)
     monkeypatch.setenv(TIME_LIMIT_ENV, "1")
@@ -250,7 +250,7 @@ def test_ctrl_c_while_nutpie_samples_is_an_interrupt_not_a_short_fit(folder: Pat
     import signal
     import threading
 
-    from radonspec.run.sample import sample_model
+    from radonspec.fit.sample import sample_model
 
     study, item = _compiled(folder)
     # two million small steps: 28 s here without the interrupt (compiling is over in 3 s);
@@ -275,7 +275,7 @@ def test_ctrl_c_while_nutpie_samples_is_an_interrupt_not_a_short_fit(folder: Pat
 
 
 def test_a_posterior_with_fewer_draws_than_asked_fails_the_fit() -> None:
-    from radonspec.run.sample import _check_draws
+    from radonspec.fit.sample import _check_draws
 
     sampler = SamplerSpec(draws=100, chains=2)
     full = xr.DataTree.from_dict(
@@ -292,7 +292,7 @@ def test_a_posterior_with_fewer_draws_than_asked_fails_the_fit() -> None:
 def test_a_fit_over_the_memory_limit_is_refused_before_sampling(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from radonspec.run.sample import sample_model
+    from radonspec.fit.sample import sample_model
 
     study, item = _compiled(folder)
     monkeypatch.setenv(MAX_BYTES_ENV, "100K")
@@ -311,7 +311,7 @@ def test_a_fit_over_the_memory_limit_is_refused_before_sampling(
 
 
 def test_readable_failure_is_one_line() -> None:
-    from radonspec.run.sample import readable_failure
+    from radonspec.fit.sample import readable_failure
 
     text = readable_failure(RuntimeError("boom\n\nwith\n details"))
     assert "\n" not in text
@@ -326,7 +326,7 @@ NUTPIE_INIT = (
 
 
 def test_nutpie_init_failure_reads_as_a_sentence() -> None:
-    from radonspec.run.sample import readable_failure
+    from radonspec.fit.sample import readable_failure
 
     text = readable_failure(RuntimeError(NUTPIE_INIT))
     assert text.startswith("the model's log density is not finite at")

@@ -6,7 +6,7 @@ the report's kinds, the random-effects table, the pointwise PSIS-LOO, the poster
 predictive check and LOO-PIT, group estimates and fitted lines, prior and posterior
 draws of the population effects, the priors table and the frequentist reference.
 Each part is made through ``attempt``: one that fails becomes a note, never a lost
-analysis. ``radonspec.compare.results`` stores these records beside the fit and
+analysis. ``radonspec.analysis.results`` stores these records beside the fit and
 reuses them, so a report from stored fits only assembles.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from radonspec.compare.diagnostics import DIAGNOSE_DEFAULTS, diagnose
-from radonspec.compare.groups import (
+from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
+from radonspec.analysis.groups import (
     SAMPLE_DIMS,
     GroupEstimates,
     group_estimates,
@@ -33,17 +33,17 @@ from radonspec.compare.groups import (
     random_effects,
     summarise_draws,
 )
-from radonspec.compare.parameters import parameter_table
-from radonspec.compare.predictive import NO_PREDICTIVE, PredictiveCheck, predictive_check
-from radonspec.compare.psis import psis_loo
-from radonspec.compare.records import (
+from radonspec.analysis.parameters import parameter_table
+from radonspec.analysis.predictive import NO_PREDICTIVE, PredictiveCheck, predictive_check
+from radonspec.analysis.psis import psis_loo
+from radonspec.analysis.records import (
     FittedLine,
     ModelAnalysis,
     Pointwise,
     PriorPosterior,
 )
 from radonspec.errors import attempt, did_you_mean
-from radonspec.run.fit import Fit
+from radonspec.fit.record import Fit
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def residual(tree: xr.DataTree, family: str) -> tuple[float, float, float] | Non
 
 def _reml(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float, float]]:
     """The statsmodels REML estimates and SEs by Bambi label, where the model allows one."""
-    from radonspec.compare.frequentist import mixedlm_table
+    from radonspec.analysis.frequentist import mixedlm_table
 
     spec = study.models[name]
     if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:

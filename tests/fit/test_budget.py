@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from radonspec.errors import FitError, RadonspecError
-from radonspec.run.budget import (
+from radonspec.fit.budget import (
     MAX_BYTES_ENV,
     STATS_PER_DRAW,
     TIME_LIMIT_ENV,
@@ -327,7 +327,7 @@ def test_the_limit_waits_for_compilation_to_finish() -> None:
     ],
 )
 def test_safe_points(module: str, code: str, safe: bool) -> None:
-    from radonspec.run.budget import _safe_to_interrupt
+    from radonspec.fit.budget import _safe_to_interrupt
 
     source = f"def {code}():\n    return sys._getframe()\nrun = {code}\n"
     frame = _in_module(module, source)()
@@ -349,6 +349,6 @@ def test_no_limit_outside_the_main_thread() -> None:
 
 
 def test_budget_module_has_no_import_of_the_sampler() -> None:
-    source = Path(__file__).parents[2] / "radonspec" / "run" / "budget.py"
+    source = Path(__file__).parents[2] / "radonspec" / "fit" / "budget.py"
     text = source.read_text()
     assert "import pymc" not in text and "import bambi" not in text

@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 from rich.console import Console
 
+from radonspec.analysis.prior import prior_check, prior_checks, prior_table
 from radonspec.cli.experiment import print_prior_checks
 from radonspec.cli.scaffold import write_scaffold
-from radonspec.compare.prior import prior_check, prior_checks, prior_table
 from radonspec.study.loader import load_study
 
 ROOT = Path(__file__).resolve().parents[2]

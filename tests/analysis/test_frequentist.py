@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.compare.frequentist import _bambi_name, mixedlm_table
+from radonspec.analysis.frequentist import _bambi_name, mixedlm_table
 from radonspec.errors import CompileError, DataError
 
 RADON = "radonspec/data/datasets/radon.csv"

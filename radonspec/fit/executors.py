@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
-from radonspec.run.fit import Fit
+from radonspec.fit.record import Fit
 from radonspec.study.schema import Study
 
 
@@ -90,7 +90,7 @@ def failed_fit(job: FitJob, reason: str) -> Fit:
 def fit_job(job: FitJob) -> Fit:
     """Compile and sample one job, here and now."""
     from radonspec.compile.model import compile_model
-    from radonspec.run.sample import sample_model
+    from radonspec.fit.sample import sample_model
 
     try:
         compiled = compile_model(job.study, job.model, job.frame)
@@ -274,7 +274,7 @@ class DaskExecutor:
 
 def default_jobs() -> int:
     """Worker processes by default: the cores this process may use."""
-    from radonspec.run.sample import usable_cores
+    from radonspec.fit.sample import usable_cores
 
     return usable_cores()
 

@@ -1,6 +1,6 @@
 """The records of an analysis: what the report shows, as plain data.
 
-``radonspec.compare.analysis`` and ``radonspec.compare.results`` fill them; the report
+``radonspec.analysis.model`` and ``radonspec.analysis.results`` fill them; the report
 only reads them, so this module imports nothing of fitting or compiling.
 """
 
@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from radonspec.compare.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
-from radonspec.compare.groups import GroupEstimates, RandomEffectRow
-from radonspec.compare.loo import Comparison
-from radonspec.compare.predictive import PredictiveCheck
-from radonspec.compare.prior import PriorCheck
-from radonspec.compare.sweep import SweepView
+from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
+from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.predictive import PredictiveCheck
+from radonspec.analysis.prior import PriorCheck
+from radonspec.analysis.sweep import SweepView
 from radonspec.study.schema import Study
 
 MAX_PRIOR_PANELS = 12  # prior-vs-posterior panels drawn per model

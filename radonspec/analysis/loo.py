@@ -15,8 +15,8 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from radonspec.compare.predictive import ppc_rmsd
-from radonspec.compare.psis import psis_loo
+from radonspec.analysis.predictive import ppc_rmsd
+from radonspec.analysis.psis import psis_loo
 from radonspec.errors import one_of
 
 

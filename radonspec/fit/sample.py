@@ -22,7 +22,7 @@ from numpy.random import SeedSequence
 
 from radonspec.compile.model import Compiled
 from radonspec.errors import MissingExtraError
-from radonspec.run.budget import (
+from radonspec.fit.budget import (
     BLOCK_VALUES,
     FitTimeoutError,
     ResourceError,
@@ -31,7 +31,7 @@ from radonspec.run.budget import (
     fit_time_limit,
     time_limit,
 )
-from radonspec.run.fit import Fit
+from radonspec.fit.record import Fit
 from radonspec.study.schema import SamplerSpec
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 from arviz_base import dataset_to_dataframe
 
-from radonspec.compare.groups import PROB, SAMPLE_DIMS, parameter_names
+from radonspec.analysis.groups import PROB, SAMPLE_DIMS, parameter_names
 from radonspec.errors import SpecError, did_you_mean, one_of
 
 PARAMETER_COLUMNS = [

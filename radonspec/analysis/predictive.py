@@ -10,8 +10,8 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from radonspec.compare.groups import SAMPLE_DIMS
-from radonspec.compare.psis import computed
+from radonspec.analysis.groups import SAMPLE_DIMS
+from radonspec.analysis.psis import computed
 from radonspec.errors import did_you_mean, one_of
 
 NO_PREDICTIVE = "not computed: the fit stores no predictive draws (sampler.predictive: false)"

@@ -1,1 +1,0 @@
-"""Comparison and analysis of fits: diagnostics, LOO and k-fold, predictive checks, groups."""
