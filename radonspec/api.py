@@ -19,7 +19,9 @@ writing nothing when the report in its folder is already current.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -163,12 +165,21 @@ def compare(
 ) -> Comparison | None:
     """Compare the fits as the study says: PSIS-LOO, or k-fold (refitting through the store).
 
-    Returns None when no model can be compared (the analysis then says why).
+    Only ``compare.models`` with usable fits are compared; returns None when none is
+    (``analyse`` then says why in its notes).
     """
     space = _Workspace.of(study)
-    return space.compare(
-        fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
-    )
+    if space.study.compare.criterion == "kfold":
+        return space.compare(
+            fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store,
+            progress=progress,
+        )  # fmt: skip
+    from radonspec.analysis.loo import compare_fits
+
+    wanted = space.study.compare.models or list(space.study.models)
+    trees = {n: tree for n in wanted if n in fits and (tree := fits[n].tree) is not None}
+    # PSIS is kept per tree while it lives, so the analysis that follows reuses it
+    return compare_fits(trees, criterion="loo") if trees else None
 
 
 def analyse(
@@ -466,7 +477,7 @@ class _Workspace:
         return report_inputs(
             spec_hash(self.study),
             {name: (fit.key, fit.status, fit.error) for name, fit in fits.items()},
-            repr(comparison),
+            "" if comparison is None else json.dumps(dataclasses.asdict(comparison), default=str),
         )
 
 

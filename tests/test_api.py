@@ -57,7 +57,7 @@ def test_the_steps_chain_into_a_report(toy: Path, fake_sampler: Any, tmp_path: P
     assert "pooled" in repr(fits) and fits.to_frame().loc["varying", "status"] == "ok"
     assert "<table" in fits._repr_html_() and "Fit('pooled', ok" in repr(fits["pooled"])
     comparison = radonspec.compare(study, fits)
-    assert comparison is None  # PSIS-LOO: made from each model's analysis
+    assert comparison is not None and comparison.criterion == "loo"
     results = radonspec.analyse(study, fits, comparison, store=tmp_path / "store")
     assert results.comparison is not None and {r.model for r in results.comparison.rows} == {
         "pooled",

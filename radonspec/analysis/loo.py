@@ -6,6 +6,8 @@ and sentences, counting unreliable observations (Pareto k) per model.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 
 import arviz_stats as azs
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from radonspec.analysis.predictive import ppc_rmsd
@@ -40,11 +43,26 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The comparison of several fits by one criterion."""
+    """The comparison of several fits by one criterion; ``to_frame()`` gives the table."""
 
     criterion: str  # "loo" or "kfold"
     rows: tuple[ComparisonRow, ...]
     warnings: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The ranked table, one row per model, best first."""
+        rows = sorted(self.rows, key=lambda r: r.rank)
+        frame = pd.DataFrame([dataclasses.asdict(row) for row in rows])
+        return frame.set_index("model") if len(frame) else frame
+
+    def __repr__(self) -> str:
+        best = min(self.rows, key=lambda r: r.rank).model if self.rows else "none"
+        return f"Comparison({self.criterion}: {len(self.rows)} models, best {best!r})"
+
+    def _repr_html_(self) -> str:
+        caption = f"<p>Compared by {html.escape(self.criterion)}</p>"
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return caption + str(self.to_frame().to_html()) + (f"<ul>{notes}</ul>" if notes else "")
 
 
 CRITERIA = ("loo", "kfold")

@@ -6,6 +6,8 @@ only reads them, so this module imports nothing of fitting or compiling.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +111,32 @@ class ModelAnalysis:
     notes: tuple[str, ...] = ()
     ppc_notes: tuple[str, ...] = ()
     group_notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        passed = "unknown" if self.diagnostics is None else str(self.diagnostics.passed)
+        size = 0 if self.table is None else len(self.table)
+        return (
+            f"ModelAnalysis({self.model!r}: {size} parameters, diagnostics passed {passed},"
+            f" elpd_loo {self.loo.elpd if self.loo is not None else 'n/a'})"
+        )
+
+    def random_effects_frame(self) -> pd.DataFrame:
+        """The lme4-style random-effects table: one row per grouping factor and term."""
+        return pd.DataFrame([dataclasses.asdict(row) for row in self.random_effects])
+
+    def diagnostics_frame(self) -> pd.DataFrame:
+        """The diagnostics as a one-row table (problems and advice joined)."""
+        if self.diagnostics is None:
+            return pd.DataFrame()
+        found = dataclasses.asdict(self.diagnostics)
+        found["problems"] = " ".join(found["problems"])
+        found["advice"] = "; ".join(found["advice"])
+        return pd.DataFrame([found], index=[self.model])
+
+    def _repr_html_(self) -> str:
+        title = f"<h4>{html.escape(self.model)}</h4>"
+        table = "" if self.table is None else str(self.table.to_html())
+        return title + str(self.diagnostics_frame().to_html()) + table
 
 
 #: The records an analysis is made of, by name (what ``compare.cache`` may rebuild).
@@ -215,3 +243,44 @@ class Results:
     def analyses(self) -> dict[str, ModelAnalysis]:
         """The analyses of the models that have one."""
         return {n: m.analysis for n, m in self.models.items() if m.analysis is not None}
+
+    def parameters(self, model: str) -> pd.DataFrame:
+        """One model's parameter table (mean, sd, 89% interval, MCSE, ESS, R-hat)."""
+        analysis = self.models[model].analysis
+        if analysis is None or analysis.table is None:
+            raise ValueError(f"model '{model}' has no parameter table: {self.models[model].error}")
+        return analysis.table
+
+    def random_effects(self, model: str) -> pd.DataFrame:
+        """One model's random-effects table."""
+        analysis = self.models[model].analysis
+        return pd.DataFrame() if analysis is None else analysis.random_effects_frame()
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Every model's status and diagnostics, one row each."""
+        rows = {}
+        for name, model in self.models.items():
+            found: dict[str, Any] = {"status": model.status, "error": model.error}
+            if model.diagnostics is not None:
+                found |= {
+                    k: v
+                    for k, v in dataclasses.asdict(model.diagnostics).items()
+                    if k not in ("problems", "advice")
+                }
+            rows[name] = found
+        return pd.DataFrame(rows).T
+
+    def __repr__(self) -> str:
+        best = "no comparison"
+        if self.comparison is not None and self.comparison.rows:
+            best = f"best by {self.comparison.criterion}: " + repr(
+                min(self.comparison.rows, key=lambda r: r.rank).model
+            )
+        return f"Results({self.study.name!r}: {len(self.models)} models, {best})"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>{html.escape(self.study.name)}</h3>"]
+        if self.comparison is not None:
+            parts.append(self.comparison._repr_html_())
+        parts.append(str(self.diagnostics().to_html()))
+        return "".join(parts)

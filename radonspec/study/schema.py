@@ -362,6 +362,20 @@ class Study(Frozen):
     _positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
     _key_positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}: {len(self.models)} models: {', '.join(self.models)})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td><code>{html.escape('; '.join(m.formulas))}"
+            f"</code></td><td>{html.escape(m.family)}</td></tr>"
+            for name, m in self.models.items()
+        )
+        head = f"<p><b>{html.escape(self.name)}</b> {html.escape(self.description or '')}</p>"
+        return f"{head}<table><tr><th>model</th><th>formula</th><th>family</th></tr>{rows}</table>"
+
     @property
     def source(self) -> str:
         """Path of the spec file the study came from."""
