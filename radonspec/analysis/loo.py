@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.analysis.predictive import ppc_rmsd
-from radonspec.analysis.psis import psis_loo
+from radonspec.analysis.psis import cached_loo
 from radonspec.errors import one_of
 
 
@@ -107,7 +107,7 @@ def compare_fits(
         if elpd is not None:
             results = dict(elpd)
         else:
-            results = {name: psis_loo(tree) for name, tree in trees.items()}
+            results = {name: cached_loo(tree) for name, tree in trees.items()}
         table = azs.compare(results, method="stacking", round_to="none")
     # ArviZ's advice passes through, except the Pareto-k warning, which the per-model
     # sentences below replace; numpy's floating-point chatter is dropped

@@ -35,7 +35,7 @@ from radonspec.analysis.groups import (
 )
 from radonspec.analysis.parameters import parameter_table
 from radonspec.analysis.predictive import NO_PREDICTIVE, PredictiveCheck, predictive_check
-from radonspec.analysis.psis import psis_loo
+from radonspec.analysis.psis import cached_loo
 from radonspec.analysis.records import (
     FittedLine,
     ModelAnalysis,
@@ -210,7 +210,7 @@ def pointwise_loo(tree: xr.DataTree) -> Pointwise:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        result = psis_loo(tree)
+        result = cached_loo(tree)
     return Pointwise(
         elpd=float(result.elpd),
         se=float(result.se),

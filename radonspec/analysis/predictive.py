@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
+from radonspec.analysis import psis
 from radonspec.analysis.groups import SAMPLE_DIMS
 from radonspec.analysis.psis import computed
 from radonspec.errors import did_you_mean, one_of
@@ -68,22 +67,15 @@ def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
 def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
     """LOO-PIT values of the observed variable, one per observation (flattened).
 
-    Computed by ``arviz_stats.loo_pit``; uniform on [0, 1] for a calibrated model. When
-    ``psis_loo`` has smoothed this tree's weights they are reused (the same values).
+    Equal to ``arviz_stats.loo_pit`` (computed by ``radonspec.analysis.psis``); uniform
+    on [0, 1] for a calibrated model. When ``cached_loo`` has smoothed this tree's
+    weights they are reused (the same values).
     """
     name = _observed_name(tree, var_name, "posterior_predictive")
     smoothed = computed(tree)
-    given: dict[str, Any] = {}
-    if smoothed is not None and getattr(smoothed, "log_weights", None) is not None:
-        given = {
-            "log_weights": xr.Dataset({name: smoothed.log_weights}),
-            "pareto_k": xr.Dataset({name: smoothed.pareto_k}),
-        }
-    with warnings.catch_warnings():
-        # the Pareto-k warning is reported by compare_fits
-        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        values = azs.loo_pit(tree, var_names=[name], **given)
-    return np.asarray(values[name]).ravel()
+    log_weights = getattr(smoothed, "log_weights", None) if smoothed is not None else None
+    values = psis.loo_pit(tree, name, log_weights=log_weights)
+    return np.asarray(values).ravel()
 
 
 #: Replicated data sets drawn in the density check.

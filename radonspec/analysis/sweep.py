@@ -16,7 +16,7 @@ import pandas as pd
 
 from radonspec.analysis.diagnostics import Diagnostics, diagnose
 from radonspec.analysis.loo import Comparison, ComparisonRow, compare_fits
-from radonspec.analysis.psis import psis_loo
+from radonspec.analysis.psis import cached_loo
 from radonspec.study.schema import Study
 from radonspec.study.sweep import SweepCell, sweep_cells
 
@@ -231,7 +231,7 @@ def _loo_scores(
 ) -> dict[str, dict[str, float]]:
     given = {n: elpd[n] for n in names if n in elpd}
     trees = {n: fits[n].tree for n in names if n not in given}
-    chosen = compare_fits(trees, elpd={**given, **{n: psis_loo(t) for n, t in trees.items()}})
+    chosen = compare_fits(trees, elpd={**given, **{n: cached_loo(t) for n, t in trees.items()}})
     return {row.model: _score(row, row.rank) for row in chosen.rows if row.model in names}
 
 
