@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 from arviz_base import dataset_to_dataframe
 
+from radonspec import psis
 from radonspec.errors import SpecError, did_you_mean, one_of
 from radonspec.groups import (
     PROB,
@@ -375,12 +376,13 @@ _PSIS: dict[int, Any] = {}
 def psis_loo(tree: xr.DataTree) -> Any:
     """``arviz_stats.loo(tree, pointwise=True)``, kept while ``tree`` lives.
 
-    Pareto smoothing is most of the cost of both LOO and LOO-PIT (a Python loop over
-    observations in ArviZ): ``loo_pit`` reuses the smoothed weights computed here.
+    Computed by ``radonspec.psis`` (the same numbers, observations smoothed together
+    rather than in ArviZ's Python loop). Pareto smoothing is most of the cost of both
+    LOO and LOO-PIT: ``loo_pit`` reuses the smoothed weights computed here.
     """
     found = _PSIS.get(id(tree))
     if found is None:
-        found = azs.loo(tree, pointwise=True)
+        found = psis.psis_loo(tree, pointwise=True)
         _PSIS[id(tree)] = found
         weakref.finalize(tree, _PSIS.pop, id(tree), None)
     return found
@@ -389,22 +391,15 @@ def psis_loo(tree: xr.DataTree) -> Any:
 def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
     """LOO-PIT values of the observed variable, one per observation (flattened).
 
-    Computed by ``arviz_stats.loo_pit``; uniform on [0, 1] for a calibrated model. When
-    ``psis_loo`` has smoothed this tree's weights they are reused (the same values).
+    Equal to ``arviz_stats.loo_pit`` (computed by ``radonspec.psis``); uniform on [0, 1]
+    for a calibrated model. When ``psis_loo`` has smoothed this tree's weights they are
+    reused (the same values).
     """
     name = _observed_name(tree, var_name, "posterior_predictive")
     smoothed = _PSIS.get(id(tree))
-    given: dict[str, Any] = {}
-    if smoothed is not None and getattr(smoothed, "log_weights", None) is not None:
-        given = {
-            "log_weights": xr.Dataset({name: smoothed.log_weights}),
-            "pareto_k": xr.Dataset({name: smoothed.pareto_k}),
-        }
-    with warnings.catch_warnings():
-        # the Pareto-k warning is reported by compare_fits
-        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        values = azs.loo_pit(tree, var_names=[name], **given)
-    return np.asarray(values[name]).ravel()
+    log_weights = getattr(smoothed, "log_weights", None) if smoothed is not None else None
+    values = psis.loo_pit(tree, name, log_weights=log_weights)
+    return np.asarray(values).ravel()
 
 
 def parameter_table(
