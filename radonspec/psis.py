@@ -10,6 +10,11 @@ compares them bit for bit. What is not hot stays arviz-stats': the relative ESS,
 Pareto-k warning, the totals (``loo_summary``) and the result record, which
 ``arviz_stats.compare`` takes as it takes its own.
 
+One difference is left, in warnings only: where a step warns (numpy's RuntimeWarning
+on a -inf log-likelihood), arviz-stats warns once per observation and this module once
+per block of observations, with the same category and message; under Python's default
+filter both are shown once.
+
 Observations are smoothed in blocks of about ``BLOCK_BYTES`` of draws, so memory
 beyond the log-likelihood and the returned log weights stays bounded (10^5
 observations x 4,000 draws is 3.2 GB each).
