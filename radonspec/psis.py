@@ -15,6 +15,10 @@ on a -inf log-likelihood), arviz-stats warns once per observation and this modul
 per block of observations, with the same category and message; under Python's default
 filter both are shown once.
 
+Log-likelihoods are taken as float64, as PyMC writes them; a float32 array is converted
+first and then differs from arviz-stats (which computes partly in float32) by about its
+own precision, 1e-7.
+
 Observations are smoothed in blocks of about ``BLOCK_BYTES`` of draws, so memory
 beyond the log-likelihood and the returned log weights stays bounded (10^5
 observations x 4,000 draws is 3.2 GB each).
@@ -103,6 +107,11 @@ def relative_ess(tree: xr.DataTree) -> float:
     The mean ESS (``method="mean"``) over every element of every posterior variable,
     divided by the number of draws; 1 for a single chain.
     """
+    if "posterior" not in tree.children:
+        raise ValueError(
+            "PSIS-LOO needs the fit's posterior group for the relative efficiency of its draws;"
+            " pass reff= to go without it"
+        )
     posterior = tree["posterior"].to_dataset()
     n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     if posterior.sizes["chain"] == 1:

@@ -201,6 +201,25 @@ def test_observations_in_several_dimensions_and_either_memory_layout() -> None:
     )
 
 
+def test_float32_log_likelihood_is_close_at_its_precision() -> None:
+    """float32 is converted to float64 first; arviz-stats computes partly in float32."""
+    rng = np.random.default_rng(15)
+    tree = _tree(_normal(rng, 2, 300, 10).astype(np.float32), rng)
+    ours, theirs = psis.psis_loo(tree, pointwise=True), azs.loo(tree, pointwise=True)
+    for field in ("elpd_i", "pareto_k", "log_weights"):
+        np.testing.assert_allclose(
+            getattr(ours, field), getattr(theirs, field), rtol=1e-5, atol=1e-5
+        )
+
+
+def test_relative_ess_needs_the_posterior() -> None:
+    tree = _tree(_normal(np.random.default_rng(16), 2, 100, 5), np.random.default_rng(16))
+    del tree["posterior"]
+    with pytest.raises(ValueError, match=r"needs the fit's posterior group .* pass reff="):
+        psis.psis_loo(tree)
+    assert psis.psis_loo(tree, reff=1.0).n_data_points == 5
+
+
 def test_blocks_of_a_few_observations_give_the_same_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
