@@ -1,14 +1,17 @@
 """Pareto-smoothed importance sampling (PSIS) for leave-one-out cross-validation, vectorised.
 
 Written by hand, an exception to "ArviZ computes LOO": arviz-stats 1.3 smooths the
-importance ratios of one observation at a time in a Python loop (about 3 ms per
-observation at 4,000 draws, 14% of the seed study's run). Here the same arithmetic
-runs on blocks of observations at once. Every step repeats arviz-stats' operations in
-the same order (``_psislw``, ``_ps_tail``, ``_gpdfit``, ``_gpinv``, ``_loo``), so the
-results are the same floating-point numbers, not merely close; ``tests/test_psis.py``
-compares them bit for bit. What is not hot stays arviz-stats': the relative ESS, the
-Pareto-k warning, the totals (``loo_summary``) and the result record, which
-``arviz_stats.compare`` takes as it takes its own.
+importance ratios of one observation at a time in a Python loop (14% of the seed
+study's run). Here the same arithmetic runs on blocks of observations at once: at
+4,000 draws, 0.3 ms of CPU per observation against arviz-stats' 1.5 to 2 ms (4.3 to
+5.3 times less from 919 to 10^5 observations; ``python -m bench.psis_loo``). Every step
+repeats arviz-stats' operations in the same order (``_psislw``, ``_ps_tail``,
+``_gpdfit``, ``_gpinv``, ``_loo``, scipy's ``logsumexp``), so the results are the same
+floating-point numbers, not merely close: no difference at all was seen on 208 random
+cases and on real radon fits; ``tests/test_psis.py`` holds them to 1e-10. What is not
+hot stays arviz-stats': the relative ESS, the Pareto-k warning, the totals
+(``loo_summary``) and the result record, which ``arviz_stats.compare`` takes as it
+takes its own.
 
 One difference is left, in warnings only: where a step warns (numpy's RuntimeWarning
 on a -inf log-likelihood), arviz-stats warns once per observation and this module once
