@@ -27,9 +27,10 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("radonspec"):
-            names = [f"{node.module}.{a.name}" for a in node.names]
-            # `from radonspec.x import y` may name a module y: count the deeper name if it is one
-            for name in names if node.module.count(".") < 1 else [node.module]:
+            for alias in node.names:
+                # `from radonspec.x import y` imports the module x.y when there is one
+                deeper = f"{node.module}.{alias.name}"
+                name = deeper if deeper in MODULES else node.module
                 found.append((name, node.lineno, id(node) in top))
         elif isinstance(node, ast.Import):
             found += [(a.name, node.lineno, id(node) in top) for a in node.names
@@ -37,13 +38,21 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
     return found
 
 
-def modules() -> dict[str, Path]:
+def _modules() -> dict[str, Path]:
     found = {}
     for path in ROOT.rglob("*.py"):
         parts = path.relative_to(ROOT.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         found[name] = path
     return found
+
+
+MODULES = _modules()
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name."""
+    return MODULES
 
 
 @pytest.mark.parametrize("name", sorted(modules()))

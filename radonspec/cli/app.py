@@ -8,7 +8,6 @@ unless ``--debug``.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -197,9 +196,9 @@ def report_from_store(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
-    from radonspec.study.jsonschema import study_json_schema
+    from radonspec.cli.scaffold import schema_text
 
-    sys.stdout.write(json.dumps(study_json_schema(), indent=2) + "\n")
+    sys.stdout.write(schema_text())
 
 
 @app.command()

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -166,9 +166,16 @@ def write_scaffold(
     return Scaffold(output, written)
 
 
+def schema_document() -> dict[str, Any]:
+    """The JSON Schema of the spec format, with the bundled data sets' names."""
+    from radonspec.data.datasets import bundled
+
+    return study_json_schema(sorted(bundled()))
+
+
 def schema_text() -> str:
     """The JSON schema as ``radonspec schema`` prints it."""
-    return json.dumps(study_json_schema(), indent=2) + "\n"
+    return json.dumps(schema_document(), indent=2) + "\n"
 
 
 def write_schema(folder: Path, *, force: bool = False) -> SchemaFile:

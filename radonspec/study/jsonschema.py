@@ -9,6 +9,7 @@ bundled data sets) are filled from the installed Bambi and PyMC.
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 from radonspec.study.schema import Study
@@ -16,8 +17,12 @@ from radonspec.study.schema import Study
 SCHEMA_ID = "https://radonspec.dev/schema/v1/radonspec.schema.json"
 
 
-def study_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a study file."""
+def study_json_schema(datasets: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a study file.
+
+    ``datasets`` are the names ``data.dataset`` may take (the bundled data sets, which
+    the data stage knows); without them any name is allowed.
+    """
     schema = Study.model_json_schema(by_alias=True, mode="validation")
     defs = schema.setdefault("$defs", {})
     model = defs["ModelSpec"]
@@ -41,7 +46,7 @@ def study_json_schema() -> dict[str, Any]:
         "description": "Another study file (relative path) this one deep-merges onto.",
     }
     props["defaults"] = {"$ref": "#/$defs/Defaults"}
-    _enums(defs)
+    _enums(defs, datasets)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "radonspec study (spec_version 1)"
@@ -52,11 +57,10 @@ def study_json_schema() -> dict[str, Any]:
     return schema
 
 
-def _enums(defs: dict[str, Any]) -> None:
+def _enums(defs: dict[str, Any], datasets: Collection[str]) -> None:
     from bambi.defaults.families import BUILTIN_FAMILIES
     from bambi.families.link import LINKS
 
-    from radonspec.data.datasets import bundled
     from radonspec.study.priors import distribution_names
 
     families = sorted(BUILTIN_FAMILIES)
@@ -74,11 +78,12 @@ def _enums(defs: dict[str, Any]) -> None:
         }
         props["priors"]["additionalProperties"] = _prior_schema(distribution_names())
     _sweep_enums(defs, families, links, distribution_names())
-    data = defs["DataSpec"]["properties"]
-    data["dataset"] = {
-        **_describe(data["dataset"]),
-        "anyOf": [{"type": "string", "enum": sorted(bundled())}, {"type": "null"}],
-    }
+    if datasets:
+        data = defs["DataSpec"]["properties"]
+        data["dataset"] = {
+            **_describe(data["dataset"]),
+            "anyOf": [{"type": "string", "enum": sorted(datasets)}, {"type": "null"}],
+        }
 
 
 def _sweep_enums(

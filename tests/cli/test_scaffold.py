@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from radonspec.cli.experiment import register
 from radonspec.cli.scaffold import SCHEMA_FILE, scaffold_study, write_scaffold, write_schema
+from radonspec.cli.scaffold import schema_document as study_json_schema
 from radonspec.compile.validate import validate
 from radonspec.errors import DataError, RadonspecError
-from radonspec.study.jsonschema import study_json_schema
 from radonspec.study.loader import load_study
 
 TRIO = ["pooled", "unpooled", "hierarchical"]

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from radonspec.study.jsonschema import study_json_schema
+from radonspec.cli.scaffold import schema_document as study_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

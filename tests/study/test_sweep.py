@@ -9,8 +9,8 @@ import pytest
 from radonspec.analysis.diagnostics import Diagnostics
 from radonspec.analysis.loo import Comparison, ComparisonRow
 from radonspec.analysis.sweep import sweep_table
+from radonspec.cli.scaffold import schema_document as study_json_schema
 from radonspec.errors import SpecError
-from radonspec.study.jsonschema import study_json_schema
 from radonspec.study.loader import load_study
 from radonspec.study.priors import parse_prior
 from radonspec.study.sweep import scale_prior, sweep_cells, sweep_model_names, terms_label
