@@ -49,7 +49,7 @@ from radonspec.study.schema import Study
 log = logging.getLogger(__name__)
 
 #: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: Bayesian R², conditional effects, prior sensitivity
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {
@@ -78,6 +78,8 @@ class AnalysisSettings:
     frequentist: bool = False
     thresholds: tuple[tuple[str, float], ...] = tuple(DIAGNOSE_DEFAULTS.items())
     max_treedepth: int | None = 10
+    effects: tuple[tuple[str, str | None], ...] = ()
+    prior_sensitivity: bool = False
 
     @classmethod
     def of(cls, study: Study, name: str, thresholds: Mapping[str, float] | None = None) -> Any:
@@ -92,6 +94,8 @@ class AnalysisSettings:
             frequentist=bool(report.frequentist),
             thresholds=tuple(sorted(limits.items())),
             max_treedepth=spec.sampler.max_treedepth if spec is not None else 10,
+            effects=tuple((e.predictor, e.by) for e in report.effects),
+            prior_sensitivity=bool(report.prior_sensitivity),
         )
 
     @property
@@ -188,6 +192,7 @@ def analyse_model(
         found["groups"], found["lines"] = _group_views(
             name, tree, model, data, settings, group_notes
         )
+    found |= after_fit(name, tree, model, family, settings)
     return ModelAnalysis(
         model=name,
         key=settings.key(fit.key),
@@ -200,6 +205,54 @@ def analyse_model(
         group_notes=tuple(group_notes),
         **{k: v for k, v in found.items() if v is not None},
     )
+
+
+def after_fit(
+    name: str, tree: xr.DataTree, model: Any, family: str, settings: AnalysisSettings
+) -> dict[str, Any]:
+    """Bayesian R², the conditional effects and (when asked) the prior sensitivity."""
+    from radonspec.analysis.effects import NotApplicable, conditional_effect
+    from radonspec.analysis.r2 import bayes_r2, undefined_reason
+    from radonspec.analysis.sensitivity import prior_sensitivity
+
+    found: dict[str, Any] = {}
+    if model is None:
+        why = "its model could not be built"
+        found["r2_note"] = f"'{name}' has no Bayesian R²: {why}"
+        if settings.effects:
+            found["effect_notes"] = (f"'{name}' has no conditional effects: {why}",)
+        if settings.prior_sensitivity:
+            found["sensitivity_note"] = f"'{name}' has no prior sensitivity: {why}"
+        return found
+    found["r2_note"] = undefined_reason(family)
+    if found["r2_note"] is None:
+        failed: list[str] = []
+        found["r2"] = attempt(failed, f"The Bayesian R² of '{name}'", bayes_r2, model, tree)
+        found["r2_note"] = failed[0] if failed else None
+    notes: list[str] = []
+    effects = []
+    for predictor, by in settings.effects:
+        try:
+            effect = conditional_effect(name, model, tree, predictor, by, family)
+        except NotApplicable as exc:
+            notes.append(str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one effect that fails is a note
+            log.debug("effect of %s in %s failed", predictor, name, exc_info=True)
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            notes.append(f"The effect of '{predictor}' in '{name}' could not be made: {text}")
+            continue
+        effects.append(effect)
+    found["effects"] = tuple(effects)
+    if settings.prior_sensitivity:
+        sensitivity_notes: list[str] = []
+        found["sensitivity"] = attempt(
+            sensitivity_notes, f"The prior sensitivity of '{name}'", prior_sensitivity,
+            model, tree,
+        )  # fmt: skip
+        found["sensitivity_note"] = sensitivity_notes[0] if sensitivity_notes else None
+    found["effect_notes"] = tuple(notes)
+    return found
 
 
 def pointwise_loo(tree: xr.DataTree) -> Pointwise:

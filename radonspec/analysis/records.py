@@ -16,10 +16,13 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
+from radonspec.analysis.effects import Effect, EffectLine
 from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.predictive import PredictiveCheck
 from radonspec.analysis.prior import PriorCheck
+from radonspec.analysis.r2 import BayesR2, R2Summary
+from radonspec.analysis.sensitivity import Sensitivity
 from radonspec.analysis.sweep import SweepView
 from radonspec.study.schema import Study
 
@@ -86,6 +89,10 @@ class ModelAnalysis:
     effects, group-level standard deviations, auxiliary parameters); ``omitted`` says
     what the table leaves to summary.json. ``notes`` are the model's own notes,
     ``ppc_notes`` and ``group_notes`` those of its predictive check and group views.
+    ``r2`` is the Bayesian R² (``r2_note`` says why there is none), ``effects`` the
+    conditional effects of ``report.effects`` (``effect_notes`` what was not drawn) and
+    ``sensitivity`` the power-scaling prior sensitivity (with
+    ``report.prior_sensitivity``; ``sensitivity_note`` says why there is none).
     """
 
     model: str
@@ -111,6 +118,12 @@ class ModelAnalysis:
     notes: tuple[str, ...] = ()
     ppc_notes: tuple[str, ...] = ()
     group_notes: tuple[str, ...] = ()
+    r2: BayesR2 | None = None
+    r2_note: str | None = None
+    effects: tuple[Effect, ...] = ()
+    effect_notes: tuple[str, ...] = ()
+    sensitivity: Sensitivity | None = None
+    sensitivity_note: str | None = None
 
     def __repr__(self) -> str:
         passed = "unknown" if self.diagnostics is None else str(self.diagnostics.passed)
@@ -151,6 +164,11 @@ RECORDS: dict[str, type] = {
         Diagnostics,
         RandomEffectRow,
         GroupEstimates,
+        BayesR2,
+        R2Summary,
+        Effect,
+        EffectLine,
+        Sensitivity,
     )
 }
 

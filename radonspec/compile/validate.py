@@ -103,6 +103,9 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
         (study.report.predictor, ("report", "predictor")),
         (study.compare.kfold.group_by, ("compare", "kfold", "group_by")),
     ]
+    for i, effect in enumerate(study.report.effects):
+        named.append((effect.predictor, ("report", "effects", i, "predictor")))
+        named.append((effect.by, ("report", "effects", i, "by")))
     named += [(c, ("data", "categorical", i)) for i, c in enumerate(study.data.categorical)]
     named += [(c, ("data", "filter", c)) for c in study.data.filter]
     for column, path in named:

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from radonspec.analysis.records import ModelResult, Results
 from radonspec.report.content import Content, ModelView, PriorPredictiveView, Residual, Section
+from radonspec.report.effects import effects_section
 from radonspec.report.experimentviews import (
     prior_predictive_section,
     reference_section,
@@ -25,6 +26,7 @@ from radonspec.report.experimentviews import (
 from radonspec.report.groupviews import group_views
 from radonspec.report.parameters import parameter_sections
 from radonspec.report.plots import palette
+from radonspec.report.sensitivity import sensitivity_section
 from radonspec.report.verdict import compare_section
 from radonspec.report.views import ppc_section, prior_section
 
@@ -58,8 +60,11 @@ def build_content(results: Results, *, spec_hash: str = "", figures: bool = True
         sweep_section(content, results)
     if results.prior_predictive is not None or results.prior_predictive_notes:
         prior_predictive_section(content, results, figures=figures)
+    if not results.prior_only:
+        content.sensitivity = sensitivity_section(content, results)
     if not figures or results.prior_only:  # summary.json alone needs no picture
         return content
+    content.effects = effects_section(content, results)
     content.ppc = ppc_section(content, results)
     content.priors = prior_section(content, results)
     if study.report.group is not None:
@@ -96,6 +101,7 @@ def _model_view(
             view.status, view.error = "failed", view.error or "the fit holds no draws"
         return view
     view.notes = list(analysis.notes)
+    view.r2, view.r2_note = analysis.r2, analysis.r2_note
     view.priors = [dict(row) for row in analysis.priors]
     view.diagnostics = analysis.diagnostics
     view.table = analysis.table

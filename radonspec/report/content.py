@@ -8,7 +8,7 @@ that fails becomes a visible note, never a lost report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,7 +17,11 @@ from radonspec.analysis.groups import RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.records import DataSummary
 from radonspec.analysis.sweep import SweepView
+from radonspec.analysis.r2 import BayesR2
 from radonspec.errors import attempt
+
+if TYPE_CHECKING:
+    from radonspec.report.sensitivity import SensitivityView
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ class ModelView:
     #: how this model differs from the study's reference model, one sentence each
     differences: list[str] = field(default_factory=list)
     is_reference: bool = False
+    r2: BayesR2 | None = None
+    r2_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -153,6 +159,8 @@ class Content:
     prior_predictive: PriorPredictiveView | None = None
     prior_predictive_notes: list[str] = field(default_factory=list)
     prior_only: bool = False  # ``run --prior-only``: no fit, no posterior section
+    effects: Section | None = None  # conditional effects (``report.effects``)
+    sensitivity: SensitivityView | None = None  # with ``report.prior_sensitivity``
 
     @property
     def by_name(self) -> dict[str, ModelView]:

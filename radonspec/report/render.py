@@ -78,7 +78,7 @@ def write_content(content: Content, formats: Sequence[str], out_dir: Path) -> di
 def all_images(content: Content) -> list[Image]:
     """Every figure of the report, in page order."""
     prior = content.prior_predictive.section if content.prior_predictive is not None else None
-    sections = [content.groups, prior, content.ppc, content.priors]
+    sections = [content.groups, content.effects, prior, content.ppc, content.priors]
     return [image for section in sections if section is not None for image in section.images]
 
 

@@ -30,6 +30,7 @@ def summary(content: Content) -> dict[str, Any]:
             "criterion": content.comparison.criterion,
             "table": [
                 {name: getattr(row, name) for name in COMPARISON_FIELDS}
+                | {"bayes_r2": _r2(content.by_name.get(row.model))}
                 for row in sorted(content.comparison.rows, key=lambda r: r.rank)
             ],
             "verdict": content.verdict,
@@ -58,7 +59,10 @@ def summary(content: Content) -> dict[str, Any]:
             "group": data.group,
             "groups": data.n_groups,
         },
-        "models": {view.name: _model(view, content.reference) for view in content.models},
+        "models": {
+            view.name: _model(view, content.reference) | _after_fit(view, content)
+            for view in content.models
+        },
         "comparison": comparison,
         "reference": content.reference,
         "sweep": _sweep(content),
@@ -127,6 +131,44 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         # from the reference model; None for the reference itself (or when there is none)
         "differences": None if reference is None or view.is_reference else view.differences,
     }
+
+
+def _r2(view: ModelView | None) -> dict[str, Any] | None:
+    """Bayesian R² of a model: conditional and (multilevel) marginal, mean and 89% ETI."""
+    if view is None or view.r2 is None:
+        return None
+    found = view.r2
+
+    def part(s: Any) -> dict[str, Any] | None:
+        if s is None:
+            return None
+        return {"mean": s.mean, "median": s.median, "sd": s.sd, "eti89_lb": s.lb,
+                "eti89_ub": s.ub}  # fmt: skip
+
+    return {"conditional": part(found.conditional), "marginal": part(found.marginal)}
+
+
+def _after_fit(view: ModelView, content: Content) -> dict[str, Any]:
+    """A model's Bayesian R² and, when computed, its prior sensitivity per parameter."""
+    found: dict[str, Any] = {
+        "bayes_r2": _r2(view),
+        "bayes_r2_note": view.r2_note if view.ok else None,
+    }
+    view_of = content.sensitivity
+    if view_of is not None:
+        row = next((r for r in view_of.rows if r.model == view.name), None)
+        found["prior_sensitivity"] = None if row is None else {
+            "error": row.error,
+            "threshold": view_of.threshold,
+            "scaled_priors": list(row.scaled),
+            "seconds": row.seconds,
+            "flagged": row.flagged,
+            "parameters": {
+                label: {"prior": prior, "likelihood": likelihood, "diagnosis": diagnosis or None}
+                for label, (prior, likelihood, diagnosis) in row.values.items()
+            },
+        }  # fmt: skip
+    return found
 
 
 def plain(value: Any) -> Any:

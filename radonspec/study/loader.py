@@ -405,6 +405,8 @@ def _fields_at(model: type[BaseModel], loc: Path_) -> list[str]:
             next(parts, None)  # skip the model's name
             current = ModelSpec
             continue
+        if isinstance(part, int):  # an item of a list: its model is the list's
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
         info = current.model_fields.get(str(part))

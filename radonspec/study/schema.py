@@ -224,6 +224,62 @@ class ShrinkageSpec(Frozen):
     to: str = Field(description="Model the arrows point to.")
 
 
+_EFFECT_JSON_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "description": "A predictor (a column of the data), e.g. floor"},
+        {
+            "type": "object",
+            "title": "EffectSpec",
+            "required": ["predictor"],
+            "additionalProperties": False,
+            "properties": {
+                "predictor": {
+                    "type": "string",
+                    "description": "The predictor on the x axis (a column of the data).",
+                },
+                "by": {
+                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                    "default": None,
+                    "description": "One line per value of this column (a categorical"
+                    " column's levels, a numeric column's quartiles).",
+                },
+            },
+            "description": "{predictor: floor, by: county}",
+        },
+    ]
+}
+
+
+class EffectSpec(Frozen):
+    """One conditional-effect plot: a predictor, and optionally one line per value of ``by``."""
+
+    predictor: str = Field(description="The predictor on the x axis (a column of the data).")
+    by: str | None = Field(
+        None,
+        description="One line per value of this column (a categorical column's levels, a"
+        " numeric column's quartiles).",
+    )
+
+    @model_validator(mode="after")
+    def _by_differs(self) -> EffectSpec:
+        if self.by is not None and self.by == self.predictor:
+            raise ValueError(
+                f"'by' names the predictor '{self.predictor}' itself; give another column,"
+                " or leave 'by' out"
+            )
+        return self
+
+
+def _effect_item(value: Any) -> Any:
+    """A bare column name is short for ``{predictor: name}``."""
+    return {"predictor": value} if isinstance(value, str) else value
+
+
+Effect = Annotated[
+    EffectSpec, BeforeValidator(_effect_item), WithJsonSchema(_EFFECT_JSON_SCHEMA)
+]
+
+
 class ReportSpec(Frozen):
     """What the report shows."""
 
@@ -239,6 +295,20 @@ class ReportSpec(Frozen):
         description="Add prior predictive checks: each model's prior predictive distribution"
         " against the observed data, as a table and figures (draws from every model's priors,"
         " so the report takes longer). `radonspec run --prior-only` writes this section alone.",
+    )
+    effects: tuple[Effect, ...] = Field(
+        (),
+        description="Conditional-effect plots, per model on the response scale: each item a"
+        " predictor (`floor`) or a predictor with one line per value of another column"
+        " (`{predictor: floor, by: county}`). Other predictors are held at their mean (numeric)"
+        " or most frequent level (categorical), and group-specific effects at zero unless `by`"
+        " is their grouping factor.",
+    )
+    prior_sensitivity: bool = Field(
+        False,
+        description="Power-scaling prior sensitivity (Kallioinen et al. 2023) per model and"
+        " parameter: which posteriors depend on the prior or conflict with the data. Needs each"
+        " model's log prior, computed from its draws (a few seconds per model).",
     )
 
 
