@@ -46,9 +46,10 @@ class Effect:
     """One model's conditional effect of ``predictor`` (optionally by ``by``).
 
     ``by`` is the column asked for, even when the model does not use it (``note`` then
-    says so and there is one line). ``x`` holds the predictor's values (numbers) or, when ``levels`` is true, its
-    levels as text. ``held`` says where the other covariates are held, ``quantity``
-    what the y axis shows. ``note`` says what was left out or changed.
+    says so and there is one line). ``x`` holds the predictor's values (numbers) or,
+    when ``levels`` is true, its levels as text. ``held`` says where the other
+    covariates are held, ``quantity`` what the y axis shows. ``note`` says what was left
+    out or changed.
     """
 
     model: str
@@ -163,8 +164,7 @@ def _by_values(series: pd.Series, notes: list[str]) -> Any:
         counts = counts[counts > 0]
         if len(counts) > MAX_LINES:
             notes.append(
-                f"'{series.name}' has {len(counts)} levels: the {MAX_LINES} most frequent are"
-                " drawn"
+                f"'{series.name}' has {len(counts)} levels: the {MAX_LINES} most frequent are drawn"
             )
         picked = set(counts.index[:MAX_LINES])
         return [level for level in series.cat.categories if level in picked]

@@ -88,17 +88,17 @@ def prior_sensitivity(
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        found = azs.psense_summary(
-            with_prior, var_names=names, threshold=threshold, round_to=6
-        )
+        found = azs.psense_summary(with_prior, var_names=names, threshold=threshold, round_to=6)
     finally:
         quiet.setLevel(level)
     table = pd.DataFrame(
         {
             "prior": found["prior"].to_numpy(dtype=float),
             "likelihood": found["likelihood"].to_numpy(dtype=float),
-            "diagnosis": [_diagnosis(p, lk, threshold)
-                          for p, lk in zip(found["prior"], found["likelihood"], strict=True)],
+            "diagnosis": [
+                _diagnosis(p, lk, threshold)
+                for p, lk in zip(found["prior"], found["likelihood"], strict=True)
+            ],
         },  # fmt: skip
         index=[str(label) for label in found.index],
     )

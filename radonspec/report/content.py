@@ -15,9 +15,9 @@ import pandas as pd
 from radonspec.analysis.diagnostics import Diagnostics
 from radonspec.analysis.groups import RandomEffectRow
 from radonspec.analysis.loo import Comparison
+from radonspec.analysis.r2 import BayesR2
 from radonspec.analysis.records import DataSummary
 from radonspec.analysis.sweep import SweepView
-from radonspec.analysis.r2 import BayesR2
 from radonspec.errors import attempt
 
 if TYPE_CHECKING:

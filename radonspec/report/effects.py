@@ -56,16 +56,22 @@ def effects_section(content: Content, results: Results) -> Section | None:
         image = attempt(
             section.notes,
             f"The effect plot of '{item.predictor}'",
-            lambda f=found, t=title: Image(
-                f"effect-{index + 1}-{_slug(item.predictor)}",
-                t,
-                _caption(f, item.predictor),
-                to_png(effects_figure(t, f, content.colours)),
-            ),
+            _image,
+            f"effect-{index + 1}-{_slug(item.predictor)}",
+            title,
+            _caption(found, item.predictor),
+            found,
+            content.colours,
         )
         if image is not None:
             section.images.append(image)
     return section
+
+
+def _image(
+    name: str, title: str, caption: str, found: Sequence[Effect], colours: dict[str, str]
+) -> Image:
+    return Image(name, title, caption, to_png(effects_figure(title, found, colours)))
 
 
 def _caption(found: Sequence[Effect], predictor: str) -> str:

@@ -275,9 +275,7 @@ def _effect_item(value: Any) -> Any:
     return {"predictor": value} if isinstance(value, str) else value
 
 
-Effect = Annotated[
-    EffectSpec, BeforeValidator(_effect_item), WithJsonSchema(_EFFECT_JSON_SCHEMA)
-]
+Effect = Annotated[EffectSpec, BeforeValidator(_effect_item), WithJsonSchema(_EFFECT_JSON_SCHEMA)]
 
 
 class ReportSpec(Frozen):
