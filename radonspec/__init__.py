@@ -32,6 +32,8 @@ _API = {
     "run": "radonspec.api",
     "report_from_store": "radonspec.api",
     "prior_only": "radonspec.api",
+    "predict": "radonspec.api",
+    "Predictions": "radonspec.analysis.predictions",
     "RunResult": "radonspec.api",
     "Study": "radonspec.study.schema",
     "Fit": "radonspec.fit.record",
@@ -53,6 +55,7 @@ __all__ = [
     "FitError",
     "Fits",
     "ModelAnalysis",
+    "Predictions",
     "RadonspecError",
     "Results",
     "RunResult",
@@ -64,6 +67,7 @@ __all__ = [
     "compare",
     "fit_study",
     "load_study",
+    "predict",
     "prior_only",
     "report_from_store",
     "run",
@@ -73,6 +77,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from radonspec.analysis.loo import Comparison
+    from radonspec.analysis.predictions import Predictions
     from radonspec.analysis.records import ModelAnalysis, Results
     from radonspec.api import (
         RunResult,
@@ -80,6 +85,7 @@ if TYPE_CHECKING:
         compare,
         fit_study,
         load_study,
+        predict,
         prior_only,
         report_from_store,
         run,

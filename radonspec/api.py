@@ -34,6 +34,7 @@ import pandas as pd
 
 from radonspec.analysis.diagnostics import diagnostics_summary
 from radonspec.analysis.loo import Comparison
+from radonspec.analysis.predictions import Predictions
 from radonspec.analysis.records import Results
 from radonspec.errors import FitError, SpecErrors
 from radonspec.fit.record import Fit, Fits
@@ -310,6 +311,60 @@ def prior_only(
                      seconds=time.perf_counter() - started)  # fmt: skip
 
 
+def predict(
+    study: StudyLike,
+    model: str,
+    data: pd.DataFrame | str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    interval: float = 0.89,
+    store: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    seed: int | None = None,
+) -> Predictions:
+    """Predict new data with a model's stored fit (never refitted).
+
+    For every row of ``data``: the posterior mean and sd of the expected response
+    (``pred_mean``, ``pred_sd``), the bounds of the ``interval`` predictive interval
+    (``pred_lower_89``, ``pred_upper_89``), the row's own columns, and ``new_group``:
+    whether a grouping factor has a level the fit never saw (such rows are predicted
+    from the population of groups).
+
+    Parameters
+    ----------
+    study
+        A loaded study or the path of a study file.
+    model
+        The model whose stored fit predicts.
+    data
+        New data: a DataFrame, or the path of a .csv or .parquet file.
+    out
+        Write the predictions to this .csv or .parquet file (block by block, atomically)
+        instead of returning them in ``Predictions.frame``.
+    interval
+        Width of the predictive interval (0 < interval < 1).
+    store
+        The fit store's folder (default ``.radonspec``).
+    force
+        Replace ``out`` even when radonspec did not write it.
+    seed
+        Seed of the predictive draws (default: the model's sampler seed).
+
+    Raises
+    ------
+    DataError
+        A problem in the new data, naming the file, column and row.
+    FitError
+        The model has no stored fit (the message says how to fit it).
+    """
+    from radonspec.analysis.predictions import predict_study
+
+    loaded = study if isinstance(study, Study) else load_study(study)
+    return predict_study(
+        loaded, model, data, out=out, interval=interval, store=store, force=force, seed=seed
+    )
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 
@@ -488,6 +543,7 @@ __all__ = [
     "default_out",
     "fit_study",
     "load_study",
+    "predict",
     "prior_only",
     "report_from_store",
     "run",

@@ -194,6 +194,50 @@ def report_from_store(
 
 
 @app.command()
+def predict(
+    study_path: Annotated[Path, typer.Argument(metavar="STUDY", help="Study YAML file.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="The model whose fit predicts.")],
+    data: Annotated[Path, typer.Option("--data", help="New data (.csv or .parquet).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Predictions file to write (.csv or .parquet).")
+    ],
+    interval: Annotated[
+        float, typer.Option("--interval", help="Width of the predictive interval.")
+    ] = 0.89,
+    store: StoreOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out even if radonspec did not write it.")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the predictive draws.")
+    ] = None,
+) -> None:
+    """Predict new data with a model's stored fit (never refits); one output row per row."""
+    from radonspec.api import predict as predict_rows
+
+    with handle_errors():
+        found = predict_rows(
+            study_path, model, data, out=out_file, interval=interval, store=store,
+            force=force, seed=seed,
+        )  # fmt: skip
+        out.print(
+            f"{escape(str(out_file))}: {found.rows} rows predicted by '{escape(model)}'"
+            f" (posterior mean and sd of the expected value, {interval:.0%} predictive"
+            " interval)",
+            highlight=False,
+        )
+        for factor, levels in found.new_levels.items():
+            shown = ", ".join(levels[:5]) + (
+                f" and {len(levels) - 5} more" if len(levels) > 5 else ""
+            )
+            out.print(
+                f"  {escape(factor)}: {len(levels)} level(s) the fit never saw ({escape(shown)});"
+                " their rows (new_group = True) are predicted from the population of groups",
+                highlight=False,
+            )
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
     from radonspec.cli.scaffold import schema_text
