@@ -157,8 +157,8 @@ def check_block(block: pd.DataFrame, start: int, needs: Needs, name: str) -> Blo
         if column not in present:
             raise DataError(
                 f"{name}: no column '{column}'{did_you_mean(column, present)}; model"
-                f" '{needs.model}' reads {one_of(needs.columns)}, so the new data needs"
-                " each of them"
+                f" '{needs.model}' reads {', '.join(repr(c) for c in needs.columns)}, so the"
+                " new data needs each of them"
             )
     typed = pd.DataFrame(index=block.index)
     for column in needs.numeric:
