@@ -1,0 +1,69 @@
+"""report.effects and report.prior_sensitivity: parsed, checked and located like other fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from radonspec.api import validate
+from radonspec.errors import SpecErrors
+from radonspec.study.loader import load_study
+from radonspec.study.schema import EffectSpec
+
+HEAD = """\
+spec_version: 1
+name: effects
+data: {dataset: radon, categorical: [county]}
+models:
+  pooled:
+    formula: log_radon ~ floor
+report:
+"""
+
+
+def messages(path: Path, *, data: bool = False) -> list[str]:
+    with pytest.raises(SpecErrors) as caught:
+        validate(path) if data else load_study(path)
+    # the file as the loader names it (relative to the working directory), then line:column
+    return [str(e).split("study.yaml:", 1)[1] for e in caught.value.errors]
+
+
+def test_a_bare_name_is_short_for_a_predictor(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(
+        HEAD + "  effects: [floor, {predictor: floor, by: county}]\n  prior_sensitivity: true\n"
+    )
+    report = load_study(path).report
+    assert report.effects == (
+        EffectSpec(predictor="floor"),
+        EffectSpec(predictor="floor", by="county"),
+    )
+    assert report.prior_sensitivity is True
+    assert load_study(write_spec(HEAD + "  title: t\n")).report.effects == ()
+
+
+def test_unknown_keys_get_a_hint_and_a_location(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(HEAD + "  effects:\n    - {predictr: floor}\n")
+    assert messages(path) == [
+        "9:8: unknown key 'predictr' in report.effects[0] (did you mean 'predictor'?);"
+        " allowed keys: by, predictor"
+    ]
+
+
+def test_by_must_differ_from_the_predictor(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(HEAD + "  effects:\n    - {predictor: floor, by: floor}\n")
+    assert messages(path) == [
+        "9:7: report.effects[0]: 'by' names the predictor 'floor' itself; give another column, or leave 'by' out"
+    ]
+
+
+def test_columns_the_data_lacks_are_located_with_the_closest_name(
+    write_spec: Callable[..., Path],
+) -> None:
+    path = write_spec(HEAD + "  effects:\n    - flor\n    - {predictor: floor, by: countyy}\n")
+    columns = "columns are 'county', 'floor', 'log_radon' or 'log_uranium'"
+    assert messages(path, data=True) == [
+        f"9:7: 'flor' is not a column of the data (did you mean 'floor'?); {columns}",
+        f"10:30: 'countyy' is not a column of the data (did you mean 'county'?); {columns}",
+    ]
