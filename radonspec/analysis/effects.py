@@ -126,7 +126,7 @@ def conditional_effect(
 def group_factors(model: Any) -> set[str]:
     """The grouping factors of the model's group-specific terms (``county``, ``a:b``)."""
     found = set()
-    for component in model.distributional_components.values():
+    for component in model.conditional_parameters.values():
         for term in (getattr(component, "group_specific_terms", None) or {}).values():
             found.add(str(term.name).split("|", 1)[1])
     return found
@@ -226,11 +226,17 @@ def _lines(
 
 
 def _quantity(model: Any, family: str, per_level: bool) -> str:
-    response = str(getattr(model.response_component.term, "name", "the response"))
+    term = model.response_term
+    response = str(getattr(term, "name", "the response"))
     if per_level:
         return f"probability of each level of {response}"
     if family == "bernoulli":
-        return f"probability of {response}"
+        event = getattr(term, "success", None)
+        return (
+            f"probability that {response} = {event}"
+            if event is not None
+            else (f"probability of {response}")
+        )
     if family in MEAN_FAMILIES:
         return f"expected {response}"
     return f"'{model.family.likelihood.parent}' of {response}"

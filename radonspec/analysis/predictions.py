@@ -219,10 +219,7 @@ def load_predictor(study: Study, model: str, store: Any = None) -> Predictor:
     spec = study.models[model]
     levels: tuple[str, ...] = ()
     if spec.family in LEVEL_FAMILIES:
-        response = compiled.model.response_component.term.name
-        column = compiled.data.frame.get(str(response).split("[")[0])
-        if column is not None and isinstance(column.dtype, pd.CategoricalDtype):
-            levels = tuple(str(level) for level in column.cat.categories)
+        levels = tuple(str(level) for level in compiled.model.response_term.levels or ())
     needs = needs_of(model, compiled.model, spec.formulas)
     return Predictor(model, compiled.model, posterior, spec.family, needs, levels)
 

@@ -109,7 +109,7 @@ def has_group_terms(model: Any) -> bool:
     """Whether any parameter of the model has group-specific terms."""
     return any(
         getattr(component, "group_specific_terms", None)
-        for component in model.distributional_components.values()
+        for component in model.conditional_parameters.values()
     )
 
 
