@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,10 @@ def predict_block(
         return pd.DataFrame(found, index=frame.index)
     found[f"{PREFIX}mean"] = expected.mean(axis=0)
     found[f"{PREFIX}sd"] = expected.std(axis=0, ddof=1)
-    method = "inverted_cdf" if predictor.family in DISCRETE else "linear"
+    # a count's interval bounds are counts: the draws' own values, not interpolations
+    method: Literal["inverted_cdf", "linear"] = (
+        "inverted_cdf" if predictor.family in DISCRETE else "linear"
+    )
     bounds = np.quantile(predicted, [low, high], axis=0, method=method)
     found[f"{PREFIX}lower_{width}"] = bounds[0]
     found[f"{PREFIX}upper_{width}"] = bounds[1]

@@ -94,7 +94,7 @@ def bayes_r2(model: Any, tree: xr.DataTree, *, cells: int = BLOCK_CELLS) -> Baye
     cells
         Draws times rows predicted at once (bounds the memory used).
     """
-    response = next(iter(tree["observed_data"].data_vars))
+    response = str(next(iter(tree["observed_data"].data_vars)))
     y = np.asarray(tree["observed_data"][response].values, dtype=float).ravel()
     conditional = r2_draws(y, expected_values(model, tree, cells=cells, groups=True))
     marginal = None

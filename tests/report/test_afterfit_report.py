@@ -52,8 +52,9 @@ def test_summary_holds_r2_and_the_sensitivity(written: dict[str, Path]) -> None:
 
 def test_html_and_markdown_show_the_sections(written: dict[str, Path]) -> None:
     html = written["html"].read_text()
-    for text in ('<section id="effects">', "Conditional effect of x by g", '<section id="sensitivity">',
-                 "Bayes R² (89%)", 'href="#effects"', 'href="#sensitivity"'):  # fmt: skip
+    for text in ('<section id="effects">', "Conditional effect of x by g",
+                 '<section id="sensitivity">', "Bayes R² (89%)", 'href="#effects"',
+                 'href="#sensitivity"'):  # fmt: skip
         assert text in html
     markdown = written["markdown"].read_text()
     assert "## Conditional effects" in markdown and "## Prior sensitivity" in markdown

@@ -54,7 +54,8 @@ def test_unknown_keys_get_a_hint_and_a_location(write_spec: Callable[..., Path])
 def test_by_must_differ_from_the_predictor(write_spec: Callable[..., Path]) -> None:
     path = write_spec(HEAD + "  effects:\n    - {predictor: floor, by: floor}\n")
     assert messages(path) == [
-        "9:7: report.effects[0]: 'by' names the predictor 'floor' itself; give another column, or leave 'by' out"
+        "9:7: report.effects[0]: 'by' names the predictor 'floor' itself; give another column,"
+        " or leave 'by' out"
     ]
 
 
