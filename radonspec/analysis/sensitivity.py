@@ -3,18 +3,23 @@
 Raising the prior (or the likelihood) to a power near 1 and measuring how far each
 marginal posterior moves (by importance weights on the existing draws, no refit) tells
 whether a posterior depends on its prior, and whether prior and data pull in different
-directions. ``arviz_stats.psense_summary`` does the measuring; it needs the log prior
+directions. ``arviz_stats.psense`` does the measuring; it needs the log prior
 density of every draw, which a fit does not store. It is computed here from the model:
 the log density of each power-scaled prior at the posterior draws, for the priors of
 the population-level effects, the auxiliary parameters and the group-level standard
 deviations. The group-specific effects' own distribution (``1|county ~ Normal(0,
 sigma)``, or the standard normal offsets of a non-centered model) is part of the
 model's structure, not a prior anyone chose, and is not scaled (as brms' ``lprior``).
+
+The sensitivities are Monte Carlo estimates: with few draws, or many parameters (whose
+log prior and likelihood vary much between draws), noise alone can reach the threshold.
+Each parameter's noise level is measured on its own draws shifted in time (``_noise``),
+and a sensitivity counts only above it, so a parameter the data do not inform is not
+called a conflict because the likelihood's weights happen to move it.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +41,11 @@ class Sensitivity:
     """One model's power-scaling sensitivity per parameter.
 
     ``table`` has one row per parameter label (``floor``, ``county[AITKIN]``) with
-    columns ``prior`` and ``likelihood`` (the sensitivities) and ``diagnosis``
-    (``CONFLICT``, ``PRIOR_DOMINATES`` or ``""``). ``scaled`` names the priors that were
-    power-scaled; ``seconds`` is what computing it took.
+    columns ``prior`` and ``likelihood`` (the sensitivities), ``prior_noise`` and
+    ``likelihood_noise`` (what Monte Carlo noise alone gives the parameter; measured only
+    where the prior sensitivity reaches the threshold, NaN elsewhere) and
+    ``diagnosis`` (``CONFLICT``, ``PRIOR_DOMINATES`` or ``""``). ``scaled`` names the
+    priors that were power-scaled; ``seconds`` is what computing it took.
     """
 
     table: pd.DataFrame
@@ -82,34 +89,71 @@ def prior_sensitivity(
         }
     )
     names = [v for v in parameter_names(tree) if not _group_specific(v)]
-    # arviz-stats logs a pointer to its documentation when it finds something; the
-    # report says what the findings mean instead
-    quiet = logging.getLogger("arviz_stats.psense")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        found = azs.psense_summary(with_prior, var_names=names, threshold=threshold, round_to=6)
-    finally:
-        quiet.setLevel(level)
+    parts = {c: azs.psense(with_prior, var_names=names, group=c) for c in ("prior", "likelihood")}
+    # only a parameter whose prior sensitivity reaches the threshold can be flagged, so
+    # only those need their noise measured (none, for a model with weak priors)
+    sensitive = [v for v in names if float(parts["prior"][v].max()) >= threshold]
+    for component in ("prior", "likelihood"):
+        noise = xr.full_like(parts[component], np.nan)
+        if sensitive:
+            noise.update(_noise(with_prior, sensitive, component))
+        parts[f"{component}_noise"] = noise
+    joined = xr.concat(list(parts.values()), dim="component").assign_coords(component=list(parts))
+    from arviz_base import dataset_to_dataframe
+
+    found = dataset_to_dataframe(joined, sample_dims=["component"]).T
     table = pd.DataFrame(
-        {
-            "prior": found["prior"].to_numpy(dtype=float),
-            "likelihood": found["likelihood"].to_numpy(dtype=float),
-            "diagnosis": [
-                _diagnosis(p, lk, threshold)
-                for p, lk in zip(found["prior"], found["likelihood"], strict=True)
-            ],
-        },  # fmt: skip
+        {column: found[column].to_numpy(dtype=float) for column in parts},
         index=[str(label) for label in found.index],
     )
+    table["diagnosis"] = [_diagnosis(row, threshold) for _, row in table.iterrows()]
     return Sensitivity(table, tuple(scaled), threshold, time.perf_counter() - started)
 
 
-def _diagnosis(prior: float, likelihood: float, threshold: float) -> str:
-    """arviz-stats' reading of the two sensitivities, as a short code."""
-    if prior >= threshold and likelihood >= threshold:
+#: Shifts, as shares of a chain, of the placebo draws that measure Monte Carlo noise: with
+#: 19 of them, a sensitivity that is noise alone exceeds their largest one time in 20.
+NOISE_SHIFTS = tuple(k / 20 for k in range(1, 20))
+
+
+def _noise(tree: xr.DataTree, names: list[str], component: str) -> xr.Dataset:
+    """The sensitivity Monte Carlo noise alone gives each parameter.
+
+    The same computation on the parameter's own draws shifted in time within each chain
+    (by 5%, 10%, ..., 95% of its length): a shift keeps the draws' distribution and
+    autocorrelation but breaks their link with the weights, so what sensitivity remains
+    is noise. The largest of the 19 is kept: noise alone exceeds it one time in 20. With
+    few draws, or a log prior or likelihood that varies much between draws (many
+    parameters), this noise reaches the threshold for parameters the weights do not
+    touch at all.
+    """
+    import arviz_stats as azs
+
+    posterior = tree["posterior"].to_dataset()
+    draws = posterior.sizes["draw"]
+    found = []
+    for share in NOISE_SHIFTS:
+        shifted = posterior.roll(draw=max(1, int(share * draws)), roll_coords=False)
+        placebo = xr.DataTree.from_dict(
+            {"posterior": shifted}
+            | {k: tree[k].to_dataset() for k in tree.children if k != "posterior"}  # fmt: skip
+        )
+        found.append(azs.psense(placebo, var_names=names, group=component))
+    return xr.concat(found, dim="shift").max("shift")
+
+
+def _diagnosis(row: pd.Series, threshold: float) -> str:
+    """arviz-stats' reading of the two sensitivities, counting only what exceeds the noise.
+
+    A sensitivity counts when it reaches ``threshold`` and exceeds what Monte Carlo
+    noise alone gives the parameter: both counting is a prior-data conflict, the prior
+    alone a prior that dominates a weak likelihood.
+    """
+    # a comparison with a noise that was not measured (NaN) is false: not flagged
+    prior = row["prior"] >= threshold and row["prior"] > row["prior_noise"]
+    likelihood = row["likelihood"] >= threshold and row["likelihood"] > row["likelihood_noise"]
+    if prior and likelihood:
         return CONFLICT
-    if prior > threshold > likelihood:
+    if prior:
         return PRIOR_DOMINATES
     return ""
 

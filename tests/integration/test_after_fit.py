@@ -36,6 +36,8 @@ name: radon-after
 defaults:
   sampler: {{draws: 500, tune: 500, chains: 2}}
 models:
+  unpooled:  # fast (sparse design); power-scaling needs many draws for 170 parameters
+    sampler: {{draws: 4000, tune: 500, chains: 2}}
   tight:
     description: The pooled model with a prior that insists floor has no effect.
     formula: log_radon ~ floor
@@ -250,18 +252,17 @@ def test_prior_sensitivity_flags_the_tight_prior_and_not_the_seed_priors(
         table = models[name].analysis.sensitivity.table
         assert (table["diagnosis"] == "").all(), (name, table)
         assert table["prior"].max() < 0.05
-    # unpooled: no prior-data conflict anywhere; only slopes the data cannot inform (counties
-    # measured on one floor only) are the prior's, which is what the diagnostic must say
+    # unpooled: the slopes of the 25 counties measured in basements only are their
+    # Normal(0, 100) prior (no data inform them), and exactly those are flagged; the
+    # likelihood's sensitivity of a slope it does not touch is noise, so nearly all read
+    # "prior dominates" (one in twenty may cross its noise level by chance)
     unpooled = models["unpooled"].analysis.sensitivity.table
-    assert CONFLICT not in set(unpooled["diagnosis"])
     data = load_bundled("radon")
     one_floor = {c for c, part in data.groupby("county", observed=True)
                  if part["floor"].nunique() == 1}  # fmt: skip
-    flagged = {label.split("[")[1].rstrip("]") for label in
-               unpooled.index[unpooled["diagnosis"] == PRIOR_DOMINATES]}  # fmt: skip
-    assert flagged and flagged <= one_floor
-    assert all(label.startswith("county:floor[") for label in
-               unpooled.index[unpooled["diagnosis"] != ""])  # fmt: skip
+    flagged = unpooled[unpooled["diagnosis"] != ""]
+    assert set(flagged.index) == {f"county:floor[{c}]" for c in one_floor}, flagged
+    assert (flagged["diagnosis"] == PRIOR_DOMINATES).sum() >= 0.8 * len(flagged)
 
 
 def test_effects_render_for_every_family(simulated: dict[str, Any]) -> None:
