@@ -71,6 +71,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         ("(d) Scaling with the number of rows", "scaling", _scaling),
         ("(e) Peak resident memory", "memory", _memory),
         ("(f) Where the time goes", "profile", _profile),
+        ("(g) The spine: reports from stored fits, watch, import", "spine", _spine),
     ):
         if key not in sections:
             continue
@@ -224,6 +225,15 @@ def _scaling(section: dict[str, Any]) -> list[str]:
         f" wall seconds {fmt(exponent.get('wall_s'), 3)}.",
         "",
     ]
+
+
+def _spine(section: dict[str, Any]) -> list[str]:
+    lines = _contenders(section)
+    overheads = [v for v in section.get("watch_overhead_s", []) if v is not None]
+    if overheads:
+        shown = ", ".join(f"{v:.2f} s" for v in overheads)
+        lines += [f"Watch cycle beyond the changed model's own fit, per repetition: {shown}.", ""]
+    return lines
 
 
 def _memory(section: dict[str, Any]) -> list[str]:

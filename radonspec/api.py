@@ -28,17 +28,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from radonspec.analysis.diagnostics import diagnostics_summary
-from radonspec.analysis.loo import Comparison
-from radonspec.analysis.records import Results
 from radonspec.errors import FitError, SpecErrors
 from radonspec.fit.record import Fit, Fits
 from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_study
 from radonspec.study.schema import Study
+
+if TYPE_CHECKING:  # the analysis stage (ArviZ) is imported when an analysis is made
+    import pandas as pd
+
+    from radonspec.analysis.loo import Comparison
+    from radonspec.analysis.records import Results
 
 StudyLike = Study | str | os.PathLike[str]
 Progress = Callable[[str], AbstractContextManager[Event]]
@@ -229,7 +230,7 @@ def run(
     ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
     """
     started = time.perf_counter()
-    space = _Workspace.check(study, initial_point=False)
+    space = _Workspace.load(study)
     folder = Path(out) if out is not None else default_out(space.study)
     if not force:
         current = space.current_report(folder, store)
@@ -237,6 +238,10 @@ def run(
             fits, written = current
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
+    if force or space.unfitted(store):
+        # every problem is found, located, before anything is sampled; when every fit is
+        # stored it was made from this very model and data, and no model need be built
+        space.validate()
     fits = space.fit(
         jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
         progress=progress,
@@ -261,7 +266,7 @@ def report_from_store(
     A k-fold study's refits must be stored too (``run`` stores them).
     """
     started = time.perf_counter()
-    space = _Workspace.check(study, initial_point=False)
+    space = _Workspace.load(study)
     fit_store = open_store(store)
     fits = Fits()
     for item in space.planned():
@@ -361,18 +366,45 @@ class _Workspace:
             raise SpecErrors(checked.errors)
         return cls(loaded, checked.frame, checked.compiled)
 
+    @classmethod
+    def load(cls, study: StudyLike) -> _Workspace:
+        """A workspace for a study (loaded from its file if need be); nothing else checked."""
+        return cls(study if isinstance(study, Study) else load_study(study))
+
+    def validate(self) -> None:
+        """Check the study against its data, building every model (kept for later steps)."""
+        from radonspec.compile.validate import check_study
+
+        checked = check_study(self.study, initial_point=False)
+        if checked.errors:
+            raise SpecErrors(checked.errors)
+        self._frame = checked.frame
+        self._compiled = {**checked.compiled, **self._compiled}
+        self._planned = None
+
     @property
     def frame(self) -> pd.DataFrame:
-        """The study's data with every column it uses, loaded once."""
+        """The study's data with every column it uses, loaded once (no model is built)."""
         if self._frame is None:
-            from radonspec.compile.validate import check_study
+            from radonspec.compile.validate import load_study_frame
+            from radonspec.errors import DataError
 
-            checked = check_study(self.study, initial_point=False)
-            if checked.errors:
-                raise SpecErrors(checked.errors)
-            self._frame, self._compiled = checked.frame, checked.compiled
+            try:
+                self._frame = load_study_frame(self.study)
+            except DataError:
+                self.validate()  # the same problem, located, with every other one
         assert self._frame is not None
         return self._frame
+
+    def unfitted(self, store: Any) -> list[str]:
+        """Models whose fit the store lacks (or holds as failed)."""
+        fit_store = open_store(store)
+        missing = []
+        for item in self.planned():
+            meta = fit_store.read_meta(item.key) or {}
+            if meta.get("status") != "ok" or item.data is None:
+                missing.append(item.label)
+        return missing
 
     def build(self, name: str) -> Any:
         """The model's ``bambi.Model`` (compiled once), or None when it does not compile."""
@@ -402,6 +434,8 @@ class _Workspace:
     def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
             store: Any, force: bool, models: list[str] | None = None,
             progress: Progress | None) -> Fits:  # fmt: skip
+        from radonspec.analysis.diagnostics import diagnostics_summary
+
         with (progress or _silent)("fits") as event:
             fits = fit_planned(
                 self.study, self.planned(models), jobs=jobs, executor=executor,

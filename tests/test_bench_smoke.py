@@ -19,7 +19,7 @@ from bench.render import render_markdown  # noqa: E402
 from bench.results import loglog_slope, ratio, summarise, target  # noqa: E402
 from bench.studies import Sampling, read_yaml, scaling_data, scaling_study, seed_study  # noqa: E402
 
-SECTIONS = {"seed_study", "warm_store", "hierarchical", "scaling", "memory", "profile"}
+SECTIONS = {"seed_study", "warm_store", "hierarchical", "scaling", "memory", "profile", "spine"}
 
 
 def test_summarise_gives_median_and_range_of_present_values() -> None:
@@ -180,5 +180,12 @@ def test_quick_mode_runs_every_section(tmp_path: Path) -> None:
     assert [row["n"] for row in sections["scaling"]["sizes"]] == [300, 1000]
     assert sections["scaling"]["exponent"]["s_per_eff_draw"] is not None
     assert sum(sections["profile"]["phases"].values()) > 0
-    assert {t["name"] for t in results["targets"]} >= {"warm-store run wall"}
+    spine = sections["spine"]["contenders"]
+    assert all(entry["failed"] == 0 for entry in spine.values()), spine
+    assert all(v is not None for v in sections["spine"]["watch_overhead_s"])
+    assert {t["name"] for t in results["targets"]} >= {
+        "warm-store run wall",
+        "report from stored fits to a new folder / cold run",
+        "watch cycle after one formula change, beyond that model's fit",
+    }
     assert "not meaningful" in (out / "RESULTS.md").read_text()

@@ -63,6 +63,17 @@ def study_columns(study: Study, columns: list[str]) -> list[str]:
     return sorted(wanted)
 
 
+def load_study_frame(study: Study) -> pd.DataFrame:
+    """The study's data with every column it uses, without building any model.
+
+    Raises ``DataError`` (unlocated) when the data cannot be read; ``check_study`` says
+    the same located, with every other problem.
+    """
+    base = study_base(study)
+    columns = columns_of(study.data, base)
+    return load_data(study.data, base, study_columns(study, columns))
+
+
 def check_study(study: Study, *, initial_point: bool = True) -> Checked:
     """Check a loaded study against its data, loading the data once and keeping the models."""
     base = study_base(study)
@@ -142,4 +153,11 @@ def _strip_location(message: str) -> str:
     return message
 
 
-__all__ = ["Checked", "Location", "check_against_data", "check_study", "validate"]
+__all__ = [
+    "Checked",
+    "Location",
+    "check_against_data",
+    "check_study",
+    "load_study_frame",
+    "validate",
+]
