@@ -32,6 +32,7 @@ from radonspec.run.budget import (
     time_limit,
 )
 from radonspec.run.fit import Fit
+from radonspec.run.nutpiedims import comma_free_dims, restore_dims
 from radonspec.spec.schema import SamplerSpec
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,14 @@ def sample_model(
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
-            with _quiet(), _noticing_interrupts() as interrupted:
+            dims = (
+                comma_free_dims(model.backend.model)
+                if sampler.backend == "nutpie"
+                else contextlib.nullcontext({})
+            )
+            with _quiet(), _noticing_interrupts() as interrupted, dims as renames:
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
+            tree = restore_dims(tree, renames)
             if interrupted():  # nutpie returns the draws so far: never a fit to keep
                 raise KeyboardInterrupt
             _check_draws(tree, sampler)
