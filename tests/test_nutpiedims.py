@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from radonspec.compile import compile_model
-from radonspec.run.nutpiedims import STAND_IN, comma_free_dims, restore_dims
+from radonspec.run.nutpiedims import STAND_IN, comma_free_dims
 from radonspec.run.runner import study_frame
 from radonspec.run.sample import sample_model
 from radonspec.spec.loader import load_study_text
