@@ -132,10 +132,9 @@ def sample_model(
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
-            dims = (
-                comma_free_dims(model.backend.model)
-                if sampler.backend == "nutpie"
-                else contextlib.nullcontext({})
+            nutpie = sampler.backend == "nutpie"
+            dims: contextlib.AbstractContextManager[dict[str, str]] = (
+                comma_free_dims(model.backend.model) if nutpie else contextlib.nullcontext({})
             )
             with _quiet(), _noticing_interrupts() as interrupted, dims as renames:
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
