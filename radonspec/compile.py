@@ -181,6 +181,8 @@ def _first_line(exc: BaseException) -> str:
 
 def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
     """Every prior of a built Bambi model, marking which the spec gave and which are automatic."""
+    from bambi.terms import CommonTerm, GroupSpecificTerm
+
     rows = []
     given = set(spec.priors)
     for component_name, component in model.parameters.items():
@@ -189,7 +191,19 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
             alias = getattr(component, "prefix", "") or ""
             for term_name, term in terms.items():
                 key = f"{alias}_{term_name}" if alias else term_name
-                rows.append(_prior_row(key, term.prior, key in given or term_name in given))
+                # 'common' and 'group_specific' reach the main parameter's terms that have
+                # no prior of their own, as Bambi's DistributionalComponent.update_priors does
+                by_kind = not alias and (
+                    ("group_specific" in given and isinstance(term, GroupSpecificTerm))
+                    or (
+                        "common" in given
+                        and isinstance(term, CommonTerm)
+                        and getattr(term, "kind", None) != "offset"
+                    )
+                )
+                # a distributional parameter's terms are keyed with its prefix only
+                from_spec = key in given or by_kind
+                rows.append(_prior_row(key, term.prior, from_spec))
         else:
             rows.append(_prior_row(component_name, component.prior, component_name in given))
     return pd.DataFrame(rows, columns=["term", "prior", "source"])
