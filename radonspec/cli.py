@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from radonspec.errors import FitError, RadonspecError, SpecErrors
@@ -62,7 +63,8 @@ def _handle_errors() -> Iterator[None]:
             raise
         lines = [str(e) for e in exc.errors] if isinstance(exc, SpecErrors) else [str(exc)]
         for line in lines:
-            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+            # escaped: messages quote formulas and levels such as 'use[Y]', not markup
+            err.print(f"[red]error:[/red] {escape(line)}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -231,5 +233,5 @@ def main() -> None:
     try:
         app()
     except FitError as exc:  # raised outside a handled block
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(str(exc))}")
         sys.exit(exc.exit_code)

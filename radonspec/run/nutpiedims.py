@@ -64,4 +64,5 @@ def _rename(pm_model: Any, renames: dict[str, str]) -> None:
         table.update(items)
     for name, dims in list(pm_model.named_vars_to_dims.items()):
         if any(dim in renames for dim in dims):
-            pm_model.named_vars_to_dims[name] = tuple(renames.get(dim, dim) for dim in dims)
+            renamed = [renames.get(dim, dim) for dim in dims]
+            pm_model.named_vars_to_dims[name] = type(dims)(renamed)
