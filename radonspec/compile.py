@@ -22,6 +22,7 @@ import pandas as pd
 
 from radonspec.data import Prepared, prepare
 from radonspec.errors import CompileError, DataError
+from radonspec.levels import LevelsError, ModelLevels, design_frame, model_levels
 from radonspec.spec.checks import formula_infos
 from radonspec.spec.family import nest_priors
 from radonspec.spec.formula import FormulaError, FormulaInfo, formula_namespace
@@ -38,6 +39,11 @@ class Compiled:
     model: Any  # bambi.Model; typed loosely because bambi ships no type information
     data: Prepared
     infos: tuple[FormulaInfo, ...]
+    levels: ModelLevels = ModelLevels()
+
+    def design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """New rows (e.g. held-out ones) coded as the model's data was (``design_frame``)."""
+        return design_frame(frame, self.levels)
 
 
 def used_columns(infos: list[FormulaInfo] | tuple[FormulaInfo, ...]) -> list[str]:
@@ -68,9 +74,13 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
-    model = _build_bambi(spec, infos, prepared.frame, prefix)
+    try:
+        levels = model_levels(study.data, spec, infos, prepared.frame)
+    except LevelsError as exc:
+        raise CompileError(f"{prefix}: {exc.message}") from None
+    model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
     _check_auto_priors(model, prefix)
-    return Compiled(name, spec, model, prepared, infos)
+    return Compiled(name, spec, model, prepared, infos, levels)
 
 
 @contextlib.contextmanager

@@ -328,6 +328,13 @@ def _print_summary(
         )
     console.print(table)
     for name, fit in fits.items():
+        dropped = fit.meta.get("dropped_rows")
+        if dropped:
+            console.print(
+                f"{escape(name)}: {dropped} rows with missing values dropped (data.dropna),"
+                f" {fit.meta.get('rows')} used"
+            )
+    for name, fit in fits.items():
         if fit.status != "ok":
             console.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
     for kind, file in written.items():

@@ -8,6 +8,7 @@ from typing import Any
 from radonspec.compile import compile_model, study_base, used_columns
 from radonspec.data import columns_of, load_data
 from radonspec.errors import CompileError, DataError, Location, SpecError, SpecErrors
+from radonspec.levels import declared_columns
 from radonspec.spec.checks import check_model, formula_infos
 from radonspec.spec.loader import load_study
 from radonspec.spec.schema import Study
@@ -46,7 +47,8 @@ def check_against_data(study: Study, *, initial_point: bool = True) -> list[Spec
     if errors:
         return errors
     wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
-    wanted |= set(study.data.categorical)  # so reference levels are checked too
+    # so declared levels and reference levels are checked too
+    wanted |= set(study.data.categorical) | set(declared_columns(study.data))
     try:
         frame = load_data(study.data, base, sorted(wanted))
     except DataError as exc:
@@ -72,6 +74,8 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
         (study.compare.kfold.group_by, ("compare", "kfold", "group_by")),
     ]
     named += [(c, ("data", "categorical", i)) for i, c in enumerate(study.data.categorical)]
+    named += [(c, ("data", "levels", c)) for c in study.data.levels]
+    named += [(c, ("data", "reference", c)) for c in study.data.reference]
     named += [(c, ("data", "filter", c)) for c in study.data.filter]
     for column, path in named:
         if column is not None and column not in columns:

@@ -143,6 +143,9 @@ def _model_view(
     )
     if spec is not None:
         view.spec_yaml = _yaml(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
+        facts = attempt(view.notes, "The levels of the data", _level_facts, study, name, data)
+        if facts is not None:
+            view.levels, view.dropped_rows = facts
     view.priors = _priors(name, spec, models.get(name), priors.get(name), view.notes)
     if fit is None:
         return view
@@ -198,6 +201,19 @@ def _priors(
     ]
 
 
+def _level_facts(study: Study, name: str, data: pd.DataFrame) -> tuple[dict[str, Any], int]:
+    """The model's event, response levels and reference levels, and the rows it dropped."""
+    from radonspec.compile import used_columns
+    from radonspec.data import prepare
+    from radonspec.levels import model_levels
+    from radonspec.spec.checks import formula_infos
+
+    spec = study.models[name]
+    infos = formula_infos(spec, list(data.columns))
+    prepared = prepare(data, study.data, used_columns(infos))
+    return model_levels(study.data, spec, infos, prepared.frame).to_dict(), prepared.dropped
+
+
 def _priors_table(model: Any, spec: Any) -> pd.DataFrame:
     from radonspec.compile import priors_table
 
@@ -240,9 +256,14 @@ def _data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         for formula in model.formulas:
             used |= _formula_columns(formula)
     columns = [str(c) for c in data.columns if str(c) in used]
+    dropped = 0
+    if spec.dropna and columns:  # counts are of the rows the models keep
+        complete = data[columns].notna().all(axis=1)
+        dropped = int((~complete).sum())
+        data = data.loc[complete]
     group = study.report.group
     if group is None or group not in data.columns:
-        return DataSummary(source, len(data), columns, group)
+        return DataSummary(source, len(data), columns, group, dropped=dropped)
     sizes = data.groupby(group, observed=True).size()
     return DataSummary(
         source,
@@ -251,6 +272,7 @@ def _data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         group,
         int(sizes.size),
         (int(sizes.min()), float(sizes.median()), int(sizes.max())),
+        dropped=dropped,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from radonspec.compile import Compiled, compile_model, study_base, used_columns
 from radonspec.data import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
+from radonspec.levels import LevelsError, ModelLevels, model_levels
 from radonspec.run.executors import Executor, FitJob, make_executor
 from radonspec.run.fit import Fit
 from radonspec.run.sample import model_seed, versions
@@ -46,6 +47,7 @@ class Planned:
     data: Prepared | None
     error: str | None = None
     posterior_only: bool = False
+    levels: ModelLevels | None = None  # the event, response order and reference levels
 
     def compile(self, study: Study) -> Compiled:
         """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
@@ -96,7 +98,8 @@ def plan_fit(
     try:
         infos = formula_infos(spec, list(frame.columns))
         data = prepare(frame, study.data, used_columns(infos))
-    except (RadonspecError, FormulaError) as exc:
+        levels = model_levels(study.data, spec, infos, data.frame)
+    except (RadonspecError, FormulaError, LevelsError) as exc:
         message = getattr(exc, "message", str(exc))
         key = fit_key({"model": label, "failed_plan": message})
         return Planned(label, model, key, seed, None, f"model '{model}': {message}")
@@ -115,7 +118,9 @@ def plan_fit(
     }
     if posterior_only:  # absent otherwise, so keys of full fits stay what they were
         payload["stores"] = "posterior"
-    return Planned(label, model, fit_key(payload), seed, data, posterior_only=posterior_only)
+    return Planned(
+        label, model, fit_key(payload), seed, data, posterior_only=posterior_only, levels=levels
+    )
 
 
 def fit_study(
@@ -275,6 +280,8 @@ def _meta(study: Study, item: Planned, fit: Fit) -> dict[str, Any]:
         "rows": len(item.data.frame),
         "dropped_rows": item.data.dropped,
     }
+    if item.levels is not None:
+        meta["levels"] = item.levels.to_dict()
     if fit.ok and fit.tree is not None:
         meta["diagnostics"] = _diagnostics_summary(fit)
     return meta
