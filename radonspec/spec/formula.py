@@ -227,6 +227,18 @@ def bare(name: str) -> bool:
     )
 
 
+def usable(name: str) -> bool:
+    """Whether column ``name`` can be named in a formula at all, bare or in backquotes."""
+    return (
+        bool(name.strip())
+        and name.isascii()
+        and name.isprintable()
+        and "`" not in name
+        and not name.startswith("_")
+        and "__" not in name
+    )
+
+
 def quote(name: str) -> str:
     """``name`` as a formula writes it: as it is, or in backquotes (```Solar R```)."""
     return name if bare(name) else f"`{name}`"
