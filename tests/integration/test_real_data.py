@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from radonspec.groups import random_effects
-from radonspec.run.fit import Fit
-from radonspec.run.runner import fit_study, study_frame
-from radonspec.spec.loader import load_study_text
-from radonspec.spec.schema import Study
+from radonspec.analysis.groups import random_effects
+from radonspec.api import fit_study
+from radonspec.fit.record import Fit
+from radonspec.fit.runner import study_frame
+from radonspec.study.loader import load_study_text
+from radonspec.study.schema import Study
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 REFERENCES = json.loads((DATA / "references.json").read_text())
