@@ -169,6 +169,8 @@ class ModelResult:
     rows: int | None = None
     dropped: int = 0
     analysis: ModelAnalysis | None = None
+    #: the modelled event, response levels and reference levels (``ModelLevels.to_dict``)
+    levels: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -192,6 +194,7 @@ class DataSummary:
     n_groups: int | None = None
     group_sizes: tuple[int, float, int] | None = None  # min, median, max
     all_columns: tuple[str, ...] = ()  # every column of the data as loaded
+    dropped: int = 0  # rows dropped for missing values in the used columns (data.dropna)
 
 
 @dataclass(frozen=True)

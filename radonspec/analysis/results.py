@@ -160,6 +160,7 @@ def _model_result(
         seconds=dict(fit.seconds),
         rows=fit.meta.get("rows"),
         dropped=int(fit.meta.get("dropped_rows") or 0),
+        levels=fit.meta.get("levels"),
     )
     if fit.status != "ok":
         return base
@@ -370,8 +371,13 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
     columns = [str(c) for c in data.columns if str(c) in used]
     group = study.report.group
     every = tuple(str(c) for c in data.columns)
+    dropped = 0
+    if spec.dropna and columns:  # rows and groups are counted as the models keep them
+        complete = data[columns].notna().all(axis=1)
+        dropped = int((~complete).sum())
+        data = data.loc[complete]
     if group is None or group not in data.columns:
-        return DataSummary(source, len(data), columns, group, all_columns=every)
+        return DataSummary(source, len(data), columns, group, all_columns=every, dropped=dropped)
     sizes = data.groupby(group, observed=True).size()
     return DataSummary(
         source,
@@ -381,6 +387,7 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         int(sizes.size),
         (int(sizes.min()), float(sizes.median()), int(sizes.max())),
         every,
+        dropped,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radonspec.data.levels import LevelsError, ModelLevels, design_frame, model_levels
 from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.study.checks import formula_infos
@@ -38,6 +39,11 @@ class Compiled:
     model: Any  # bambi.Model; typed loosely because bambi ships no type information
     data: Prepared
     infos: tuple[FormulaInfo, ...]
+    levels: ModelLevels = ModelLevels()
+
+    def design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """New rows (e.g. held-out ones) coded as the model's data was (``design_frame``)."""
+        return design_frame(frame, self.levels)
 
 
 def used_columns(infos: list[FormulaInfo] | tuple[FormulaInfo, ...]) -> list[str]:
@@ -68,9 +74,13 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
-    model = _build_bambi(spec, infos, prepared.frame, prefix)
+    try:
+        levels = model_levels(study.data, spec, infos, prepared.frame)
+    except LevelsError as exc:
+        raise CompileError(f"{prefix}: {exc.message}") from None
+    model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
     _check_auto_priors(model, prefix)
-    return Compiled(name, spec, model, prepared, infos)
+    return Compiled(name, spec, model, prepared, infos, levels)
 
 
 @contextlib.contextmanager
@@ -181,6 +191,8 @@ def _first_line(exc: BaseException) -> str:
 
 def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
     """Every prior of a built Bambi model, marking which the spec gave and which are automatic."""
+    from bambi.terms import CommonTerm, GroupSpecificTerm
+
     rows = []
     given = set(spec.priors)
     for component_name, component in model.parameters.items():
@@ -189,7 +201,19 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
             alias = getattr(component, "prefix", "") or ""
             for term_name, term in terms.items():
                 key = f"{alias}_{term_name}" if alias else term_name
-                rows.append(_prior_row(key, term.prior, key in given or term_name in given))
+                # 'common' and 'group_specific' reach the main parameter's terms that have
+                # no prior of their own, as Bambi's DistributionalComponent.update_priors does
+                by_kind = not alias and (
+                    ("group_specific" in given and isinstance(term, GroupSpecificTerm))
+                    or (
+                        "common" in given
+                        and isinstance(term, CommonTerm)
+                        and getattr(term, "kind", None) != "offset"
+                    )
+                )
+                # a distributional parameter's terms are keyed with its prefix only
+                from_spec = key in given or by_kind
+                rows.append(_prior_row(key, term.prior, from_spec))
         else:
             rows.append(_prior_row(component_name, component.prior, component_name in given))
     return pd.DataFrame(rows, columns=["term", "prior", "source"])

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.data.levels import declared_columns
 from radonspec.data.load import columns_of, load_data
 from radonspec.errors import CompileError, DataError, Location, SpecError, SpecErrors
 from radonspec.study.checks import check_model, formula_infos
@@ -57,7 +58,8 @@ def check_against_data(study: Study, *, initial_point: bool = True) -> list[Spec
 def study_columns(study: Study, columns: list[str]) -> list[str]:
     """Every column of the data the study uses: its models', the report's, k-fold's, filters."""
     wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
-    wanted |= set(study.data.categorical)  # so reference levels are checked too
+    # so declared levels and reference levels are checked too
+    wanted |= set(study.data.categorical) | set(declared_columns(study.data))
     named = [study.report.group, study.report.predictor, study.compare.kfold.group_by]
     wanted |= {c for c in named if c is not None and c in columns}
     return sorted(wanted)
@@ -115,6 +117,8 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
         (study.compare.kfold.group_by, ("compare", "kfold", "group_by")),
     ]
     named += [(c, ("data", "categorical", i)) for i, c in enumerate(study.data.categorical)]
+    named += [(c, ("data", "levels", c)) for c in study.data.levels]
+    named += [(c, ("data", "reference", c)) for c in study.data.reference]
     named += [(c, ("data", "filter", c)) for c in study.data.filter]
     for column, path in named:
         if column is not None and column not in columns:

@@ -85,6 +85,8 @@ def _model_view(
         cached=model.cached,
         seconds=dict(model.seconds),
         rows=model.rows,
+        dropped_rows=model.dropped,
+        levels=model.levels,
     )
     if results.prior_only:
         view.status, view.error = "skipped", NOT_FITTED

@@ -82,6 +82,9 @@ class ModelView:
     cached: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     rows: int | None = None
+    dropped_rows: int | None = None  # rows dropped for missing values (data.dropna)
+    #: the modelled event, response levels and reference levels (``ModelLevels.to_dict``)
+    levels: dict[str, Any] | None = None
     diagnostics: Diagnostics | None = None
     table: pd.DataFrame | None = None  # every parameter, for summary.json
     sections: list[ParamSection] = field(default_factory=list)

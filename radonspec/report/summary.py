@@ -54,6 +54,7 @@ def summary(content: Content) -> dict[str, Any]:
         "data": {
             "source": data.source,
             "rows": data.rows,
+            "dropped_rows": data.dropped,
             "columns": list(data.columns),
             "group": data.group,
             "groups": data.n_groups,
@@ -119,6 +120,9 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         "key": view.key,
         "formula": view.formula,
         "family": view.family,
+        "levels": view.levels,
+        "rows": view.rows,
+        "dropped_rows": view.dropped_rows,
         "fit_path": view.fit_path,
         "diagnostics": diagnostics,
         "seconds": dict(view.seconds),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
 from radonspec.study.family import FamilyError, check_family_link, prior_keys
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
+from radonspec.study.noncentered import noncentered_problem
 
 if TYPE_CHECKING:
     from radonspec.study.schema import ModelSpec, Study
@@ -64,6 +65,31 @@ def check_model(
                     f"model '{name}': prior '{key}' names no term of the formula"
                     f" '{model.formulas[0]}'{did_you_mean(key, allowed)};"
                     f" prior keys here are {one_of(allowed)}",
+                    study.locate_key("models", name, "priors", key),
+                )
+            )
+    if model.noncentered:
+        errors += _check_noncentered(study, name, model, infos)
+    return errors
+
+
+def _check_noncentered(
+    study: Study, name: str, model: ModelSpec, infos: list[FormulaInfo]
+) -> list[SpecError]:
+    group_keys = {"group_specific"} | {
+        f"{info.target}_{term}" if info.target else term
+        for info in infos
+        for term in info.group_terms
+    }
+    errors = []
+    for key, prior in model.priors.items():
+        problem = noncentered_problem(prior) if key in group_keys else None
+        if problem:
+            errors.append(
+                SpecError(
+                    f"model '{name}': the prior of '{key}' {problem} (noncentered: true, the"
+                    f" default); set noncentered: false in model '{name}', or give '{key}' a"
+                    " prior Normal(0, sigma=...) such as Normal(0, sigma=HalfNormal(1))",
                     study.locate_key("models", name, "priors", key),
                 )
             )

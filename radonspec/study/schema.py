@@ -124,7 +124,16 @@ class DataSpec(Frozen):
     path: str | None = Field(None, description=".csv or .parquet file, relative to the spec.")
     categorical: tuple[str, ...] = Field((), description="Columns treated as categorical.")
     reference: dict[str, str | int] = Field(
-        default_factory=dict, description="Reference level per categorical column."
+        default_factory=dict,
+        description="Reference level per categorical column (text columns are categorical):"
+        " the baseline of its treatment coding, moved to the front of its levels.",
+    )
+    levels: dict[str, list[str | int | float | bool]] = Field(
+        default_factory=dict,
+        description="Order of a categorical column's levels (column -> every level, first to"
+        " last); a listed column is categorical. Needed for an ordinal response (family"
+        " cumulative or sratio) whose file does not carry the order (a CSV never does); for a"
+        " binary response the last level is the event modelled.",
     )
     filter: dict[str, list[str | int | float | bool] | str | int | float | bool] = Field(
         default_factory=dict, description="Keep rows whose column equals a value or is in a list."
@@ -135,12 +144,13 @@ class DataSpec(Frozen):
     def _one_source(self) -> DataSpec:
         if (self.dataset is None) == (self.path is None):
             raise ValueError("give exactly one of 'dataset' (a bundled data set) or 'path'")
-        for column in self.reference:
-            if column not in self.categorical:
-                raise ValueError(
-                    f"reference level given for '{column}', which is not in 'categorical';"
-                    f" add it to 'categorical'"
-                )
+        for column, levels in self.levels.items():
+            texts = [str(level) for level in levels]
+            if not texts:
+                raise ValueError(f"levels of '{column}' is empty; list its levels in order")
+            twice = sorted({text for text in texts if texts.count(text) > 1})
+            if twice:
+                raise ValueError(f"levels of '{column}' lists '{twice[0]}' twice")
         return self
 
     @field_validator("path")
