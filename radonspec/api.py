@@ -271,6 +271,13 @@ def report_from_store(
     fits = Fits()
     for item in space.planned():
         hit = fit_store.get(item.key, lazy=True)
+        meta = fit_store.read_meta(item.key) if hit is None else None
+        if hit is None and meta is not None and meta.get("status") == "failed":
+            # a fit that failed is part of the report, with its reason, as run showed it
+            hit = Fit(item.label, item.key, "failed", None, error=meta.get("error"), meta=meta,
+                      seconds=meta.get("seconds") or {}, cached=True)  # fmt: skip
+        if hit is None and item.data is None:
+            hit = Fit(item.label, item.key, "failed", None, error=item.error)
         if hit is None:
             where = space.study.source or space.study.name
             raise FitError(
