@@ -244,8 +244,16 @@ add_profile <- function(out, fit, spec) {
     out$profile_note <- paste("profile failed:", trimws(as.character(ci)))
     return(out)
   }
-  if (length(got$warnings)) out$profile_messages <- unique(got$warnings)
-  interval <- function(row) if (row %in% rownames(ci)) unname(ci[row, ]) else NULL
+  if (length(got$warnings)) {
+    # a profile that warns (non-monotonic, NAs: orthodont_corr, oxboys_indep) gives intervals
+    # such as [-1, 1] or [0, Inf]; keep none of them rather than a misleading one
+    out$profile_note <- paste("profile unreliable, no intervals kept:",
+                              paste(unique(got$warnings), collapse = "; "))
+    return(out)
+  }
+  interval <- function(row) {
+    if (row %in% rownames(ci) && all(is.finite(ci[row, ]))) unname(ci[row, ]) else NULL
+  }
   for (k in seq_along(out$group_sd)) {
     entry <- out$group_sd[[k]]
     out$group_sd[[k]]$ci95_profile <- interval(sprintf("sd_%s|%s", entry$r_name, entry$r_group))
@@ -282,7 +290,12 @@ fit_glmer <- function(frame, spec) {
   got <- capture(glmer(formula, data = frame, family = r_family(spec),
                        control = glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))))
   fits$Laplace <- summarise_merMod(got$value, frame, spec, "Laplace", got$warnings)
-  if (spec$bambi$family != "gamma") fits$Laplace <- add_profile(fits$Laplace, got$value, spec)
+  # profiling a GLMM refits it at every step: Contraception's (1934 rows) ran past 15 minutes
+  if (spec$bambi$family != "gamma" && nobs(got$value) <= 600) {
+    fits$Laplace <- add_profile(fits$Laplace, got$value, spec)
+  } else if (spec$bambi$family != "gamma") {
+    fits$Laplace$profile_note <- "not profiled: over 600 rows, too slow for a GLMM profile"
+  }
   if (!is.null(spec$r$agq)) {
     got <- capture(glmer(formula, data = frame, family = r_family(spec), nAGQ = spec$r$agq,
                          control = glmerControl(optimizer = "bobyqa",
@@ -327,7 +340,8 @@ fit_glmmtmb <- function(frame, spec) {
               fixed = fixed_table(beta, sqrt(diag(vcov(fit)$cond)), map),
               group_sd = sds, group_cor = list(),
               loglik = as.numeric(logLik(fit)), df = attr(logLik(fit), "df"), nobs = nobs(fit),
-              messages = got$warnings)
+              ngroups = group_counts(lapply(fit$modelInfo$reTrms$cond$flist, nlevels), spec),
+              messages = unique(got$warnings))
   # glmmTMB's sigma(): NB2 theta; Gamma: the coefficient of variation sqrt(phi)
   if (spec$bambi$family == "negativebinomial") out$alpha <- sigma(fit)
   if (spec$bambi$family == "gamma") {
