@@ -125,7 +125,7 @@ for (name in args$models) {
   ess <- min_bulk_ess(fit)
   models[[name]] <- list(
     compile_s = compiled - tick,
-    # the update() call: starting the chains' worker processes, sampling, collecting draws
+    # the whole update() call: rstan's worker processes, the chains, brms's post-processing
     sample_s = sampled - compiled,
     # Stan's own warmup + sampling seconds of the slowest chain
     chain_max_s = max(rowSums(times)),
