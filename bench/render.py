@@ -159,6 +159,19 @@ def _contenders(section: dict[str, Any]) -> list[str]:
             ["ratio of wall times", "median [min, max]"],
             [[k, stat(v, 3)] for k, v in ratios.items()],
         )
+    for name, stages in section.get("stages", {}).items():
+        parts = ", ".join(
+            f"{label} {stat(stages.get(key), 1)} s"
+            for label, key in (
+                ("R start and packages", "load_s"),
+                ("Stan compile", "compile_s"),
+                ("sampling", "sample_s"),
+                ("LOO", "loo_s"),
+            )
+        )
+        lines += [f"{name}, summed over the models: {parts}.", ""]
+    for name, why in section.get("skipped", {}).items():
+        lines += [f"{name}: {why}.", ""]
     lines += _errors(section)
     return lines
 
