@@ -375,8 +375,17 @@ class _Workspace:
 
     @classmethod
     def load(cls, study: StudyLike) -> _Workspace:
-        """A workspace for a study (loaded from its file if need be); nothing else checked."""
-        return cls(study if isinstance(study, Study) else load_study(study))
+        """A workspace for a study, loaded from its file if need be: the spec checked alone.
+
+        PyMC's verdict on the priors' arguments waits for ``validate`` (importing PyMC
+        takes seconds, and a study whose every fit is stored needs no verdict).
+        """
+        if isinstance(study, Study):
+            return cls(study)
+        from radonspec.study.priors import pymc_verdicts_deferred
+
+        with pymc_verdicts_deferred():
+            return cls(load_study(study))
 
     def validate(self) -> None:
         """Check the study against its data, building every model (kept for later steps)."""

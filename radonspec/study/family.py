@@ -27,10 +27,10 @@ class FamilyError(ValueError):
 
 
 def _families() -> Mapping[str, Any]:
-    from bambi.defaults.families import BUILTIN_FAMILIES
+    # a snapshot of Bambi's registry: importing Bambi to read it takes seconds
+    from radonspec.study.registry import FAMILIES
 
-    families: Mapping[str, Any] = BUILTIN_FAMILIES
-    return families
+    return FAMILIES
 
 
 def family_params(family: str) -> tuple[str, tuple[str, ...]]:
@@ -47,9 +47,9 @@ def family_params(family: str) -> tuple[str, tuple[str, ...]]:
             f"unknown family '{family}'{did_you_mean(family, families)};"
             f" families are {', '.join(repr(f) for f in sorted(families))}"
         )
-    likelihood = families[family]["likelihood"]
-    parent = likelihood["parent"]
-    return parent, tuple(p for p in likelihood["params"] if p != parent)
+    entry = families[family]
+    parent = entry["parent"]
+    return parent, tuple(p for p in entry["params"] if p != parent)
 
 
 def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None:
@@ -66,7 +66,7 @@ def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None
     parent, auxiliary = family_params(family)
     params = (parent, *auxiliary)
     links = {parent: link} if isinstance(link, str) else dict(link or {})
-    supported = _families()[family]["family"].SUPPORTED_LINKS
+    supported = _families()[family]["links"]
     for param, name in links.items():
         if param not in params:
             raise FamilyError(

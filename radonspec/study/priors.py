@@ -19,13 +19,15 @@ that user text is only ever read, never evaluated (no ``eval``, no ``ast``)::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import math
 import re
 import reprlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -183,7 +185,22 @@ class DistInfo:
 
 @functools.cache
 def _pymc_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
-    # Imported here: pymc takes seconds to import and most spec work never needs it.
+    """PyMC's univariate distributions and the refused ones, from the registry snapshot.
+
+    Asking PyMC itself takes seconds of import; ``study.registry`` holds what
+    ``live_distributions`` found for the pinned version (a test keeps them equal).
+    """
+    from radonspec.study.registry import DISTRIBUTIONS, REFUSED
+
+    allowed = {
+        name: DistInfo(cls, tuple(positional), tuple(params), tuple(required))
+        for name, (cls, positional, params, required) in DISTRIBUTIONS.items()
+    }
+    return allowed, dict(REFUSED)
+
+
+def live_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
+    """PyMC's univariate distributions a prior may name, and why the others may not."""
     import pymc as pm
     import pymc.distributions as pmd
 
@@ -304,6 +321,30 @@ def _pymc_value(value: PriorValue) -> Any:
     return value
 
 
+#: While set, parsing leaves PyMC's own verdict on a prior's arguments to ``pymc_verdicts``
+#: (importing PyMC takes seconds; a study whose every fit is stored needs no verdict).
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("pymc_deferred", default=False)
+
+
+@contextlib.contextmanager
+def pymc_verdicts_deferred() -> Iterator[None]:
+    """Parse priors without asking PyMC whether it accepts their arguments."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def pymc_verdicts(node: PriorNode) -> list[str]:
+    """PyMC's objections to a prior and to each prior nested in it (empty when accepted)."""
+    found = [f"PyMC rejects {node}: {why}" for why in [_pymc_rejects(node)] if why is not None]
+    for _, value in node.args:
+        if isinstance(value, PriorNode):
+            found += pymc_verdicts(value)
+    return found
+
+
 @functools.lru_cache(maxsize=1024)
 def _pymc_rejects(node: PriorNode) -> str | None:
     import pymc as pm
@@ -350,7 +391,7 @@ def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
             where,
         )
     node = PriorNode(info.name, tuple((p, seen[p].value) for p in info.params if p in seen))
-    rejected = _pymc_rejects(node)
+    rejected = None if _DEFERRED.get() else _pymc_rejects(node)
     if rejected is not None:
         raise _fail(f"PyMC rejects {node}: {rejected}", where)
     return node

@@ -19,11 +19,11 @@ from radonspec.analysis.loo import Comparison, ComparisonRow
 from radonspec.analysis.results import analyse
 from radonspec.fit.record import Fit
 from radonspec.report import render as render_module
-from radonspec.report import write_report as render_report
 from radonspec.report.content import ModelView
 from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shrinkage_figure
 from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
 from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
+from radonspec.report.render import write_report as render_report
 from radonspec.report.summary import plain
 from radonspec.report.verdict import agreement, verdict
 from radonspec.study.schema import Study
