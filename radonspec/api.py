@@ -238,14 +238,18 @@ def run(
             fits, written = current
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
-    if force or space.unfitted(store):
+    unfitted = force or bool(space.unfitted(store))
+    if unfitted:
         # every problem is found, located, before anything is sampled; when every fit is
         # stored it was made from this very model and data, and no model need be built
         space.validate()
-    fits = space.fit(
-        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
-        progress=progress,
-    )  # fmt: skip
+    if unfitted or space.study.compare.criterion != "loo":
+        fits = space.fit(
+            jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+            progress=progress,
+        )  # fmt: skip
+    else:  # every fit is stored: its draws are read only if its analysis is not kept
+        fits = space.stored(store, progress)
     comparison = space.compare(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
@@ -497,6 +501,22 @@ class _Workspace:
         written = render(results, folder, spec_hash=spec_hash(self.study))
         write_manifest(folder, inputs, written)
         return written
+
+    def stored(self, store: Any, progress: Progress | None = None) -> Fits:
+        """The stored fits' records (``meta.json``), their draws left on disk."""
+        fit_store = open_store(store)
+        fits = Fits()
+        with (progress or _silent)("fits") as event:
+            for item in self.planned():
+                meta = fit_store.read_meta(item.key) or {}
+                path = fit_store.folder(item.key) / str(meta.get("file", ""))
+                fits[item.label] = Fit(
+                    item.label, item.key, meta.get("status", "failed"), None,
+                    seconds=meta.get("seconds") or {}, versions=meta.get("versions") or {},
+                    meta=meta, cached=True, path=str(path), error=meta.get("error"),
+                )  # fmt: skip
+                event(item.label, "cached", fits[item.label])
+        return fits
 
     def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:
         """The stored fits (metadata only) and the current report's files, or None.

@@ -49,7 +49,7 @@ from radonspec.study.schema import Study
 log = logging.getLogger(__name__)
 
 #: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: the predictive check holds its LOO-PIT Δ-ECDF
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {

@@ -127,8 +127,11 @@ def model_analysis(
             else:
                 if isinstance(found, ModelAnalysis) and found.key == key:
                     return replace(found, model=name)
-    if fit.tree is None:
-        raise ValueError(f"model '{name}' has no draws to analyse")
+    if fit.tree is None:  # a record of a stored fit: its draws are read now
+        loaded = store.get(fit.key, lazy=True) if store is not None else None
+        if loaded is None or loaded.tree is None:
+            raise ValueError(f"model '{name}' has no draws to analyse (its stored fit is gone)")
+        fit = replace(fit, tree=loaded.tree)
     model = build(name) if build is not None else None
     found = analyse_model(study, name, fit, data, model=model, settings=settings)
     if store is not None:

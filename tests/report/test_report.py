@@ -819,7 +819,9 @@ def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
     replicated = rng.poisson(3, (80, 60)).astype(float) if discrete else rng.normal(size=(80, 60))
     check = predictive_check(predictive_tree(observed, replicated), discrete=discrete, pit=False)
     assert check.kind == ("frequencies" if discrete else "density")
-    figure = ppc_figure("m", "#0072B2", replace(check, pit=rng.uniform(size=60)))
+    from radonspec.analysis.predictive import pit_ecdf
+
+    figure = ppc_figure("m", "#0072B2", replace(check, pit_ecdf=pit_ecdf(rng.uniform(size=60))))
     title, xlabels, ylabels, legend = _texts(figure)
     assert title == "Posterior predictive check: m"
     assert xlabels == ["count", "LOO-PIT value"] and all(ylabels) and legend
