@@ -20,11 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radonspec import correlated
 from radonspec.data import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.spec.checks import formula_infos
 from radonspec.spec.family import nest_priors
-from radonspec.spec.formula import FormulaError, FormulaInfo, formula_namespace
+from radonspec.spec.formula import (
+    FormulaError,
+    FormulaInfo,
+    expand_double_bars,
+    formula_namespace,
+)
 from radonspec.spec.priors import to_bambi
 from radonspec.spec.schema import ModelSpec, Study
 
@@ -70,6 +76,11 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     _check_groups(prepared.frame, infos, prefix)
     model = _build_bambi(spec, infos, prepared.frame, prefix)
     _check_auto_priors(model, prefix)
+    try:
+        correlated.plan_model(model, spec, infos[0])
+    except ValueError as exc:
+        at = study.locate("models", name, "correlated")
+        raise CompileError(f"{at}: model '{name}': {exc}" if at else f"{prefix}: {exc}") from None
     return Compiled(name, spec, model, prepared, infos)
 
 
@@ -81,6 +92,7 @@ def _bambi_settings() -> Iterator[Any]:
 
     design.install()  # every model compiled here builds its common terms sparsely
     factors.install()  # and its group factors as level codes, not n x J indicators
+    correlated.install()  # and the terms of a factor in `correlated:` jointly
     previous = bmb.config["UNUSED_PRIORS"]
     bmb.config["UNUSED_PRIORS"] = "error"
     try:
@@ -98,11 +110,12 @@ def _build_bambi(
     spec: ModelSpec, infos: tuple[FormulaInfo, ...], data: pd.DataFrame, prefix: str
 ) -> Any:
     with _bambi_settings() as bmb:
-        priors = nest_priors({key: to_bambi(node) for key, node in spec.priors.items()}, infos)
+        given = {k: v for k, v in spec.priors.items() if not k.startswith(correlated.PREFIX)}
+        priors = nest_priors({key: to_bambi(node) for key, node in given.items()}, infos)
         categorical = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
         try:
             return bmb.Model(
-                bmb.Formula(*spec.formulas),
+                bmb.Formula(*map(expand_double_bars, spec.formulas)),
                 data,
                 family=spec.family,
                 link=spec.link,

@@ -106,6 +106,8 @@ def plan_fit(
     for field, default in (("thin", 1), ("predictive", True)):
         if dumped["sampler"].get(field, default) == default:
             dumped["sampler"].pop(field, None)
+    if not dumped.get("correlated"):  # likewise for models without correlated effects
+        dumped.pop("correlated", None)
     payload = {
         "format": STORE_FORMAT,
         "spec": dumped,
