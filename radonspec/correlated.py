@@ -202,7 +202,7 @@ def _builder() -> type:
     import pytensor.tensor as pt
     from bambi.backend.terms import GroupSpecificTerm
 
-    class CorrelatedGroupSpecificTerm(GroupSpecificTerm):  # type: ignore[misc]
+    class CorrelatedGroupSpecificTerm(GroupSpecificTerm):
         def build(self, spec: Any) -> Any:
             plan = getattr(spec, ATTRIBUTE, None)
             factor = self.term.name.split("|", 1)[1]
@@ -236,7 +236,9 @@ def _builder() -> type:
                 values = pt.dot(upto, rows[:, :end].T) * scale
                 coef = pm.Deterministic(label, values if width > 1 else values[:, 0], dims=dims)
             else:
-                mean = 0.0 if previous is None else pt.dot(previous, rows[:, :start].T) * scale
+                mean: Any = 0.0
+                if previous is not None:
+                    mean = pt.dot(previous, rows[:, :start].T) * scale
                 block = scale[:, None] * rows[:, start:end]  # lower triangular, (width, width)
                 if width == 1:
                     centre = mean if previous is None else mean[:, 0]
@@ -282,7 +284,7 @@ def _transform() -> type:
     """
     from pymc.distributions.transforms import CholeskyCorrTransform
 
-    class CholeskyCorr(CholeskyCorrTransform):  # type: ignore[misc]
+    class CholeskyCorr(CholeskyCorrTransform):
         name = "choleskycorr"
 
     return CholeskyCorr

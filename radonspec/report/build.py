@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from radonspec.compare import Comparison, diagnose, parameter_table, random_effects
 from radonspec.experiment.prior import PriorDraws
+from radonspec.groups import correlations, effect_structure
 from radonspec.report.content import Content, DataSummary, ModelView, attempt
 from radonspec.report.experimentviews import (
     prior_predictive_section,
@@ -181,7 +182,11 @@ def _model_view(
     )
     if view.random_effects:
         view.residual = residual(tree, view.family, reml.get("sigma"))
-        view.reml_sd = {k: v[0] for k, v in reml.items() if k.endswith("_sigma")}
+        view.reml_sd = {
+            k: v[0] for k, v in reml.items() if k.endswith("_sigma") or k.startswith("cor|")
+        }
+        view.correlations = attempt(view.notes, "The correlations", correlations, tree) or []
+        view.structure = effect_structure(tree)
     return view
 
 

@@ -18,7 +18,7 @@ import xarray as xr
 
 from radonspec.compare import Comparison, Diagnostics, RandomEffectRow
 from radonspec.experiment.views import SweepView
-from radonspec.groups import SAMPLE_DIMS
+from radonspec.groups import SAMPLE_DIMS, CorrelationRow
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,9 @@ class ModelView:
     sections: list[ParamSection] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)
     random_effects: list[RandomEffectRow] = field(default_factory=list)
+    correlations: list[CorrelationRow] = field(default_factory=list)
+    #: grouping factor -> "correlated" or "independent"
+    structure: dict[str, str] = field(default_factory=dict)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
     spec_yaml: str = ""

@@ -1,4 +1,4 @@
-"""The parameter tables: population-level effects, group-level SDs, auxiliary parameters.
+"""The parameter tables: population-level effects, group-level SDs and correlations, auxiliary.
 
 Per-group values (Bambi's ``1|g[level]``, or the coefficients of ``0 + g`` when
 ``g`` is the report's grouping factor) are left to the group-level views and to
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from radonspec.correlated import PREFIX as CORRELATION_PREFIX
 from radonspec.groups import SAMPLE_DIMS, summarise_draws
 from radonspec.report.content import ParamRow, ParamSection, Residual, attempt
 from radonspec.spec.schema import Study
@@ -43,6 +44,7 @@ def parameter_sections(
     kinds: dict[str, list[ParamRow]] = {
         "Population-level effects": [],
         "Group-level standard deviations": [],
+        "Group-level correlations": [],
         "Auxiliary parameters": [],
     }
     omitted: list[str] = []
@@ -50,11 +52,13 @@ def parameter_sections(
         array = posterior[var]
         extra = [str(d) for d in array.dims if d not in SAMPLE_DIMS]
         size = int(np.prod([array.sizes[d] for d in extra])) if extra else 1
-        if "|" in var and not var.endswith("_sigma"):
+        if "|" in var and not var.endswith("_sigma") and not var.startswith(CORRELATION_PREFIX):
             factor = var.split("|", 1)[1]
             omitted.append(f"'{var}': {size} group-specific values, one per level of '{factor}'")
             continue
-        if "|" in var:
+        if var.startswith(CORRELATION_PREFIX):
+            kind = "Group-level correlations"
+        elif "|" in var:
             kind = "Group-level standard deviations"
         elif (population is not None and var not in population) or (
             population is None and var in AUXILIARY
@@ -99,6 +103,14 @@ def _row(
     return ParamRow(label, stats, frozenset(flags), reml)
 
 
+def _correlated_factors(spec: Any) -> tuple[str, ...]:
+    """The factors whose effects a model correlates (its REML fit then has a full covariance)."""
+    from radonspec.correlated import requested_factors
+    from radonspec.spec.formula import check_formula
+
+    return requested_factors(spec, check_formula(spec.formulas[0]))
+
+
 def residual(tree: xr.DataTree, family: str, reml: tuple[float, float] | None) -> Residual | None:
     """The residual SD row of the random-effects table, for Gaussian models with a scalar sigma."""
     sigma = tree["posterior"].to_dataset().get("sigma")
@@ -120,7 +132,8 @@ def reml_estimates(study: Study, name: str, data: pd.DataFrame) -> dict[str, tup
     spec = study.models[name]
     if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:
         return {}
-    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data)
+    joint = bool(_correlated_factors(spec))
+    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data, correlated=joint)
     if table is None:
         return {}
     return {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}

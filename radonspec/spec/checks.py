@@ -109,8 +109,10 @@ def _check_correlated(
     """Every factor in ``correlated`` is a factor of the main formula written with '|'."""
     if model.correlated is True:
         if not requested_factors(model, main):
-            found = "has no group-specific term" if not main.group_factors else (
-                "writes every group-specific term with '||' (independent)"
+            found = (
+                "has no group-specific term"
+                if not main.group_factors
+                else ("writes every group-specific term with '||' (independent)")
             )
             return [
                 SpecError(
@@ -134,8 +136,10 @@ def _check_correlated(
                 )
             )
         elif factor not in factors:
-            listed = f"its grouping factors are {one_of(factors)}" if factors else (
-                "it has no group-specific term, e.g. (x | g)"
+            listed = (
+                f"its grouping factors are {one_of(factors)}"
+                if factors
+                else ("it has no group-specific term, e.g. (x | g)")
             )
             errors.append(
                 SpecError(

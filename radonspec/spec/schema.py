@@ -168,7 +168,17 @@ class ModelSpec(Frozen):
         default_factory=dict, description="Priors by Bambi term name, or common/group_specific."
     )
     noncentered: bool = Field(True, description="Non-centered group-specific effects.")
-    correlated: bool | tuple[str, ...] = Field(
+    correlated: Annotated[
+        Literal[True] | tuple[str, ...],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                ]
+            }
+        ),
+    ] = Field(
         (),
         description="Grouping factors whose group-specific effects are correlated: a list"
         " such as [county], or true for every factor of the main formula written with '|'."
