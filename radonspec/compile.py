@@ -205,6 +205,10 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
                 rows.append(_prior_row(key, term.prior, key in given or term_name in given))
         else:
             rows.append(_prior_row(component_name, component.prior, component_name in given))
+    plan = getattr(model, correlated.ATTRIBUTE, None)
+    for factor, eta in (plan.eta if plan is not None else {}).items():
+        key = correlated.correlation_key(factor)
+        rows.append(_prior_row(key, f"LKJCorr(eta={eta:g})", key in given))
     return pd.DataFrame(rows, columns=["term", "prior", "source"])
 
 

@@ -93,10 +93,11 @@ class CorrelatedPlan:
     """Which factors of a Bambi model get correlated effects, with their LKJ ``eta``."""
 
     eta: dict[str, float]
-    # per built PyMC model: factor -> what the terms built so far left for the next
-    states: weakref.WeakKeyDictionary[Any, dict[str, _FactorState]] = field(
-        default_factory=weakref.WeakKeyDictionary, compare=False, repr=False
-    )
+
+
+#: Per PyMC model being built, per factor: what the terms built so far left for the next.
+#: Keyed weakly, so a model's state goes with the model (and a rebuild starts afresh).
+_STATES: weakref.WeakKeyDictionary[Any, dict[str, _FactorState]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -209,10 +210,10 @@ def _builder() -> type:
             if plan is None or self.term.prefix or factor not in plan.eta:
                 return super().build(spec)
             model = pm.modelcontext(None)
-            state = plan.states.setdefault(model, {}).get(factor)
-            if state is None:
-                state = _start(model, spec, factor, plan.eta[factor])
-                plan.states[model][factor] = state
+            states = _STATES.setdefault(model, {})
+            if factor not in states:
+                states[factor] = _start(model, spec, factor, plan.eta[factor])
+            state = states[factor]
             return self._build_joint(state)
 
         def _build_joint(self, state: _FactorState) -> Any:

@@ -44,6 +44,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::FutureWarning"),  # Bambi's deprecations
     pytest.mark.filterwarnings("ignore::UserWarning"),  # PyMC's small-sample notices
+    # blackjax imports jaxopt, which says on import that it is no longer maintained
+    pytest.mark.filterwarnings("ignore:JAXopt is no longer maintained:DeprecationWarning"),
 ]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lme4"
