@@ -208,7 +208,8 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
     plan = getattr(model, correlated.ATTRIBUTE, None)
     for factor, eta in (plan.eta if plan is not None else {}).items():
         key = correlated.correlation_key(factor)
-        rows.append(_prior_row(key, f"LKJCorr(eta={eta:g})", key in given))
+        source = "spec" if key in given else "radonspec"  # radonspec's default, not Bambi's
+        rows.append({"term": key, "prior": f"LKJCorr(eta={eta:g})", "source": source})
     return pd.DataFrame(rows, columns=["term", "prior", "source"])
 
 

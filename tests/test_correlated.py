@@ -21,7 +21,7 @@ import xarray as xr
 from scipy import stats
 
 from radonspec import correlated
-from radonspec.compile import Compiled, compile_model
+from radonspec.compile import Compiled, compile_model, priors_table
 from radonspec.errors import CompileError, SpecError
 from radonspec.experiment.diff import diff_models
 from radonspec.frequentist import mixedlm_table
@@ -446,6 +446,23 @@ def test_non_normal_priors_and_single_coefficients_are_refused(
         compiled(path, "one")
     model = compiled(path, "all").model  # true skips a factor with nothing to correlate
     assert getattr(model, correlated.ATTRIBUTE, None) is None
+
+
+def test_priors_table_lists_the_lkj_prior(study_of: Callable[[str], Path]) -> None:
+    path = study_of(
+        "  a: {formula: y ~ x + (x|g), correlated: [g]}\n"
+        "  b: {formula: y ~ x + (x|g), correlated: [g], priors: {'cor|g': 'LKJCorr(4)'}}\n"
+        "  c: {formula: y ~ x + (x|g)}\n"
+    )
+    for name, expected in (
+        ("a", ["LKJCorr(eta=2)", "radonspec"]),
+        ("b", ["LKJCorr(eta=4)", "spec"]),
+    ):
+        model = compiled(path, name)
+        table = priors_table(model.model, model.spec).set_index("term")
+        assert list(table.loc["cor|g"]) == expected
+    model = compiled(path, "c")
+    assert "cor|g" not in set(priors_table(model.model, model.spec)["term"])
 
 
 def test_multivariate_families_are_refused(write_spec: Callable[..., Path]) -> None:
