@@ -113,6 +113,12 @@ def test_double_bar_factors_are_named_as_formulae_names_them(
     assert check_formula(formula).independent_factors == independent
 
 
+def test_report_lists_the_columns_of_a_double_bar_formula() -> None:
+    from radonspec.report.build import _formula_columns
+
+    assert _formula_columns("y ~ x + (x || g)") == {"y", "x", "g"}
+
+
 def test_errors_after_a_double_bar_point_into_the_text_as_written() -> None:
     with pytest.raises(FormulaError, match="unknown column 'w'") as caught:
         check_formula("y ~ (x || g) + w", ["y", "x", "g"])
