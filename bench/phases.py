@@ -33,11 +33,10 @@ from typing import Any
 #: order on each frame from the leaf towards the root; the first frame that matches wins.
 PHASES: list[tuple[str, str, frozenset[str] | None]] = [
     ("import", "importlib/__init__.py", frozenset({"import_module"})),
-    ("data", "radonspec/data.py", None),
-    ("data", "radonspec/datasets/", None),
+    ("data", "radonspec/data/", None),
     ("data", "pandas/io/", None),
-    ("spec + validate", "radonspec/spec/", None),
-    ("spec + validate", "radonspec/validate.py", None),
+    ("spec + validate", "radonspec/study/", None),
+    ("spec + validate", "radonspec/compile/validate.py", None),
     ("compile", "nutpie/compile_pymc.py", None),
     ("compile", "numba/", None),
     ("compile", "llvmlite/", None),
@@ -55,21 +54,21 @@ PHASES: list[tuple[str, str, frozenset[str] | None]] = [
     ("tune + sample", "pymc/step_methods/", None),
     ("tune + sample", "pymc/backends/", None),
     ("tune + sample", "bambi/backend/pymc.py", frozenset({"run", "_run_mcmc"})),
-    ("build (bambi)", "radonspec/compile.py", None),
+    ("build (bambi)", "radonspec/compile/", None),
     ("build (bambi)", "bambi/models.py", frozenset({"__init__", "build"})),
     ("build (bambi)", "bambi/backend/pymc.py", frozenset({"build"})),
     ("LOO", "arviz_stats/loo/", None),
-    ("LOO", "radonspec/compare.py", frozenset({"compare_fits", "loo_pit", "_bad_k"})),
-    ("LOO", "radonspec/kfold.py", None),
-    ("diagnostics", "radonspec/compare.py", frozenset({"diagnose", "_bfmi", "_extreme"})),
-    ("diagnostics", "radonspec/run/runner.py", frozenset({"_diagnostics_summary"})),
-    ("store", "radonspec/run/store.py", None),
+    ("LOO", "radonspec/analysis/", frozenset({"compare_fits", "loo_pit", "_bad_k"})),
+    ("LOO", "radonspec/analysis/kfold.py", None),
+    ("diagnostics", "radonspec/analysis/", frozenset({"diagnose", "_bfmi", "_extreme"})),
+    ("diagnostics", "radonspec/fit/runner.py", frozenset({"_diagnostics_summary"})),
+    ("store", "radonspec/fit/store.py", None),
     ("store", "h5netcdf/", None),
     ("store", "h5py/", None),
     ("store", "xarray/backends/", None),
     ("report", "radonspec/report/", None),
-    ("report", "radonspec/groups.py", None),
-    ("report", "radonspec/frequentist.py", None),
+    ("report", "radonspec/analysis/groups.py", None),
+    ("report", "radonspec/analysis/frequentist.py", None),
     ("report", "matplotlib/", None),
     ("report", "arviz_plots/", None),
     ("report", "jinja2/", None),
@@ -162,7 +161,7 @@ def _short(path: str) -> str:
 def _profiled_main(argv: list[str]) -> int:
     """Import and run the radonspec CLI with ``argv``; return its exit code."""
     sys.argv = ["radonspec", *argv]
-    from radonspec.cli import main
+    from radonspec.cli.app import main
 
     try:
         main()

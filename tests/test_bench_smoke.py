@@ -55,7 +55,7 @@ def test_target_verdicts() -> None:
                 ("/x/numba/core/compiler.py", "compile_extra"),
                 ("/x/nutpie/compile_pymc.py", "compile_pymc_model"),
                 ("/x/pymc/sampling/mcmc.py", "sample"),
-                ("/x/radonspec/run/sample.py", "sample_model"),
+                ("/x/radonspec/fit/sample.py", "sample_model"),
             ],
             "compile",
         ),
@@ -122,7 +122,7 @@ def test_seed_study_keeps_three_models_and_overrides_the_sampler(tmp_path: Path)
 
 
 def test_generated_studies_are_valid_specs(tmp_path: Path) -> None:
-    from radonspec.spec.loader import load_study
+    from radonspec.study.loader import load_study
 
     sampling = Sampling(draws=7, tune=5, chains=2)
     data, groups = scaling_data(tmp_path / "data.csv", 1000)

@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from radonspec.errors import SpecError, SpecErrors
-from radonspec.spec.formula import ALLOWED_TRANSFORMS, FormulaError, check_formula
-from radonspec.spec.loader import load_study
-from radonspec.spec.priors import PriorNode, PriorSyntaxError, known_distributions, parse_prior
-from radonspec.spec.schema import Study
+from radonspec.study.formula import ALLOWED_TRANSFORMS, FormulaError, check_formula
+from radonspec.study.loader import load_study
+from radonspec.study.priors import PriorNode, PriorSyntaxError, known_distributions, parse_prior
+from radonspec.study.schema import Study
 
 EXAMPLES = int(os.environ.get("RADONSPEC_FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(

@@ -1,26 +1,23 @@
 """What the report says, as plain records: the templates and summary.json only format them.
 
-``radonspec.report.build`` fills a ``Content`` from the fits. ``attempt`` is how
-every part of it is made: a table or figure that fails becomes a visible note,
-never a lost report.
+``radonspec.report.build`` fills a ``Content`` from a study's analysis
+(``radonspec.analysis.results.Results``). ``attempt`` is how every figure is made: one
+that fails becomes a visible note, never a lost report.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
-from radonspec.compare import Comparison, Diagnostics, RandomEffectRow
-from radonspec.experiment.views import SweepView
-from radonspec.groups import SAMPLE_DIMS, CorrelationRow
-
-log = logging.getLogger(__name__)
+from radonspec.analysis.diagnostics import Diagnostics
+from radonspec.analysis.groups import CorrelationRow, RandomEffectRow
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import DataSummary
+from radonspec.analysis.sweep import SweepView
+from radonspec.errors import attempt
 
 
 @dataclass(frozen=True)
@@ -118,18 +115,6 @@ class ModelView:
 
 
 @dataclass(frozen=True)
-class DataSummary:
-    """The data in a few numbers."""
-
-    source: str
-    rows: int
-    columns: list[str]
-    group: str | None = None
-    n_groups: int | None = None
-    group_sizes: tuple[int, float, int] | None = None  # min, median, max
-
-
-@dataclass(frozen=True)
 class PriorPredictiveView:
     """The prior predictive checks: one row per model (``prior_table``) and the figures."""
 
@@ -183,41 +168,4 @@ class Content:
         return {view.name: view.colour for view in self.models}
 
 
-def attempt[T](
-    notes: list[str], what: str, make: Callable[..., T], *args: Any, **kwargs: Any
-) -> T | None:
-    """Return ``make(*args, **kwargs)``; on failure record a note and return ``None``.
-
-    One figure or table that cannot be made must not cost the user the rest of
-    the report, but the failure is shown where the figure would have been.
-    """
-    try:
-        return make(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any failure becomes a visible note
-        log.debug("%s failed", what, exc_info=True)
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        notes.append(f"{what} could not be made: {text}")
-        return None
-
-
-def observed_name(tree: xr.DataTree) -> str | None:
-    """The observed variable that also has posterior predictive draws (the first one)."""
-    if "observed_data" not in tree.children or "posterior_predictive" not in tree.children:
-        return None
-    names = [n for n in tree["observed_data"].data_vars if n in tree["posterior_predictive"]]
-    return str(names[0]) if names else None
-
-
-def response_name(tree: xr.DataTree) -> str | None:
-    """The observed variable (the response), with or without predictive draws."""
-    if "observed_data" not in tree.children:
-        return None
-    names = list(tree["observed_data"].data_vars)
-    return str(names[0]) if names else None
-
-
-def draws_matrix(array: xr.DataArray) -> np.ndarray:
-    """Draws as a (samples, values) matrix: chain and draw stacked, other dims flattened."""
-    others = [d for d in array.dims if d not in SAMPLE_DIMS]
-    ordered = array.transpose(*SAMPLE_DIMS, *others)
-    return np.asarray(ordered.values).reshape(array.sizes["chain"] * array.sizes["draw"], -1)
+__all__ = ["Content", "DataSummary", "Image", "ModelView", "Section", "attempt"]

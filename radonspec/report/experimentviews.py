@@ -1,72 +1,38 @@
 """The report's experiment sections: the sweep, differences from the reference, prior checks.
 
-The numbers come from ``radonspec.experiment`` (``sweep_view``, ``model_differences``,
-``prior_predictives``); this module places them in the ``Content`` and draws the
-prior predictive figures. Each part is made through ``attempt``: one that fails is
-a note where it would have been.
+The numbers come from the analysis (``radonspec.analysis.records.Results``); this module
+places them in the ``Content`` and draws the prior predictive figures. Each figure is made
+through ``attempt``: one that fails is a note where it would have been.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from radonspec.experiment.diff import model_differences, reference_model
-from radonspec.experiment.prior import (
-    PriorDraws,
-    capped_draws,
-    checks_of,
-    observed_values,
-    predicted_values,
-    prior_predictives,
-    prior_table,
-    response_name,
-)
-from radonspec.experiment.views import sweep_view
+from radonspec.analysis.records import MAX_PRIOR_PANELS, Results
 from radonspec.report import plots
 from radonspec.report.content import Content, Image, PriorPredictiveView, Section, attempt
 from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure
-from radonspec.spec.schema import Study
-
-MAX_PRIOR_PANELS = 12
 
 
-def sweep_section(content: Content, study: Study, fits: Mapping[str, Any]) -> None:
-    """Fill ``content.sweep`` from the fits, reusing the report's comparison and diagnostics."""
-    if study.sweep is None:
-        return
-    diagnostics = {v.name: v.diagnostics for v in content.models if v.diagnostics is not None}
-    content.sweep = attempt(
-        content.sweep_notes,
-        "The sweep view",
-        sweep_view,
-        study,
-        fits,
-        content.comparison,
-        diagnostics,
-    )
+def sweep_section(content: Content, results: Results) -> None:
+    """Fill ``content.sweep`` from the analysis."""
+    content.sweep = results.sweep
+    content.sweep_notes.extend(results.sweep_notes)
 
 
-def reference_section(content: Content, study: Study) -> None:
+def reference_section(content: Content, results: Results) -> None:
     """Give every model view its differences from the study's reference model."""
-    reference = reference_model(study)
+    reference = results.reference
     views = content.by_name
-    if reference not in views:
+    if reference is None or reference not in views:
         return
     content.reference = reference
     views[reference].is_reference = True
-    found = attempt(
-        views[reference].notes,
-        f"The differences from the reference model '{reference}'",
-        model_differences,
-        study,
-        reference,
-    )
-    for name, sentences in (found or {}).items():
-        if name in views:
+    for name, sentences in results.differences.items():
+        if name == reference:
+            views[name].notes.extend(sentences)  # why the differences could not be made
+        elif name in views:
             views[name].differences = list(sentences)
 
 
@@ -85,63 +51,30 @@ DATASETS_CAPTION = (
 )
 
 
-def prior_predictive_section(
-    content: Content,
-    study: Study,
-    data: pd.DataFrame,
-    models: Mapping[str, Any],
-    *,
-    found: Mapping[str, PriorDraws] | None = None,
-    figures: bool = True,
-) -> None:
-    """Fill ``content.prior_predictive``: draw each model's prior predictive and compare.
-
-    ``found`` are draws made by the caller (``run --prior-only`` prints them too);
-    otherwise they are drawn here, reusing the built models, at most 500 per model
-    and fewer for large data.
-    """
-    notes = content.prior_predictive_notes
+def prior_predictive_section(content: Content, results: Results, *, figures: bool = True) -> None:
+    """Fill ``content.prior_predictive`` from the analysis' prior predictive checks."""
+    content.prior_predictive_notes.extend(results.prior_predictive_notes)
+    found = results.prior_predictive
     if found is None:
-        draws = capped_draws(len(data))
-        found = attempt(
-            notes,
-            "The prior predictive draws",
-            prior_predictives,
-            study,
-            draws=draws,
-            models=[v.name for v in content.models if v.name in study.models],
-            built=models,
-            data=data,
-        )
-        if found is None:
-            return
-    checks = checks_of(found)
-    trees = {name: item.tree for name, item in found.items() if item.tree is not None}
-    draws = max((_draws(tree) for tree in trees.values()), default=0)
-    section = Section()
-    for check in checks.values():
-        if check.error is not None:
-            section.notes.append(f"'{check.model}' has no prior predictive draws: {check.error}")
-        else:
-            section.notes.extend(f"'{check.model}': {problem}" for problem in check.problems)
-    if figures and trees:
-        _figures(content, trees, section)
-    content.prior_predictive = PriorPredictiveView(draws, prior_table(checks), section)
-
-
-def _figures(content: Content, trees: Mapping[str, Any], section: Section) -> None:
-    colours = content.colours
-    observed, response = None, ""
-    rows: list[PriorRow] = []
-    for name, tree in trees.items():
-        values = attempt(section.notes, f"The prior predictive of '{name}'", _values, tree)
-        if values is None:
-            continue
-        if observed is None:
-            observed, response = values[0], values[2]
-        rows.append(PriorRow(name, colours.get(name, plots.NEUTRAL), values[1]))
-    if observed is None or not rows:
         return
+    section = Section(notes=list(found.notes))
+    if figures and found.observed is not None and found.predicted:
+        _figures(content, found.observed, found.predicted, found.response, section)
+    content.prior_predictive = PriorPredictiveView(found.draws, found.table, section)
+
+
+def _figures(
+    content: Content,
+    observed: Any,
+    predicted: dict[str, Any],
+    response: str,
+    section: Section,
+) -> None:
+    colours = content.colours
+    rows = [
+        PriorRow(name, colours.get(name, plots.NEUTRAL), values)
+        for name, values in predicted.items()
+    ]
     image = attempt(
         section.notes,
         "The prior predictive intervals",
@@ -172,15 +105,5 @@ def _figures(content: Content, trees: Mapping[str, Any], section: Section) -> No
         section.images.append(image)
 
 
-def _values(tree: Any) -> tuple[np.ndarray, np.ndarray, str]:
-    name = response_name(tree)
-    return observed_values(tree, name), predicted_values(tree, name), name
-
-
 def _image(name: str, title: str, caption: str, figure: Any) -> Image:
     return Image(name, title, caption, plots.to_png(figure))
-
-
-def _draws(tree: Any) -> int:
-    sizes = tree["prior_predictive"].sizes
-    return int(sizes.get("chain", 1) * sizes.get("draw", 0))

@@ -1,88 +1,64 @@
 """The group-level views: shrinkage, group estimates by size, fitted lines in chosen groups.
 
-They need the built Bambi models: group estimates and fitted lines are read off
-model predictions (``radonspec.compare.group_estimates``), so they work for any
-parametrisation of the groups.
+Group estimates and fitted lines come from the analysis (read off each model's own
+predictions, so they work for any parametrisation of the groups); this module draws them.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from radonspec.compare import GroupEstimates, group_estimates, parameter_names
+from radonspec.analysis.groups import GroupEstimates
+from radonspec.analysis.records import Results
 from radonspec.errors import did_you_mean
-from radonspec.groups import summarise_draws
 from radonspec.report import groupplots, plots
-from radonspec.report.content import Content, Image, Section, attempt, response_name
-from radonspec.spec.schema import Study
-
-LINE_POINTS = 25
-Line = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, mean, lower, upper
+from radonspec.report.content import Content, Image, Section, attempt
 
 
-def group_views(
-    content: Content,
-    study: Study,
-    data: pd.DataFrame,
-    trees: Mapping[str, xr.DataTree],
-    models: Mapping[str, Any],
-) -> Section:
+def group_views(content: Content, results: Results) -> Section:
     """Shrinkage, estimates against group size and fitted lines in highlighted groups."""
     section = Section()
+    study = results.study
     report = study.report
     group, predictor = report.group, report.predictor
     assert group is not None
-    if group not in data.columns:
+    columns = results.data.all_columns
+    if group not in columns:
         section.notes.append(
             f"report.group '{group}' is not a column of the data"
-            f"{did_you_mean(group, data.columns)}; no group-level views"
+            f"{did_you_mean(group, columns)}; no group-level views"
         )
         return section
-    if predictor is not None and predictor not in data.columns:
+    if predictor is not None and predictor not in columns:
         section.notes.append(
             f"report.predictor '{predictor}' is not a column of the data"
-            f"{did_you_mean(predictor, data.columns)}; showing intercepts only"
+            f"{did_you_mean(predictor, columns)}; showing intercepts only"
         )
         predictor = None
     estimates: dict[str, GroupEstimates] = {}
+    links: dict[str, str] = {}
     for view in content.models:
-        tree, model = trees.get(view.name), models.get(view.name)
-        if tree is None:
+        model = results.models.get(view.name)
+        analysis = model.analysis if model is not None else None
+        if analysis is None:
             section.notes.append(f"'{view.name}' has no group estimates: {view.error}")
-        elif model is None:
-            section.notes.append(
-                f"'{view.name}' has no group estimates: the report was given no built model"
-            )
-        else:
-            frame = _frame(model, data, [group, predictor])
-            found = attempt(
-                section.notes,
-                f"The group estimates of '{view.name}'",
-                group_estimates,
-                model,
-                tree,
-                frame,
-                group,
-                predictor,
-                name=view.name,
-            )
-            if found is not None:
-                estimates[view.name] = found
+            continue
+        links[view.name] = analysis.link
+        section.notes.extend(analysis.group_notes)
+        if analysis.groups is not None:
+            estimates[view.name] = analysis.groups
     if report.shrinkage is not None:
         image = attempt(
             section.notes,
             "The shrinkage plot",
             _shrinkage,
             content,
-            study,
+            results,
             estimates,
-            models,
+            links,
             predictor,
         )
         if image is not None:
@@ -95,7 +71,7 @@ def group_views(
             content,
             estimates,
             quantity,
-            _labels(models, list(estimates), predictor),
+            _labels(links, list(estimates), predictor),
             group,
         )
         if image is not None:
@@ -103,52 +79,26 @@ def group_views(
     if predictor is None:
         section.notes.append("Set report.predictor to draw fitted lines in highlighted groups.")
     else:
+        section.notes.extend(results.panel_notes)
         image = attempt(
+            section.notes, "The fitted lines", _highlights, content, results, predictor,
             section.notes,
-            "The fitted lines",
-            _highlights,
-            content,
-            study,
-            data,
-            trees,
-            models,
-            predictor,
-            section.notes,
-        )
+        )  # fmt: skip
         if image is not None:
             section.images.append(image)
     return section
 
 
-def _frame(model: Any, data: pd.DataFrame, needed: list[str | None]) -> pd.DataFrame:
-    """The data the model saw when it holds the needed columns, else the study's data.
-
-    A model that does not use the grouping column (complete pooling) was built
-    on a frame without it; its predictions ignore the column either way.
-    """
-    frame = getattr(model, "data", None)
-    if isinstance(frame, pd.DataFrame) and all(c is None or c in frame for c in needed):
-        return frame
-    return data
-
-
-def _labels(models: Mapping[str, Any], names: list[str], predictor: str | None) -> dict[str, str]:
+def _labels(links: Mapping[str, str], names: list[str], predictor: str | None) -> dict[str, str]:
     """Axis labels of the group estimates, naming the link scale of the models shown."""
-    links = {_link(models[name]) for name in names if name in models} - {"identity", ""}
-    scale = f" ({'/'.join(sorted(links))} scale)" if links else ""
+    shown = {links[name] for name in names if name in links} - {"identity", ""}
+    scale = f" ({'/'.join(sorted(shown))} scale)" if shown else ""
     if predictor is None:
         return {"intercept": f"group mean of the linear predictor{scale}"}
     return {
         "intercept": f"intercept at {predictor} = 0{scale}",
         "slope": f"slope of {predictor}{scale}",
     }
-
-
-def _link(model: Any) -> str:
-    try:
-        return str(model.family.link[model.family.likelihood.parent].name)
-    except (AttributeError, KeyError, TypeError):
-        return ""
 
 
 def _varies(found: GroupEstimates, quantity: str) -> bool:
@@ -180,12 +130,12 @@ def _as_plot(
 
 def _shrinkage(
     content: Content,
-    study: Study,
+    results: Results,
     estimates: Mapping[str, GroupEstimates],
-    models: Mapping[str, Any],
+    links: Mapping[str, str],
     predictor: str | None,
 ) -> Image | None:
-    spec = study.report.shrinkage
+    spec = results.study.report.shrinkage
     assert spec is not None
     missing = [name for name in (spec.from_, spec.to) if name not in estimates]
     if missing:
@@ -194,7 +144,7 @@ def _shrinkage(
             " estimates (see the notes above)"
         )
     before, after = estimates[spec.from_], estimates[spec.to]
-    labels = _labels(models, [spec.from_, spec.to], predictor)
+    labels = _labels(links, [spec.from_, spec.to], predictor)
     order = before.table["group"]
     quantities = ["intercept", "slope"] if predictor else ["intercept"]
     plane = len(quantities) == 2 and all(_varies(e, q) for e in (before, after) for q in quantities)
@@ -245,151 +195,39 @@ def _estimates(
 
 
 def _highlights(
-    content: Content,
-    study: Study,
-    data: pd.DataFrame,
-    trees: Mapping[str, xr.DataTree],
-    models: Mapping[str, Any],
-    predictor: str,
-    notes: list[str],
+    content: Content, results: Results, predictor: str, notes: list[str]
 ) -> Image | None:
-    group = study.report.group
-    assert group is not None
-    levels = _highlight_levels(study, data, group, notes)
-    if not levels:
+    if not results.panels:
         return None
-    response = next((response_name(t) for t in trees.values() if response_name(t)), None)
-    if response is None or response not in data.columns:
-        raise ValueError(f"the response '{response}' is not a column of the data")
-    xs = np.linspace(float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS)
-    lines: dict[str, dict[Any, Line]] = {}
+    response = next((a.response for a in results.analyses.values() if a.response), None)
+    lines: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
     for view in content.models:
-        tree, model = trees.get(view.name), models.get(view.name)
-        if tree is None or model is None:
+        model = results.models.get(view.name)
+        analysis = model.analysis if model is not None else None
+        if analysis is None or not analysis.lines:
             continue
-        if response_name(tree) != response:
+        if analysis.response != response:
             notes.append(
-                f"'{view.name}' models '{response_name(tree)}', not '{response}': it has no"
+                f"'{view.name}' models '{analysis.response}', not '{response}': it has no"
                 " line in the fitted-lines panels"
             )
             continue
-        frame = _frame(model, data, [group, predictor])
-        found = attempt(
-            notes,
-            f"The fitted lines of '{view.name}'",
-            fitted_lines,
-            model,
-            tree,
-            frame,
-            group,
-            predictor,
-            levels,
-            xs,
+        lines[view.name] = {ln.level: (ln.x, ln.mean, ln.lb, ln.ub) for ln in analysis.lines}
+    panels = [
+        groupplots.Panel(
+            title=panel.title,
+            x=panel.x,
+            y=panel.y,
+            lines={
+                m: by_level[panel.level] for m, by_level in lines.items() if panel.level in by_level
+            },  # fmt: skip
         )
-        if found:
-            lines[view.name] = found
-    panels = []
-    for level in levels:
-        rows = data[data[group].astype(str) == str(level)]
-        panels.append(
-            groupplots.Panel(
-                title=f"{group} = {level} (n = {len(rows)})",
-                x=rows[predictor].to_numpy(dtype=float),
-                y=rows[response].to_numpy(dtype=float),
-                lines={m: by_level[level] for m, by_level in lines.items() if level in by_level},
-            )
-        )
+        for panel in results.panels
+    ]
     caption = (
         f"Observed data (black; jittered along {predictor} when it takes few values) and each"
         " model's fitted mean with its 89% band, per group. Lines are drawn with other"
         " numeric predictors at the group's mean."
     )
-    figure = groupplots.highlight_figure(panels, content.colours, predictor, response)
+    figure = groupplots.highlight_figure(panels, content.colours, predictor, str(response))
     return Image("groups-lines", "Fitted lines in selected groups", caption, plots.to_png(figure))
-
-
-def _highlight_levels(study: Study, data: pd.DataFrame, group: str, notes: list[str]) -> list[Any]:
-    """The levels named in report.highlight, or the smallest, a median and the largest group."""
-    sizes = data.groupby(group, observed=True).size().sort_values(kind="stable")
-    by_text = {str(level): level for level in sizes.index}
-    if not study.report.highlight:
-        picks = [sizes.index[0], sizes.index[len(sizes) // 2], sizes.index[-1]]
-        notes.append(
-            "report.highlight is empty: the fitted lines show the smallest, a median-sized and"
-            " the largest group."
-        )
-        return list(dict.fromkeys(picks))
-    levels = []
-    for wanted in study.report.highlight:
-        if str(wanted) in by_text:
-            levels.append(by_text[str(wanted)])
-        else:
-            notes.append(
-                f"report.highlight names '{wanted}', which is not a level of '{group}'"
-                f"{did_you_mean(str(wanted), by_text)}"
-            )
-    return levels
-
-
-def fitted_lines(
-    model: Any,
-    tree: xr.DataTree,
-    frame: pd.DataFrame,
-    group: str,
-    predictor: str,
-    levels: list[Any],
-    xs: np.ndarray,
-) -> dict[Any, Line]:
-    """Each level's fitted mean (response scale) and 89% band along ``xs``.
-
-    Other numeric columns sit at the group's mean, other categorical ones at their
-    first level. Levels the model never saw are left out.
-    """
-    known = {str(v) for v in frame[group].unique()} if group in frame else None
-    levels = [lv for lv in levels if known is None or str(lv) in known]
-    if not levels:
-        return {}
-    grid = _grid(frame, group, predictor, levels, xs)
-    posterior = tree["posterior"].to_dataset()
-    # a tree of the parameters only: Bambi's predict then writes into a small copy
-    slim = xr.DataTree.from_dict({"posterior": posterior[parameter_names(tree)]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        model.predict(slim, kind="response_params", data=grid, inplace=True)
-    parent = model.family.likelihood.parent
-    stats = summarise_draws(slim["posterior"].to_dataset()[parent])
-    found = {}
-    for i, level in enumerate(levels):
-        part = slice(i * xs.size, (i + 1) * xs.size)
-        found[level] = (xs, stats["mean"][part], stats["lb"][part], stats["ub"][part])
-    return found
-
-
-def _grid(
-    frame: pd.DataFrame, group: str, predictor: str, levels: list[Any], xs: np.ndarray
-) -> pd.DataFrame:
-    grid = pd.DataFrame(index=range(len(levels) * xs.size))
-    keys = np.repeat(np.asarray([str(v) for v in levels], dtype=object), xs.size)
-    for column in frame.columns:
-        series = frame[column]
-        if column in (group, predictor):
-            continue
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            if group in frame:
-                means = series.groupby(frame[group].astype(str)).mean()
-                grid[column] = means.reindex(keys).to_numpy()
-            else:
-                grid[column] = series.mean()
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            grid[column] = pd.Categorical(
-                [series.cat.categories[0]] * len(grid), series.cat.categories
-            )
-        else:
-            grid[column] = sorted(series.dropna().unique())[0]
-    values = np.repeat(np.asarray(levels, dtype=object), xs.size)
-    if group in frame and isinstance(frame[group].dtype, pd.CategoricalDtype):
-        grid[group] = pd.Categorical(values, categories=frame[group].cat.categories)
-    else:
-        grid[group] = values
-    grid[predictor] = np.tile(xs, len(levels))
-    return grid

@@ -22,6 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from radonspec.analysis.predictive import PredictiveCheck
+
 DPI = 110
 WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column
 # Okabe & Ito's colour-blind safe palette without its yellow (too pale on white)
@@ -43,7 +45,6 @@ STYLE: dict[str, Any] = {
     "grid.linewidth": 0.6,
     "figure.titlesize": 12,
 }
-PPC_DRAWS = 50  # replicated data sets drawn in the density check
 
 
 def palette(names: Sequence[str]) -> dict[str, str]:
@@ -111,74 +112,54 @@ def is_discrete(values: np.ndarray, max_levels: int = 25) -> bool:
     return bool(np.all(finite == np.round(finite)) and np.unique(finite).size <= max_levels)
 
 
-def ppc_figure(
-    model: str,
-    colour: str,
-    observed: np.ndarray,
-    replicated: np.ndarray,
-    pit: np.ndarray | None,
-    response: str,
-) -> Figure:
+def ppc_figure(model: str, colour: str, check: PredictiveCheck) -> Figure:
     """Observed against replicated data (density or frequencies) and the LOO-PIT Δ-ECDF.
 
-    ``replicated`` has one row per posterior predictive draw; ``pit`` holds one
-    LOO-PIT value per observation (``None`` leaves the right panel out).
+    ``check`` is the analysis' summary of the fit's predictive draws
+    (``compare.predictive.predictive_check``); without LOO-PIT values the right panel
+    is left out.
     """
-    observed = np.asarray(observed, dtype=float).ravel()
-    replicated = np.asarray(replicated, dtype=float).reshape(-1, observed.size)
     with style():
-        figure, axes = new_figure(1, 2 if pit is not None else 1, 3.6)
-        if is_discrete(observed):
-            _frequencies(axes[0, 0], colour, observed, replicated, response)
+        figure, axes = new_figure(1, 2 if check.pit is not None else 1, 3.6)
+        if check.kind == "frequencies":
+            _frequencies(axes[0, 0], colour, check)
         else:
-            _densities(axes[0, 0], colour, observed, replicated, response)
-        if pit is not None:
-            _loo_pit(axes[0, 1], colour, np.asarray(pit, dtype=float))
+            _densities(axes[0, 0], colour, check)
+        if check.pit is not None:
+            _loo_pit(axes[0, 1], colour, np.asarray(check.pit, dtype=float))
         figure.suptitle(f"Posterior predictive check: {model}")
     return figure
 
 
-def _densities(
-    ax: Axes, colour: str, observed: np.ndarray, replicated: np.ndarray, response: str
-) -> None:
-    picks = np.linspace(0, replicated.shape[0] - 1, min(PPC_DRAWS, replicated.shape[0]))
-    # boundary correction suits data with a hard lower bound (amounts, durations); on
-    # unbounded data it would cut every curve off at the sample's extremes
-    bounded = bool(np.nanmin(observed) >= 0)
-    for i in picks.astype(int):
-        grid, density, _ = azs.kde(replicated[i], bound_correction=bounded)
+def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:
+    for grid, density in check.curves:
         ax.plot(grid, density, color=colour, alpha=0.18, linewidth=0.8)
-    grid, density, _ = azs.kde(observed, bound_correction=bounded)
-    ax.plot(grid, density, color=OBSERVED, linewidth=2.0)
-    ax.set_xlabel(response)
+    ax.plot(check.observed[0], check.observed[1], color=OBSERVED, linewidth=2.0)
+    ax.set_xlabel(check.response)
     ax.set_ylabel("density")
     ax.set_title("Observed vs replicated data")
     _headroom(ax)
     ax.legend(
         handles=[
             Line2D([], [], color=OBSERVED, linewidth=2.0, label="observed"),
-            Line2D([], [], color=colour, alpha=0.6, label=f"replicated ({len(picks)} draws)"),
+            Line2D([], [], color=colour, alpha=0.6, label=f"replicated ({check.draws} draws)"),
         ],
         loc="upper right",
     )
 
 
-def _frequencies(
-    ax: Axes, colour: str, observed: np.ndarray, replicated: np.ndarray, response: str
-) -> None:
-    values = np.unique(np.concatenate([np.unique(observed), np.unique(replicated)]))
-    values = values[np.isfinite(values)]
-    if values.size > 25:  # replicated counts may range far wider than the data
-        values = values[(values >= observed.min()) & (values <= observed.max())]
-    share = np.array([(observed == v).mean() for v in values])
-    draws = np.stack([(replicated == v).mean(axis=1) for v in values], axis=1)
-    low, mid, high = np.quantile(draws, [0.055, 0.5, 0.945], axis=0)
-    ax.bar(values, share, width=0.8, color="none", edgecolor=OBSERVED, linewidth=1.4)
+def _frequencies(ax: Axes, colour: str, check: PredictiveCheck) -> None:
+    values = np.asarray(check.values, dtype=float)
+    low, mid, high = np.asarray(check.replicated, dtype=float)
+    ax.bar(values, check.observed_share, width=0.8, color="none", edgecolor=OBSERVED, linewidth=1.4)
     ax.errorbar(values, mid, yerr=[mid - low, high - mid], fmt="o", color=colour, capsize=3)
-    ax.set_xlabel(response)
+    ax.set_xlabel(check.response)
     ax.set_ylabel("share of observations")
     ax.set_title("Observed vs replicated frequencies")
-    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    if check.labels:
+        ax.set_xticks(values, list(check.labels), rotation=30 if len(values) > 6 else 0)
+    else:
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     _headroom(ax)
     ax.legend(
         handles=[

@@ -10,16 +10,14 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import pandas as pd
 
-from radonspec.compare import Comparison
-from radonspec.experiment.prior import PriorDraws
-from radonspec.report.build import build_content, build_prior_content
+from radonspec.analysis.records import Results
+from radonspec.report.build import build_content
 from radonspec.report.content import Content, Image
 from radonspec.report.numbers import (
     fmt,
@@ -31,107 +29,30 @@ from radonspec.report.numbers import (
     fmt_value,
 )
 from radonspec.report.summary import summary
-from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
 
 TEMPLATES = Path(__file__).parent / "templates"
 FILES = {"html": "report.html", "markdown": "report.md", "json": "summary.json"}
 FIGURES = "figures"
 
 
-def write_report(
-    study: Study,
-    data: pd.DataFrame,
-    fits: Mapping[str, Fit],
-    out_dir: Path,
-    *,
-    models: Mapping[str, Any] | None = None,
-    priors: Mapping[str, pd.DataFrame] | None = None,
-    spec_hash: str = "",
-    versions: Mapping[str, str] | None = None,
-    comparison: Comparison | None = None,
-    thresholds: Mapping[str, Any] | None = None,
-) -> dict[str, Path]:
+def write_report(results: Results, out_dir: Path, *, spec_hash: str = "") -> dict[str, Path]:
     """Write the formats in ``study.report.formats`` to ``out_dir``; return format -> file.
 
     Parameters
     ----------
-    study
-        The validated study.
-    data
-        The study's data as loaded (group sizes and data points come from it).
-    fits
-        One ``Fit`` per model name; failed fits are shown with their error.
+    results
+        The study's analysis (``radonspec.analysis.results.analyse``).
     out_dir
         Folder of the report; created when missing. Markdown figures go to
         ``out_dir/figures``.
-    models
-        The built ``bambi.Model`` per model name, for group estimates, fitted
-        lines, the priors table and (with ``report.prior_predictive``) the prior
-        predictive draws; a model without one loses those views, except the prior
-        predictive check, for which it is compiled from ``study`` on ``data``.
-    priors
-        Priors table per model (columns ``term``, ``prior``, ``source``); by
-        default computed from ``models``.
     spec_hash
         Hash of the resolved study, printed in the header.
-    versions
-        Package versions to print; by default those recorded in the fits.
-    comparison
-        A comparison computed by the caller (e.g. k-fold); by default PSIS-LOO
-        of the ``ok`` fits of ``study.compare.models`` is computed here.
-    thresholds
-        Keyword arguments for ``radonspec.compare.diagnose`` (``rhat_max``,
-        ``ess_min``, ...), which decide the pass/fail badges.
     """
+    formats = results.study.report.formats
     content = build_content(
-        study,
-        data,
-        fits,
-        models=models or {},
-        priors=priors or {},
-        spec_hash=spec_hash,
-        versions=versions,
-        comparison=comparison,
-        thresholds=thresholds or {},
-        figures=bool({"html", "markdown"} & set(study.report.formats)),
+        results, spec_hash=spec_hash, figures=bool({"html", "markdown"} & set(formats))
     )
-    return write_content(content, study.report.formats, out_dir)
-
-
-def write_prior_report(
-    study: Study,
-    data: pd.DataFrame,
-    out_dir: Path,
-    *,
-    models: Mapping[str, Any] | None = None,
-    found: Mapping[str, PriorDraws] | None = None,
-    spec_hash: str = "",
-    versions: Mapping[str, str] | None = None,
-) -> dict[str, Path]:
-    """Write the report of ``run --prior-only``: prior predictive checks, specs and priors.
-
-    Parameters
-    ----------
-    study, data, out_dir, spec_hash, versions
-        As for ``write_report``.
-    models
-        Built ``bambi.Model`` per model name: their priors are drawn from (and listed);
-        a model without one is compiled from ``study`` on ``data``.
-    found
-        Prior predictive draws per model (``experiment.prior.prior_predictives``),
-        when the caller has them already.
-    """
-    content = build_prior_content(
-        study,
-        data,
-        models=models or {},
-        found=found,
-        spec_hash=spec_hash,
-        versions=versions,
-        figures=bool({"html", "markdown"} & set(study.report.formats)),
-    )
-    return write_content(content, study.report.formats, out_dir)
+    return write_content(content, formats, out_dir)
 
 
 def write_content(content: Content, formats: Sequence[str], out_dir: Path) -> dict[str, Path]:

@@ -3,85 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
-import xarray as xr
-
-from radonspec.compare import NO_PREDICTIVE, Comparison, compare_fits, ppc_rmsd
-from radonspec.report.content import Content, ModelView, attempt
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import Results
+from radonspec.report.content import Content, ModelView
 from radonspec.report.numbers import fmt
-from radonspec.run.fit import Fit
-from radonspec.spec.schema import Study
 
 
-def compare_section(
-    content: Content, study: Study, fits: Mapping[str, Fit], given: Comparison | None
-) -> None:
-    """Fill the comparison, its verdict and its notes into ``content``.
-
-    Failed or missing fits are left out with a note; ``given`` (e.g. k-fold,
-    computed by the caller) is used as it is, else PSIS-LOO is computed here.
-    """
-    notes = content.comparison_notes
-    views = content.by_name
-    wanted = list(study.compare.models or [v.name for v in content.models])
-    trees: dict[str, xr.DataTree] = {}
-    for name in wanted:
-        view = views.get(name)
-        fit = fits.get(name)
-        if view is None or fit is None or not view.ok or fit.tree is None:
-            reason = view.error if view is not None and view.error else "it has no fit"
-            notes.append(f"'{name}' is not compared: {reason}")
-            continue
-        trees[name] = fit.tree
-    left_out = [v.name for v in content.models if v.name not in wanted]
-    if left_out:
-        names = ", ".join(f"'{name}'" for name in left_out)
-        notes.append(f"{names} {'is' if len(left_out) == 1 else 'are'} not in compare.models")
-    comparison = given
+def compare_section(content: Content, results: Results) -> None:
+    """Fill the comparison, its verdict and its notes into ``content``."""
+    content.comparison_notes.extend(results.comparison_notes)
+    comparison = results.comparison
     if comparison is None:
-        if study.compare.criterion != "loo":
-            notes.append(
-                f"compare.criterion is '{study.compare.criterion}' but no such comparison was"
-                " passed to the report; PSIS-LOO is shown instead"
-            )
-        if not trees:
-            notes.append("no model has a usable fit, so nothing is compared")
-            return
-        comparison = attempt(notes, "The comparison", compare_fits, trees, criterion="loo")
-        if comparison is None:
-            return
-    comparison = _with_rmsd(comparison, trees, study.compare.rmsd)
-    notes += list(comparison.warnings)
-    if study.compare.rmsd:
-        notes += [
-            f"PP RMSD of '{row.model}' {NO_PREDICTIVE}"
-            for row in comparison.rows
-            if row.model in trees and "posterior_predictive" not in trees[row.model].children
-        ]
+        return
     content.comparison = comparison
-    content.verdict = verdict(comparison, views)
-    if comparison.criterion == "kfold":
-        compared = {row.model: trees[row.model] for row in comparison.rows if row.model in trees}
-        loo = attempt(notes, "PSIS-LOO beside k-fold", compare_fits, compared, criterion="loo")
-        if loo is not None:
-            content.also_loo = loo
-            content.also_loo_note = agreement(comparison, loo, study.compare.kfold.group_by)
-
-
-def _with_rmsd(
-    comparison: Comparison, trees: Mapping[str, xr.DataTree], wanted: bool
-) -> Comparison:
-    rows = []
-    for row in comparison.rows:
-        rmsd = row.rmsd
-        tree = trees.get(row.model)
-        if not wanted:
-            rmsd = None
-        elif rmsd is None and tree is not None and "posterior_predictive" in tree.children:
-            rmsd = attempt([], "RMSD", ppc_rmsd, tree)
-        rows.append(replace(row, rmsd=rmsd))
-    return Comparison(comparison.criterion, tuple(rows), comparison.warnings)
+    content.verdict = verdict(comparison, content.by_name)
+    if comparison.criterion == "kfold" and results.also_loo is not None:
+        content.also_loo = results.also_loo
+        group_by = results.study.compare.kfold.group_by
+        content.also_loo_note = agreement(comparison, results.also_loo, group_by)
 
 
 def verdict(comparison: Comparison, views: Mapping[str, ModelView]) -> str:

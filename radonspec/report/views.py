@@ -1,30 +1,18 @@
 """The report's per-model figure sections: posterior predictive checks, prior vs posterior.
 
-Each function reads fits, hands plain arrays to ``radonspec.report.plots`` and
-returns a ``Section`` of rendered images plus notes for whatever could not be
-drawn. The group-level views live in ``radonspec.report.groupviews``.
+Each function hands the analysis' arrays to ``radonspec.report.plots`` and returns a
+``Section`` of rendered images plus notes for whatever could not be drawn. The
+group-level views live in ``radonspec.report.groupviews``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import xarray as xr
-
-from radonspec.compare import loo_pit
+from radonspec.analysis.records import MAX_PRIOR_PANELS, Results
 from radonspec.report import plots
-from radonspec.report.content import (
-    Content,
-    Image,
-    Section,
-    attempt,
-    draws_matrix,
-    observed_name,
-)
-
-MAX_PRIOR_PANELS = 12
+from radonspec.report.content import Content, Image, Section, attempt
 
 
 def _image(
@@ -45,48 +33,29 @@ PPC_CAPTION = (
 )
 
 
-def ppc_section(content: Content, trees: Mapping[str, xr.DataTree]) -> Section:
+def ppc_section(content: Content, results: Results) -> Section:
     """One posterior predictive check per model: density (or frequencies) and LOO-PIT."""
     section = Section()
     for view in content.models:
-        tree = trees.get(view.name)
-        if tree is None:
+        analysis = results.models[view.name].analysis if view.name in results.models else None
+        if analysis is None:
             section.notes.append(f"'{view.name}' has no check: {view.error or view.status}.")
             continue
-        name = observed_name(tree)
-        if name is None:
-            section.notes.append(
-                f"'{view.name}' has no posterior predictive draws to check"
-                " (its sampler has predictive: false)."
-                if "posterior_predictive" not in tree.children
-                else f"'{view.name}' has no posterior predictive draws to check."
-            )
+        section.notes.extend(analysis.ppc_notes)
+        check = analysis.ppc
+        if check is None:
             continue
-        observed = np.asarray(tree["observed_data"][name], dtype=float)
-        replicated = draws_matrix(tree["posterior_predictive"].to_dataset()[name])
-        pit = None
-        if "log_likelihood" in tree.children:
-            pit = attempt(
-                section.notes,
-                f"The LOO-PIT of '{view.name}'",
-                loo_pit,
-                tree,
-                var_name=name,
-            )
         image = attempt(
             section.notes,
             f"The predictive check of '{view.name}'",
             _image,
             f"ppc-{view.name}",
             f"Posterior predictive check: {view.name}",
-            PPC_CAPTION.format(draws=min(plots.PPC_DRAWS, replicated.shape[0])),
+            PPC_CAPTION.format(draws=check.draws),
             plots.ppc_figure,
             view.name,
             view.colour,
-            observed,
-            replicated,
-            pit,
-            name,
+            check,
         )
         if image is not None:
             section.images.append(image)
@@ -96,22 +65,17 @@ def ppc_section(content: Content, trees: Mapping[str, xr.DataTree]) -> Section:
 # -- prior vs posterior ---------------------------------------------------------------------
 
 
-def prior_section(content: Content, trees: Mapping[str, xr.DataTree]) -> Section:
+def prior_section(content: Content, results: Results) -> Section:
     """Prior and posterior of each population-level effect, for fits holding prior draws."""
     section = Section()
     for view in content.models:
-        tree = trees.get(view.name)
-        if tree is None or "prior" not in tree.children:
+        analysis = results.models[view.name].analysis if view.name in results.models else None
+        if analysis is None:
             continue
-        wanted = [
-            row.label.split("[")[0]
-            for part in view.sections
-            if part.title == "Population-level effects"
-            for row in part.rows
-        ]
-        pairs = _prior_pairs(tree, list(dict.fromkeys(wanted)))
+        if analysis.prior_note is not None:
+            section.notes.append(f"'{view.name}' {analysis.prior_note}")
+        pairs = analysis.prior_posterior
         if not pairs:
-            section.notes.append(f"'{view.name}' has no population-level effect with prior draws.")
             continue
         shown = pairs[:MAX_PRIOR_PANELS]
         caption = (
@@ -130,29 +94,8 @@ def prior_section(content: Content, trees: Mapping[str, xr.DataTree]) -> Section
             plots.prior_posterior_figure,
             view.name,
             view.colour,
-            shown,
+            [(p.label, p.prior, p.posterior) for p in shown],
         )
         if image is not None:
             section.images.append(image)
     return section
-
-
-def _prior_pairs(tree: xr.DataTree, names: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    prior, posterior = tree["prior"], tree["posterior"]
-    pairs = []
-    for name in names:
-        if name not in prior.data_vars or name not in posterior.data_vars:
-            continue
-        before = draws_matrix(prior.to_dataset()[name])
-        after = draws_matrix(posterior.to_dataset()[name])
-        others = [d for d in posterior[name].dims if d not in ("chain", "draw")]
-        labels = [name]
-        if others:
-            stacked = posterior[name].stack(__v__=others)["__v__"].values
-            labels = [f"{name}[{_label(v)}]" for v in stacked]
-        pairs += [(label, before[:, i], after[:, i]) for i, label in enumerate(labels)]
-    return pairs
-
-
-def _label(value: Any) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.run.store import Store
+from radonspec.fit.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.datasets import load_bundled
-from radonspec.run.runner import fit_study
-from radonspec.spec.loader import load_study
+from radonspec.api import fit_study
+from radonspec.data.datasets import load_bundled
+from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
 

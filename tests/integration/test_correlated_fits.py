@@ -36,9 +36,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from radonspec.compare import parameter_table
-from radonspec.run.runner import fit_study
-from radonspec.spec.loader import load_study_text
+from radonspec.analysis.parameters import parameter_table
+from radonspec.api import fit_study
+from radonspec.study.loader import load_study_text
 
 pytestmark = [
     pytest.mark.slow,

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radonspec.run.runner import fit_study
-from radonspec.spec.loader import load_study
+from radonspec.api import fit_study
+from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radonspec.kfold import fold_label, kfold_study, make_folds
-from radonspec.run.runner import fit_study, open_store
-from radonspec.session import cross_validate
-from radonspec.spec.loader import load_study
+from radonspec.analysis.kfold import cross_validate, fold_label, kfold_study, make_folds
+from radonspec.api import fit_study
+from radonspec.fit.runner import open_store
+from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
 

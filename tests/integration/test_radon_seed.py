@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radonspec.compare import compare_fits, group_estimates
-from radonspec.frequentist import mixedlm_table
-from radonspec.run.runner import fit_study, plan_study
-from radonspec.spec.loader import load_study
+from radonspec.analysis.frequentist import mixedlm_table
+from radonspec.analysis.groups import group_estimates
+from radonspec.analysis.loo import compare_fits
+from radonspec.api import fit_study
+from radonspec.fit.runner import plan_study
+from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
 

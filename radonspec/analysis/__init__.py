@@ -1,0 +1,1 @@
+"""Analysis of fits: diagnostics, comparison (PSIS-LOO, k-fold), predictive checks, groups."""

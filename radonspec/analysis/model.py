@@ -1,0 +1,570 @@
+"""Per-model analysis of a fit: everything the report shows about one model, as data.
+
+``analyse_model`` reads one fit (and, for predictions, its built Bambi model) and
+returns a ``ModelAnalysis``: diagnostics, the parameter table and how it splits into
+the report's kinds, the random-effects table, the pointwise PSIS-LOO, the posterior
+predictive check and LOO-PIT, group estimates and fitted lines, prior and posterior
+draws of the population effects, the priors table and the frequentist reference.
+Each part is made through ``attempt``: one that fails becomes a note, never a lost
+analysis. ``radonspec.analysis.results`` stores these records beside the fit and
+reuses them, so a report from stored fits only assembles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
+from radonspec.analysis.groups import (
+    SAMPLE_DIMS,
+    GroupEstimates,
+    correlations,
+    effect_structure,
+    group_estimates,
+    parameter_names,
+    random_effects,
+    summarise_draws,
+)
+from radonspec.analysis.parameters import parameter_table
+from radonspec.analysis.predictive import NO_PREDICTIVE, PredictiveCheck, predictive_check
+from radonspec.analysis.psis import cached_loo
+from radonspec.analysis.records import (
+    FittedLine,
+    ModelAnalysis,
+    Pointwise,
+    PriorPosterior,
+)
+from radonspec.errors import attempt, did_you_mean
+from radonspec.fit.record import Fit
+from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
+from radonspec.study.correlated import requested_factors
+from radonspec.study.formula import check_formula
+from radonspec.study.schema import Study
+
+log = logging.getLogger(__name__)
+
+#: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
+ANALYSIS_VERSION = 2  # 2: correlations and group_effects
+#: Families whose outcomes are counts or categories (the predictive check counts values).
+DISCRETE_FAMILIES = frozenset(
+    {
+        "bernoulli", "binomial", "beta_binomial", "poisson", "negativebinomial", "categorical",
+        "cumulative", "sratio", "zero_inflated_poisson", "zero_inflated_negativebinomial",
+        "zero_inflated_binomial", "hurdle_poisson", "hurdle_negativebinomial",
+    }
+)  # fmt: skip
+LARGE = 20  # a vector parameter with more values than this is left to summary.json
+# Bambi family parameters that are not regression terms; used only without a built model
+AUXILIARY = {"sigma", "alpha", "nu", "kappa", "phi", "psi", "lam", "beta", "theta", "tau"}
+POPULATION = "Population-level effects"
+GROUP_SDS = "Group-level standard deviations"
+GROUP_CORRELATIONS = "Group-level correlations"
+AUXILIARIES = "Auxiliary parameters"
+MAX_PRIOR_DRAWS = 2000  # draws kept per prior and posterior panel
+LINE_POINTS = 25
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What of a study, besides the fit itself, changes one model's analysis."""
+
+    group: str | None = None
+    predictor: str | None = None
+    highlight: tuple[str, ...] = ()
+    frequentist: bool = False
+    thresholds: tuple[tuple[str, float], ...] = tuple(DIAGNOSE_DEFAULTS.items())
+    max_treedepth: int | None = 10
+
+    @classmethod
+    def of(cls, study: Study, name: str, thresholds: Mapping[str, float] | None = None) -> Any:
+        """The settings of model ``name`` of ``study``."""
+        report = study.report
+        spec = study.models.get(name)
+        limits = DIAGNOSE_DEFAULTS | dict(thresholds or {})
+        return cls(
+            group=report.group,
+            predictor=report.predictor,
+            highlight=tuple(str(h) for h in report.highlight),
+            frequentist=bool(report.frequentist),
+            thresholds=tuple(sorted(limits.items())),
+            max_treedepth=spec.sampler.max_treedepth if spec is not None else 10,
+        )
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The diagnostics' thresholds as keyword arguments of ``diagnose``."""
+        return dict(self.thresholds)
+
+    def key(self, fit_key: str) -> str:
+        """The analysis key: the fit's key, these settings and ``ANALYSIS_VERSION``."""
+        payload = {"version": ANALYSIS_VERSION, "fit": fit_key, "settings": self.__dict__}
+        text = json.dumps(payload, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def analyse_model(
+    study: Study,
+    name: str,
+    fit: Fit,
+    data: pd.DataFrame,
+    *,
+    model: Any = None,
+    settings: AnalysisSettings | None = None,
+) -> ModelAnalysis:
+    """Analyse one model's fit (``fit.ok`` is required).
+
+    Parameters
+    ----------
+    study
+        The study the model belongs to.
+    name
+        The model's name.
+    fit
+        Its fit, with draws.
+    data
+        The study's data as loaded (group sizes and highlighted groups come from it).
+    model
+        The model's ``bambi.Model`` (need not be built): group estimates, fitted
+        lines, the priors table and the population terms are read off it; without one
+        those parts are notes.
+    settings
+        Default ``AnalysisSettings.of(study, name)``.
+    """
+    if not fit.ok or fit.tree is None:
+        raise ValueError(f"model '{name}' has no draws to analyse: {fit.error or fit.status}")
+    settings = settings or AnalysisSettings.of(study, name)
+    spec = study.models[name]
+    tree = fit.tree
+    notes: list[str] = []
+    family = spec.family
+    link = _link(model)
+    found: dict[str, Any] = {}
+    found["diagnostics"] = attempt(
+        notes,
+        "Diagnostics",
+        diagnose,
+        tree,
+        **settings.limits,
+        max_treedepth=settings.max_treedepth,
+        key=fit.key,
+    )
+    table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
+    found["table"] = table
+    reml = _reml(study, name, data) if settings.frequentist else {}
+    found["reml"] = reml
+    if table is not None:
+        sections, omitted = parameter_kinds(tree, table, model, data, settings.group)
+        found["sections"], found["omitted"] = sections, omitted
+    frame = getattr(model, "data", None)
+    frame = frame if isinstance(frame, pd.DataFrame) else data
+    effects = attempt(notes, "The random-effects table", random_effects, tree, frame, family)
+    found["random_effects"] = tuple(effects or ())
+    if effects:
+        found["residual"] = residual(tree, family)
+        found["correlations"] = tuple(
+            attempt(notes, "The correlations of group effects", correlations, tree) or ()
+        )
+        found["group_effects"] = effect_structure(tree)
+    if model is not None:
+        from radonspec.compile.model import priors_table
+
+        priors = attempt(notes, "The priors table", priors_table, model, spec)
+        if priors is not None:
+            found["priors"] = tuple(
+                {"term": str(r["term"]), "prior": str(r["prior"]), "source": str(r["source"])}
+                for _, r in priors.iterrows()
+            )
+    if "log_likelihood" in tree.children:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found["loo"] = attempt(notes, "PSIS-LOO", pointwise_loo, tree)
+        # ArviZ's advice reaches the reader; numpy's floating-point chatter does not
+        notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    ppc_notes: list[str] = []
+    found["ppc"] = _predictive(name, tree, family, data, ppc_notes)
+    found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
+    group_notes: list[str] = []
+    if settings.group is not None:
+        found["groups"], found["lines"] = _group_views(
+            name, tree, model, data, settings, group_notes
+        )
+    return ModelAnalysis(
+        model=name,
+        key=settings.key(fit.key),
+        fit_key=fit.key,
+        family=family,
+        link=link,
+        response=_response(tree),
+        notes=tuple(notes),
+        ppc_notes=tuple(ppc_notes),
+        group_notes=tuple(group_notes),
+        **{k: v for k, v in found.items() if v is not None},
+    )
+
+
+def pointwise_loo(tree: xr.DataTree) -> Pointwise:
+    """PSIS-LOO of a fit as a ``Pointwise`` record.
+
+    ArviZ's warning about large Pareto k is left out: the comparison counts those
+    observations per model and says what to do.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        result = cached_loo(tree)
+    return Pointwise(
+        elpd=float(result.elpd),
+        se=float(result.se),
+        p=float(result.p),
+        n_samples=int(result.n_samples),
+        n_data_points=int(result.n_data_points),
+        warning=bool(result.warning),
+        good_k=float(getattr(result, "good_k", None) or 0.7),
+        elpd_i=np.asarray(result.elpd_i, dtype=float).ravel(),
+        pareto_k=np.asarray(result.pareto_k, dtype=float).ravel(),
+    )
+
+
+def parameter_kinds(
+    tree: xr.DataTree,
+    table: pd.DataFrame,
+    model: Any,
+    data: pd.DataFrame,
+    group: str | None,
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
+    """Split the table's labels into the report's kinds; say what is left out.
+
+    Per-group values (Bambi's ``1|g[level]``, or the coefficients of ``0 + g`` when
+    ``g`` is the report's grouping factor) are left to the group-level views and to
+    summary.json; a table of 85 near-identical rows helps no reader.
+    """
+    posterior = tree["posterior"]
+    levels = {str(v) for v in data[group].unique()} if group in data.columns else set()
+    population = _population_names(model)
+    kinds: dict[str, list[str]] = {
+        POPULATION: [], GROUP_SDS: [], GROUP_CORRELATIONS: [], AUXILIARIES: [],
+    }  # fmt: skip
+    omitted: list[str] = []
+    for var in dict.fromkeys(str(label).split("[")[0] for label in table.index):
+        array = posterior[var]
+        extra = [str(d) for d in array.dims if d not in SAMPLE_DIMS]
+        size = int(np.prod([array.sizes[d] for d in extra])) if extra else 1
+        if "|" in var and not var.endswith("_sigma") and not var.startswith(CORRELATION_PREFIX):
+            factor = var.split("|", 1)[1]
+            omitted.append(f"'{var}': {size} group-specific values, one per level of '{factor}'")
+            continue
+        if var.startswith(CORRELATION_PREFIX):
+            kind = GROUP_CORRELATIONS
+        elif "|" in var:
+            kind = GROUP_SDS
+        elif (population is not None and var not in population) or (
+            population is None and var in AUXILIARY
+        ):
+            kind = AUXILIARIES
+        else:
+            kind = POPULATION
+        per_group = any(
+            {str(c) for c in np.asarray(array[d])} == levels
+            for d in extra
+            if levels and d in array.coords
+        )
+        if size > LARGE or (per_group and group is not None):
+            why = f"one per level of '{group}'" if per_group else "a long vector"
+            omitted.append(f"'{var}': {size} values, {why}")
+            continue
+        kinds[kind] += [str(label) for label in table.index if str(label).split("[")[0] == var]
+    return tuple((title, tuple(labels)) for title, labels in kinds.items() if labels), tuple(
+        omitted
+    )
+
+
+def residual(tree: xr.DataTree, family: str) -> tuple[float, float, float] | None:
+    """Mean and 89% bounds of the residual SD (Gaussian models with a scalar sigma)."""
+    sigma = tree["posterior"].to_dataset().get("sigma")
+    if family != "gaussian" or sigma is None or set(sigma.dims) != set(SAMPLE_DIMS):
+        return None
+    stats = summarise_draws(sigma)
+    return float(stats["mean"]), float(stats["lb"]), float(stats["ub"])
+
+
+def _reml(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """The statsmodels REML estimates and SEs by Bambi label, where the model allows one."""
+    from radonspec.analysis.frequentist import mixedlm_table
+
+    spec = study.models[name]
+    if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:
+        return {}
+    # a full random-effects covariance for correlated effects, a diagonal one otherwise
+    joint = bool(requested_factors(spec, check_formula(spec.formulas[0])))
+    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data, correlated=joint)
+    if table is None:
+        return {}
+    return {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}
+
+
+def _population_names(model: Any) -> set[str] | None:
+    """Names of the common terms of the model's main parameter (``None`` without a model)."""
+    try:
+        parent = model.family.likelihood.parent
+        component = model.parameters[parent]
+        return {"Intercept", *map(str, component.common_terms)}
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _link(model: Any) -> str:
+    try:
+        return str(model.family.link[model.family.likelihood.parent].name)
+    except (AttributeError, KeyError, TypeError):
+        return ""
+
+
+def _response(tree: xr.DataTree) -> str | None:
+    if "observed_data" not in tree.children:
+        return None
+    names = list(tree["observed_data"].data_vars)
+    return str(names[0]) if names else None
+
+
+def _predictive(
+    name: str, tree: xr.DataTree, family: str, data: pd.DataFrame, notes: list[str]
+) -> PredictiveCheck | None:
+    if "posterior_predictive" not in tree.children:
+        notes.append(
+            f"'{name}' has no posterior predictive draws to check"
+            " (its sampler has predictive: false)."
+        )
+        return None
+    response = _response(tree)
+    labels: tuple[str, ...] = ()
+    if response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
+        labels = tuple(str(c) for c in data[response].cat.categories)
+    return attempt(
+        notes,
+        f"The predictive check of '{name}'",
+        predictive_check,
+        tree,
+        discrete=family in DISCRETE_FAMILIES,
+        labels=labels,
+    )
+
+
+def _prior_posterior(
+    tree: xr.DataTree, sections: tuple[tuple[str, tuple[str, ...]], ...] | None
+) -> tuple[tuple[PriorPosterior, ...], str | None]:
+    """Thinned prior and posterior draws of each population-level effect (fits with priors)."""
+    if "prior" not in tree.children:
+        return (), None
+    wanted = [label.split("[")[0] for title, labels in sections or () if title == POPULATION
+              for label in labels]  # fmt: skip
+    prior, posterior = tree["prior"], tree["posterior"]
+    pairs: list[PriorPosterior] = []
+    for var in dict.fromkeys(wanted):
+        if var not in prior.data_vars or var not in posterior.data_vars:
+            continue
+        before = _draws(prior.to_dataset()[var])
+        after = _draws(posterior.to_dataset()[var])
+        others = [d for d in posterior[var].dims if d not in SAMPLE_DIMS]
+        labels = [var]
+        if others:
+            stacked = posterior[var].stack(__v__=others)["__v__"].values
+            labels = [f"{var}[{_label(v)}]" for v in stacked]
+        pairs += [PriorPosterior(lb, before[:, i], after[:, i]) for i, lb in enumerate(labels)]
+    if not pairs:
+        return (), "has no population-level effect with prior draws."
+    return tuple(pairs), None
+
+
+def _draws(array: xr.DataArray) -> np.ndarray:
+    others = [d for d in array.dims if d not in SAMPLE_DIMS]
+    values = np.asarray(array.transpose(*SAMPLE_DIMS, *others).values, dtype=float)
+    values = values.reshape(array.sizes["chain"] * array.sizes["draw"], -1)
+    step = max(1, values.shape[0] // MAX_PRIOR_DRAWS)
+    return values[::step]
+
+
+def _label(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _group_views(
+    name: str,
+    tree: xr.DataTree,
+    model: Any,
+    data: pd.DataFrame,
+    settings: AnalysisSettings,
+    notes: list[str],
+) -> tuple[GroupEstimates | None, tuple[FittedLine, ...]]:
+    group, predictor = settings.group, settings.predictor
+    assert group is not None
+    if group not in data.columns:
+        return None, ()
+    if predictor is not None and predictor not in data.columns:
+        predictor = None
+    if model is None:
+        notes.append(f"'{name}' has no group estimates: its model could not be built")
+        return None, ()
+    frame = model_frame(model, data, [group, predictor])
+    estimates = attempt(
+        notes,
+        f"The group estimates of '{name}'",
+        group_estimates,
+        model,
+        tree,
+        frame,
+        group,
+        predictor,
+        name=name,
+    )
+    lines: tuple[FittedLine, ...] = ()
+    if predictor is not None:
+        levels = highlight_levels(data, group, settings.highlight, [])
+        response = _response(tree)
+        if levels and response is not None and response in data.columns:
+            xs = np.linspace(
+                float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS
+            )
+            found = attempt(
+                notes,
+                f"The fitted lines of '{name}'",
+                fitted_lines,
+                model,
+                tree,
+                frame,
+                group,
+                predictor,
+                levels,
+                xs,
+            )
+            lines = tuple(found or ())
+    return estimates, lines
+
+
+def model_frame(model: Any, data: pd.DataFrame, needed: list[str | None]) -> pd.DataFrame:
+    """The data the model saw when it holds the needed columns, else the study's data.
+
+    A model that does not use the grouping column (complete pooling) was built
+    on a frame without it; its predictions ignore the column either way.
+    """
+    frame = getattr(model, "data", None)
+    if isinstance(frame, pd.DataFrame) and all(c is None or c in frame for c in needed):
+        return frame
+    return data
+
+
+def highlight_levels(
+    data: pd.DataFrame, group: str, highlight: tuple[str, ...], notes: list[str]
+) -> list[Any]:
+    """The levels named in report.highlight, or the smallest, a median and the largest group."""
+    sizes = data.groupby(group, observed=True).size().sort_values(kind="stable")
+    by_text = {str(level): level for level in sizes.index}
+    if not highlight:
+        picks = [sizes.index[0], sizes.index[len(sizes) // 2], sizes.index[-1]]
+        notes.append(
+            "report.highlight is empty: the fitted lines show the smallest, a median-sized and"
+            " the largest group."
+        )
+        return list(dict.fromkeys(picks))
+    levels = []
+    for wanted in highlight:
+        if str(wanted) in by_text:
+            levels.append(by_text[str(wanted)])
+        else:
+            notes.append(
+                f"report.highlight names '{wanted}', which is not a level of '{group}'"
+                f"{did_you_mean(str(wanted), by_text)}"
+            )
+    return levels
+
+
+def fitted_lines(
+    model: Any,
+    tree: xr.DataTree,
+    frame: pd.DataFrame,
+    group: str,
+    predictor: str,
+    levels: list[Any],
+    xs: np.ndarray,
+) -> list[FittedLine]:
+    """Each level's fitted mean (response scale) and 89% band along ``xs``.
+
+    Other numeric columns sit at the group's mean, other categorical ones at their
+    first level. Levels the model never saw are left out.
+    """
+    known = {str(v) for v in frame[group].unique()} if group in frame else None
+    levels = [lv for lv in levels if known is None or str(lv) in known]
+    if not levels:
+        return []
+    grid = _grid(frame, group, predictor, levels, xs)
+    posterior = tree["posterior"].to_dataset()
+    # a tree of the parameters only: Bambi's predict then writes into a small copy
+    slim = xr.DataTree.from_dict({"posterior": posterior[parameter_names(tree)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model.predict(slim, kind="response_params", data=grid, inplace=True)
+    parent = model.family.likelihood.parent
+    stats = summarise_draws(slim["posterior"].to_dataset()[parent])
+    found = []
+    for i, level in enumerate(levels):
+        part = slice(i * xs.size, (i + 1) * xs.size)
+        found.append(
+            FittedLine(
+                str(level),
+                xs,
+                np.asarray(stats["mean"][part]),
+                np.asarray(stats["lb"][part]),
+                np.asarray(stats["ub"][part]),
+            )
+        )
+    return found
+
+
+def _grid(
+    frame: pd.DataFrame, group: str, predictor: str, levels: list[Any], xs: np.ndarray
+) -> pd.DataFrame:
+    grid = pd.DataFrame(index=range(len(levels) * xs.size))
+    keys = np.repeat(np.asarray([str(v) for v in levels], dtype=object), xs.size)
+    for column in frame.columns:
+        series = frame[column]
+        if column in (group, predictor):
+            continue
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            if group in frame:
+                means = series.groupby(frame[group].astype(str)).mean()
+                grid[column] = means.reindex(keys).to_numpy()
+            else:
+                grid[column] = series.mean()
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            grid[column] = pd.Categorical(
+                [series.cat.categories[0]] * len(grid), series.cat.categories
+            )
+        else:
+            grid[column] = sorted(series.dropna().unique())[0]
+    values = np.repeat(np.asarray(levels, dtype=object), xs.size)
+    if group in frame and isinstance(frame[group].dtype, pd.CategoricalDtype):
+        grid[group] = pd.Categorical(values, categories=frame[group].cat.categories)
+    else:
+        grid[group] = values
+    grid[predictor] = np.tile(xs, len(levels))
+    return grid
+
+
+__all__ = [
+    "ANALYSIS_VERSION",
+    "NO_PREDICTIVE",
+    "AnalysisSettings",
+    "FittedLine",
+    "ModelAnalysis",
+    "Pointwise",
+    "PriorPosterior",
+    "analyse_model",
+]

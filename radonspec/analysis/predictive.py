@@ -1,0 +1,180 @@
+"""Posterior predictive summaries of one fit: RMSD and LOO-PIT."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz_stats as azs
+import numpy as np
+import xarray as xr
+
+from radonspec.analysis import psis
+from radonspec.analysis.groups import SAMPLE_DIMS
+from radonspec.analysis.psis import computed
+from radonspec.errors import did_you_mean, one_of
+
+NO_PREDICTIVE = "not computed: the fit stores no predictive draws (sampler.predictive: false)"
+
+
+def _observed_name(tree: xr.DataTree, var_name: str | None, group: str) -> str:
+    """Name the observed variable: the only one, or ``var_name`` after checking it."""
+    if group == "posterior_predictive" and group not in tree.children:
+        raise ValueError(NO_PREDICTIVE)
+    if group not in tree.children or "observed_data" not in tree.children:
+        raise ValueError(f"the fit has no '{group}' or 'observed_data' group")
+    names = [str(n) for n in tree["observed_data"].data_vars if n in tree[group].data_vars]
+    if var_name is not None:
+        if var_name not in names:
+            raise ValueError(
+                f"'{var_name}' is not an observed variable of the fit"
+                f"{did_you_mean(var_name, names)}; expected {one_of(names)}"
+            )
+        return var_name
+    if len(names) != 1:
+        raise ValueError(
+            f"the fit has {len(names)} observed variables; pick one of {one_of(names)}"
+        )
+    return names[0]
+
+
+def ppc_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
+    """Posterior predictive RMSD: root mean squared difference of replicated and observed data.
+
+    For each draw, ``sqrt(mean((y_rep - y)**2))`` over the observations; returns
+    the posterior mean of that. It includes the observation noise; see
+    ``prediction_rmsd`` for the error of the posterior mean prediction.
+    """
+    name = _observed_name(tree, var_name, "posterior_predictive")
+    y = tree["observed_data"][name]
+    y_rep = tree["posterior_predictive"][name]
+    per_draw = np.sqrt(((y_rep - y) ** 2).mean([d for d in y.dims]))
+    return float(per_draw.mean())
+
+
+def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
+    """RMSD of the posterior predictive mean: ``sqrt(mean((E[y_rep] - y)**2))``.
+
+    The error of the model's point prediction; smaller than ``ppc_rmsd``, which
+    also counts the spread of the replicated data.
+    """
+    name = _observed_name(tree, var_name, "posterior_predictive")
+    y = tree["observed_data"][name]
+    expected = tree["posterior_predictive"][name].mean(SAMPLE_DIMS)
+    return float(np.sqrt(((expected - y) ** 2).mean()))
+
+
+# keyed by id(tree), each entry dropped when its tree is collected (trees are unhashable)
+def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
+    """LOO-PIT values of the observed variable, one per observation (flattened).
+
+    Equal to ``arviz_stats.loo_pit`` (computed by ``radonspec.analysis.psis``); uniform
+    on [0, 1] for a calibrated model. When ``cached_loo`` has smoothed this tree's
+    weights they are reused (the same values).
+    """
+    name = _observed_name(tree, var_name, "posterior_predictive")
+    smoothed = computed(tree)
+    log_weights = getattr(smoothed, "log_weights", None) if smoothed is not None else None
+    values = psis.loo_pit(tree, name, log_weights=log_weights)
+    return np.asarray(values).ravel()
+
+
+#: Replicated data sets drawn in the density check.
+PPC_DRAWS = 50
+#: At most this many distinct values get a bar in the frequency check.
+MAX_BARS = 25
+
+
+@dataclass(frozen=True)
+class PredictiveCheck:
+    """What the posterior predictive check draws, bounded in size whatever the data.
+
+    ``kind`` is ``"density"`` (``curves`` holds ``PPC_DRAWS`` replicated data sets' and
+    ``observed`` the data's kernel density, each as rows of x then y on one grid) or
+    ``"frequencies"`` (``values`` with the observed share of each in ``observed_share``
+    and the 5.5%, 50% and 94.5% quantiles of the replicated shares in ``replicated``).
+    ``pit`` holds one LOO-PIT value per observation (None without a log-likelihood).
+    """
+
+    response: str
+    kind: str
+    draws: int
+    curves: np.ndarray  # (draws, 2, grid) for densities; empty for frequencies
+    observed: np.ndarray  # (2, grid) for densities; empty for frequencies
+    values: np.ndarray  # frequencies only
+    observed_share: np.ndarray
+    replicated: np.ndarray  # (3, values)
+    pit: np.ndarray | None
+    rmsd: float | None
+    labels: tuple[str, ...] = ()  # names of ``values`` (an ordinal response's levels)
+
+
+def predictive_check(
+    tree: xr.DataTree,
+    *,
+    discrete: bool,
+    pit: bool = True,
+    rmsd: bool = True,
+    labels: tuple[str, ...] = (),
+) -> PredictiveCheck:
+    """Summarise the posterior predictive draws of a fit for its check.
+
+    Parameters
+    ----------
+    tree
+        The fit, with ``posterior_predictive`` and ``observed_data``.
+    discrete
+        Whether the family's outcomes are counts or categories (its replicated
+        values are then the same few values as the data's): the check compares
+        frequencies. A continuous family gets densities even when the data happen to
+        be whole numbers (diameters in whole millimetres), where one bar per distinct
+        replicated value would be millions of bars.
+    pit
+        Compute the LOO-PIT values (needs the fit's log-likelihood).
+    rmsd
+        Compute the posterior predictive RMSD.
+    labels
+        Names of the values ``0, 1, ...`` of a categorical or ordinal response.
+    """
+    name = _observed_name(tree, None, "posterior_predictive")
+    observed = np.asarray(tree["observed_data"][name], dtype=float).ravel()
+    array = tree["posterior_predictive"].to_dataset()[name]
+    others = [d for d in array.dims if d not in SAMPLE_DIMS]
+    replicated = np.asarray(array.transpose(*SAMPLE_DIMS, *others).values, dtype=float)
+    replicated = replicated.reshape(-1, observed.size)
+    pit_values = None
+    if pit and "log_likelihood" in tree.children:
+        pit_values = loo_pit(tree, var_name=name)
+    found_rmsd = ppc_rmsd(tree, var_name=name) if rmsd else None
+    empty = np.empty(0)
+    finite = observed[np.isfinite(observed)]
+    if discrete and np.unique(finite).size <= MAX_BARS:
+        values = np.unique(finite)
+        share = np.array([(observed == v).mean() for v in values])
+        draws = np.stack([(replicated == v).mean(axis=1) for v in values], axis=1)
+        quantiles = np.quantile(draws, [0.055, 0.5, 0.945], axis=0)
+        return PredictiveCheck(
+            name, "frequencies", replicated.shape[0], empty, empty, values, share, quantiles,
+            pit_values, found_rmsd, _labels(values, labels),
+        )  # fmt: skip
+    picks = np.linspace(0, replicated.shape[0] - 1, min(PPC_DRAWS, replicated.shape[0]))
+    # boundary correction suits data with a hard lower bound (amounts, durations); on
+    # unbounded data it would cut every curve off at the sample's extremes
+    bounded = bool(np.nanmin(observed) >= 0)
+    curves = np.stack([_kde(replicated[i], bounded) for i in picks.astype(int)])
+    return PredictiveCheck(
+        name, "density", len(picks), curves, _kde(observed, bounded), empty, empty,
+        np.empty((3, 0)), pit_values, found_rmsd,
+    )  # fmt: skip
+
+
+def _kde(values: np.ndarray, bounded: bool) -> np.ndarray:
+    values = values[np.isfinite(values)]
+    grid, density, _ = azs.kde(values, bound_correction=bounded)
+    return np.stack([np.asarray(grid, dtype=float), np.asarray(density, dtype=float)])
+
+
+def _labels(values: np.ndarray, labels: tuple[str, ...]) -> tuple[str, ...]:
+    if not labels:
+        return ()
+    codes = [int(v) for v in values]
+    return tuple(labels[c] if 0 <= c < len(labels) else str(c) for c in codes)

@@ -1,0 +1,497 @@
+"""The pipeline in one place: load → validate → fit → compare → analyse → report.
+
+Every caller goes through these functions: the command line, ``watch``, ``try``,
+``run --prior-only`` and notebooks. They print nothing; a caller that wants progress
+passes ``progress``, a function that takes a stage (``"fits"`` or ``"folds"``) and
+returns a context manager yielding the event callback ``(model, event, fit)``.
+
+    study = load_study("specs/radon/seed.yaml")     # the spec, checked (spec/loader)
+    study = validate(study)                          # against its data (compile/validate)
+    fits = fit_study(study)                          # sampled or from the store (run/)
+    comparison = compare(study, fits)                # PSIS-LOO or k-fold (analysis/)
+    results = analyse(study, fits, comparison)       # everything the report shows (analysis/)
+    write_report(study, results, "out/")             # HTML, Markdown, JSON (report/)
+
+``run(path)`` chains them, loading the data once, building each model once, and
+writing nothing when the report in its folder is already current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from radonspec.analysis.diagnostics import diagnostics_summary
+from radonspec.analysis.loo import Comparison
+from radonspec.analysis.records import Results
+from radonspec.errors import FitError, SpecErrors
+from radonspec.fit.record import Fit, Fits
+from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_study
+from radonspec.study.schema import Study
+
+StudyLike = Study | str | os.PathLike[str]
+Progress = Callable[[str], AbstractContextManager[Event]]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` (or ``report``, or ``prior_only``) did for one study.
+
+    ``reused`` is true when the report in ``out`` was already current: nothing was
+    analysed or written, and ``results`` is None.
+    """
+
+    study: Study
+    fits: Fits
+    comparison: Comparison | None = None
+    results: Results | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+    reused: bool = False
+    seconds: float = 0.0
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """2 when a fit failed, or with ``strict`` when its diagnostics failed; else 0."""
+        if any(fit.status != "ok" for fit in self.fits.values()):
+            return 2
+        if strict and not all(_passed(fit) for fit in self.fits.values()):
+            return 2
+        return 0
+
+    def __repr__(self) -> str:
+        files = ", ".join(str(p) for p in self.written.values()) or "no report"
+        return f"RunResult({self.study.name!r}: {len(self.fits)} fits, {files})"
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Read and check a study file (the spec alone; ``validate`` checks it against its data).
+
+    Raises ``SpecErrors`` with every problem located as ``file:line:col``.
+    """
+    from radonspec.study.loader import load_study as load
+
+    return load(path)
+
+
+def validate(study: StudyLike, *, initial_point: bool = True) -> Study:
+    """Check a study (or study file) against its data and models; return it when valid.
+
+    Parameters
+    ----------
+    study
+        A loaded study or the path of a study file.
+    initial_point
+        Also evaluate each model's log density at its initial point.
+
+    Raises
+    ------
+    SpecErrors
+        Every problem, each located at ``file:line:col`` with how to fix it.
+    """
+    return _Workspace.check(study, initial_point=initial_point).study
+
+
+def fit_study(
+    study: StudyLike,
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    models: list[str] | None = None,
+    progress: Progress | None = None,
+    on_event: Event | None = None,
+) -> Fits:
+    """Fit what the store lacks and return every model's ``Fit`` by name, in study order.
+
+    Parameters
+    ----------
+    study
+        A loaded study or the path of a study file.
+    jobs
+        Worker processes (default: the number of cores; 1 fits in this process).
+    executor
+        ``"local"`` (this machine) or ``"dask"``.
+    scheduler
+        Address of an existing Dask scheduler; default starts a local cluster.
+    store
+        The fit store's folder (default ``.radonspec``).
+    force
+        Refit even what the store holds.
+    models
+        Fit only these models (default all).
+    progress
+        Progress display factory (see the module's docstring).
+    on_event
+        A plain callback ``(model, event, fit)`` instead of ``progress``; events are
+        ``cached``, ``started``, ``done`` and ``failed``.
+    """
+    if on_event is not None:
+        callback = on_event
+
+        def progress(stage: str) -> AbstractContextManager[Event]:  # noqa: ARG001
+            return contextlib.nullcontext(callback)
+
+    space = _Workspace.of(study)
+    return space.fit(
+        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+        models=models, progress=progress,
+    )  # fmt: skip
+
+
+def compare(
+    study: StudyLike,
+    fits: Mapping[str, Fit],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> Comparison | None:
+    """Compare the fits as the study says: PSIS-LOO, or k-fold (refitting through the store).
+
+    Only ``compare.models`` with usable fits are compared; returns None when none is
+    (``analyse`` then says why in its notes).
+    """
+    space = _Workspace.of(study)
+    if space.study.compare.criterion == "kfold":
+        return space.compare(
+            fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store,
+            progress=progress,
+        )  # fmt: skip
+    from radonspec.analysis.loo import compare_fits
+
+    wanted = space.study.compare.models or list(space.study.models)
+    trees = {n: tree for n in wanted if n in fits and (tree := fits[n].tree) is not None}
+    # PSIS is kept per tree while it lives, so the analysis that follows reuses it
+    return compare_fits(trees, criterion="loo") if trees else None
+
+
+def analyse(
+    study: StudyLike,
+    fits: Mapping[str, Fit],
+    comparison: Comparison | None = None,
+    *,
+    store: str | os.PathLike[str] | None = None,
+) -> Results:
+    """Everything the report shows, as data (``radonspec.analysis.records.Results``).
+
+    Each model's analysis is kept beside its fit in ``store`` and reused. Without a
+    ``comparison`` (or with a PSIS-LOO one) the models are compared by PSIS-LOO.
+    """
+    return _Workspace.of(study).analyse(fits, comparison, store=store)
+
+
+def write_report(
+    study: StudyLike, results: Results, out: str | os.PathLike[str] | None = None
+) -> dict[str, Path]:
+    """Write the report of ``results`` to ``out`` (default ``radonspec-out/<name>``).
+
+    Returns format -> file (``html``, ``markdown``, ``json``).
+    """
+    loaded = study if isinstance(study, Study) else results.study
+    from radonspec.report.render import write_report as render
+
+    return render(results, Path(out) if out is not None else default_out(loaded),
+                  spec_hash=spec_hash(loaded))  # fmt: skip
+
+
+def run(
+    study: StudyLike,
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Validate, fit what the store lacks, compare, analyse and write the report.
+
+    When every fit is stored and the report in ``out`` was made from them, nothing is
+    analysed or rewritten (``RunResult.reused``). Parameters are those of
+    ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
+    """
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    folder = Path(out) if out is not None else default_out(space.study)
+    if not force:
+        current = space.current_report(folder, store)
+        if current is not None:
+            fits, written = current
+            return RunResult(space.study, fits, written=written, reused=True,
+                             seconds=time.perf_counter() - started)  # fmt: skip
+    fits = space.fit(
+        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+        progress=progress,
+    )  # fmt: skip
+    comparison = space.compare(
+        fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
+    )
+    results = space.analyse(fits, comparison, store=store)
+    written = space.write(results, folder, fits, comparison)
+    return RunResult(space.study, fits, comparison, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def report_from_store(
+    study: StudyLike,
+    *,
+    store: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> RunResult:
+    """The report from stored fits only; a missing fit is a ``FitError`` naming the command.
+
+    A k-fold study's refits must be stored too (``run`` stores them).
+    """
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    fit_store = open_store(store)
+    fits = Fits()
+    for item in space.planned():
+        hit = fit_store.get(item.key, lazy=True)
+        if hit is None:
+            where = space.study.source or space.study.name
+            raise FitError(
+                f"model '{item.label}' of {where} has no stored fit (key {item.key[:12]});"
+                f" fit it with: radonspec run {where}" + (f" --store {store}" if store else "")
+            )
+        fits[item.label] = hit
+    comparison = space.compare(fits, store=store, stored_only=True)
+    results = space.analyse(fits, comparison, store=store)
+    folder = Path(out) if out is not None else default_out(space.study)
+    written = space.write(results, folder, fits, comparison)
+    return RunResult(space.study, fits, comparison, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def prior_only(
+    study: StudyLike, *, draws: int = 500, out: str | os.PathLike[str] | None = None
+) -> RunResult:
+    """Prior predictive draws of every model against the data, and their report.
+
+    Nothing is sampled from a posterior and nothing is stored. ``results`` holds the
+    checks (``results.prior_predictive.checks``).
+    """
+    from radonspec.analysis.prior import capped_draws, prior_predictives
+    from radonspec.analysis.results import analyse as analyse_fits
+    from radonspec.report.manifest import forget
+
+    started = time.perf_counter()
+    space = _Workspace.check(study, initial_point=False)
+    frame = space.frame
+    found = prior_predictives(
+        space.study, draws=capped_draws(len(frame), draws), built=space.models(), data=frame
+    )
+    results = analyse_fits(space.study, {}, frame, build=space.build, prior_draws=found)
+    results = replace(results, prior_only=True)
+    folder = Path(out) if out is not None else default_out(space.study)
+    forget(folder)  # `run` would otherwise take this report for its own, current one
+    from radonspec.report.render import write_report as render
+
+    written = render(results, folder, spec_hash=spec_hash(space.study))
+    return RunResult(space.study, Fits(), None, results, written,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def default_out(study: Study) -> Path:
+    """Report folder by default: ``radonspec-out/<study name>``."""
+    return Path("radonspec-out") / study.name
+
+
+def spec_hash(study: Study) -> str:
+    """Hash of the resolved study as validated (what the report was made from)."""
+    return hashlib.sha256(study.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _silent(stage: str) -> Iterator[Event]:  # noqa: ARG001 - a Progress that shows nothing
+    yield lambda model, event, fit: None
+
+
+def _passed(fit: Fit) -> bool:
+    diagnostics = fit.meta.get("diagnostics") or {}
+    return bool(diagnostics.get("passed", True))
+
+
+class _Workspace:
+    """One study within one call: its data loaded once and each model built once."""
+
+    def __init__(self, study: Study, frame: pd.DataFrame | None = None,
+                 compiled: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.study = study
+        self._frame = frame
+        self._compiled = dict(compiled or {})
+        self._planned: list[Planned] | None = None
+
+    @classmethod
+    def of(cls, study: StudyLike) -> _Workspace:
+        """A workspace for a loaded study (or a study file, loaded and validated)."""
+        if isinstance(study, Study):
+            return cls(study)
+        return cls.check(study, initial_point=False)
+
+    @classmethod
+    def check(cls, study: StudyLike, *, initial_point: bool) -> _Workspace:
+        """Validate against the data, keeping the data and the compiled models."""
+        from radonspec.compile.validate import check_study
+
+        loaded = study if isinstance(study, Study) else load_study(study)
+        checked = check_study(loaded, initial_point=initial_point)
+        if checked.errors:
+            raise SpecErrors(checked.errors)
+        return cls(loaded, checked.frame, checked.compiled)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The study's data with every column it uses, loaded once."""
+        if self._frame is None:
+            from radonspec.compile.validate import check_study
+
+            checked = check_study(self.study, initial_point=False)
+            if checked.errors:
+                raise SpecErrors(checked.errors)
+            self._frame, self._compiled = checked.frame, checked.compiled
+        assert self._frame is not None
+        return self._frame
+
+    def build(self, name: str) -> Any:
+        """The model's ``bambi.Model`` (compiled once), or None when it does not compile."""
+        if name not in self._compiled:
+            from radonspec.compile.model import compile_model
+            from radonspec.errors import RadonspecError
+
+            try:
+                self._compiled[name] = compile_model(self.study, name, self.frame)
+            except RadonspecError:
+                return None
+        return self._compiled[name].model
+
+    def models(self) -> dict[str, Any]:
+        """Every model that compiles, by name."""
+        built = {name: self.build(name) for name in self.study.models}
+        return {name: model for name, model in built.items() if model is not None}
+
+    def planned(self, models: list[str] | None = None) -> list[Planned]:
+        """Each model's fit, keyed (no sampling, no compiling)."""
+        if models is not None:
+            return plan_study(self.study, models, frame=self.frame)
+        if self._planned is None:
+            self._planned = plan_study(self.study, frame=self.frame)
+        return self._planned
+
+    def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
+            store: Any, force: bool, models: list[str] | None = None,
+            progress: Progress | None) -> Fits:  # fmt: skip
+        with (progress or _silent)("fits") as event:
+            fits = fit_planned(
+                self.study, self.planned(models), jobs=jobs, executor=executor,
+                scheduler=scheduler, store=store, force=force, on_event=event, lazy=True,
+                describe=diagnostics_summary,
+            )  # fmt: skip
+        return Fits(fits)
+
+    def compare(self, fits: Mapping[str, Fit], *, jobs: int | None = None,
+                executor: str = "local", scheduler: str | None = None, store: Any = None,
+                progress: Progress | None = None, stored_only: bool = False,
+                ) -> Comparison | None:  # fmt: skip
+        if self.study.compare.criterion != "kfold":
+            return None  # PSIS-LOO comes from each model's analysis
+        from radonspec.analysis.kfold import cross_validate
+
+        with (progress or _silent)("folds") as event:
+            return cross_validate(
+                self.study, fits, jobs=jobs, executor=executor, scheduler=scheduler,
+                store=store, on_event=event, frame=self.frame, stored_only=stored_only,
+            )  # fmt: skip
+
+    def analyse(self, fits: Mapping[str, Fit], comparison: Comparison | None, *,
+                store: Any) -> Results:  # fmt: skip
+        from radonspec.analysis.results import analyse as analyse_fits
+
+        return analyse_fits(
+            self.study, fits, self.frame, comparison=comparison, build=self.build,
+            store=open_store(store),
+        )  # fmt: skip
+
+    # the report folder ---------------------------------------------------------------------
+
+    def write(self, results: Results, folder: Path, fits: Mapping[str, Fit],
+              comparison: Comparison | None) -> dict[str, Path]:  # fmt: skip
+        from radonspec.report.manifest import current_report, write_manifest
+        from radonspec.report.render import write_report as render
+
+        inputs = self._inputs(fits, comparison)
+        current = current_report(folder, inputs)
+        if current is not None:
+            return current
+        written = render(results, folder, spec_hash=spec_hash(self.study))
+        write_manifest(folder, inputs, written)
+        return written
+
+    def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:
+        """The stored fits (metadata only) and the current report's files, or None.
+
+        None unless every fit is stored and the report in ``folder`` was made from them.
+        """
+        from radonspec.report.manifest import current_report
+
+        if self.study.compare.criterion != "loo":
+            return None  # a k-fold comparison is itself made from many stored refits
+        fit_store = open_store(store)
+        fits = Fits()
+        for item in self.planned():
+            meta = fit_store.read_meta(item.key) or {}
+            path = fit_store.folder(item.key) / str(meta.get("file", ""))
+            fit = Fit(item.label, item.key, meta.get("status", "failed"), None,
+                      seconds=meta.get("seconds") or {}, meta=meta, cached=True,
+                      path=str(path), error=meta.get("error"))  # fmt: skip
+            if fit.status != "ok" or not path.is_file():
+                return None
+            fits[item.label] = fit
+        written = current_report(folder, self._inputs(fits, None))
+        return None if written is None else (fits, written)
+
+    def _inputs(self, fits: Mapping[str, Fit], comparison: Comparison | None) -> str:
+        from radonspec.report.manifest import report_inputs
+
+        return report_inputs(
+            spec_hash(self.study),
+            {name: (fit.key, fit.status, fit.error) for name, fit in fits.items()},
+            "" if comparison is None else json.dumps(dataclasses.asdict(comparison), default=str),
+        )
+
+
+__all__ = [
+    "RunResult",
+    "analyse",
+    "compare",
+    "default_out",
+    "fit_study",
+    "load_study",
+    "prior_only",
+    "report_from_store",
+    "run",
+    "spec_hash",
+    "validate",
+    "write_report",
+]

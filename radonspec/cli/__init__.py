@@ -1,0 +1,1 @@
+"""The command line: the Typer app, its commands, progress and printing (a client of the API)."""

@@ -1,0 +1,269 @@
+"""The ``radonspec`` command line: a thin client of the API (``radonspec.api``).
+
+Commands parse options, call the API and print; ``cli.console.handle_errors`` is the
+one place that maps error classes to exit codes: 0 success, 1 invalid input, 2 a fit
+failed (or diagnostics failed with ``--strict``), 130 interrupted. No traceback
+unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from radonspec.cli.console import err, handle_errors, out, state
+from radonspec.errors import FitError
+
+if TYPE_CHECKING:
+    from radonspec.api import RunResult
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Declarative Bayesian multilevel regression: validate, fit, compare, report.",
+    pretty_exceptions_enable=False,
+)
+StudyArgs = Annotated[list[Path], typer.Argument(help="Study YAML files.", show_default=False)]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Fit store folder [default: .radonspec]")
+]
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def validate(studies: StudyArgs) -> None:
+    """Check study files (spec, data, priors) without fitting; exit 1 on any error."""
+    from radonspec.api import validate as check
+
+    failed = 0
+    for path in studies:
+        try:
+            with handle_errors():
+                study = check(path)
+                out.print(f"{escape(str(path))}: ok ({len(study.models)} models)")
+        except typer.Exit as stop:
+            failed = max(failed, stop.exit_code)
+    raise typer.Exit(failed)
+
+
+@app.command()
+def show(
+    study_path: Annotated[Path, typer.Argument(metavar="STUDY", help="Study YAML file.")],
+    model: Annotated[
+        list[str] | None, typer.Option("-m", "--model", help="Only this model.")
+    ] = None,
+) -> None:
+    """Print the resolved spec and each model's priors, Bambi's automatic ones included."""
+    from radonspec.cli.show import show_study
+
+    with handle_errors():
+        show_study(study_path, model, out)
+
+
+@app.command()
+def run(
+    studies: StudyArgs,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
+    executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit even stored fits.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
+    store: StoreOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 2 when a fit fails or its diagnostics fail.")
+    ] = False,
+    prior_only: Annotated[
+        bool,
+        typer.Option(
+            "--prior-only",
+            help="Only check prior predictive draws against the data; the report shows that.",
+        ),
+    ] = False,
+) -> None:
+    """Fit what the store lacks, compare the models and write the report."""
+    if prior_only:
+        from radonspec.cli.experiment import run_prior_only
+
+        with handle_errors():
+            code = run_prior_only(studies, console=out, strict=strict, out_dir=out_dir)
+        raise typer.Exit(code)
+    if executor not in ("local", "dask"):
+        err.print(f"error: --executor must be 'local' or 'dask', got '{escape(executor)}'")
+        raise typer.Exit(1)
+    from radonspec.api import run as run_study
+    from radonspec.cli.progress import RunDisplay
+
+    def progress(stage: str) -> RunDisplay:
+        return RunDisplay(out, folds=stage == "folds", quiet=quiet)
+
+    code = 0
+    with handle_errors():
+        for path in studies:
+            result = run_study(
+                path, jobs=jobs, executor=executor, scheduler=scheduler, store=store,
+                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+                force=force, progress=progress,
+            )  # fmt: skip
+            if result.reused and not quiet:
+                for name in result.fits:
+                    out.print(f"  {escape(name)}: stored fit reused")
+            print_summary(result)
+            code = max(code, result.exit_code(strict=strict))
+    raise typer.Exit(code)
+
+
+def _each(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
+    """The report folder of one of several studies: ``--out``/<study file's stem>."""
+    if out_dir is None:
+        return None
+    stems = [p.stem for p in studies]
+    name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}-{studies.index(path) + 1}"
+    return out_dir / name
+
+
+def print_summary(result: RunResult) -> None:
+    """The run's table (status, cache, timings, diagnostics), failures and report files."""
+    fits = result.fits
+    title = f"{result.study.name}: {len(fits)} models in {result.seconds:.1f} s"
+    table = Table(title=escape(title))
+    for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
+        table.add_column(column, justify="right" if column not in ("model", "status") else "left")
+    for name, fit in fits.items():
+        diag = fit.meta.get("diagnostics") or {}
+        table.add_row(
+            escape(name),
+            fit.status if fit.status == "ok" else f"[red]{escape(fit.status)}[/red]",
+            "yes" if fit.cached else "no",
+            f"{fit.seconds.get('total', 0.0):.1f}",
+            _num(diag.get("r_hat_max"), ".3f"),
+            _num(diag.get("ess_bulk_min"), ".0f"),
+            _num(diag.get("divergences"), "d"),
+        )
+    out.print(table)
+    dropped = {name: int(fit.meta.get("dropped_rows") or 0) for name, fit in fits.items()}
+    for name, count in dropped.items():
+        if count:
+            out.print(
+                f"{escape(name)}: {count} rows with a missing value dropped (data.dropna: true)"
+            )
+    for name, fit in fits.items():
+        if fit.status != "ok":
+            out.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
+    _print_files(result.written)
+
+
+def _print_files(written: Mapping[str, Path]) -> None:
+    for kind, file in written.items():
+        out.print(f"{kind}: {escape(str(file))}", highlight=False)
+
+
+@app.command()
+def report_from_store(
+    studies: StudyArgs,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write the report from stored fits only (nothing is sampled)."""
+    from radonspec.api import report_from_store
+
+    with handle_errors():
+        for path in studies:
+            result = report_from_store(
+                path, store=store,
+                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+            )  # fmt: skip
+            _print_files(result.written)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
+    from radonspec.cli.scaffold import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command()
+def datasets() -> None:
+    """List the bundled data sets with their columns and provenance."""
+    from radonspec.data.datasets import bundled
+
+    for meta in bundled().values():
+        out.print(f"[bold]{meta.name}[/bold]: {meta.title} ({meta.rows} rows)")
+        out.print(f"  {meta.description}")
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        table.add_column("column")
+        table.add_column("meaning")
+        for column, meaning in meta.columns.items():
+            table.add_row(column, meaning)
+        out.print(table)
+        out.print(f"  source: {meta.source}")
+        out.print(f"  citation: {meta.citation}")
+        for step in meta.transforms:
+            out.print(f"  - {step}")
+        out.print(f"  sha256: {meta.sha256}")
+
+
+@app.command()
+def runs(store: StoreOpt = None) -> None:
+    """List the fits in the store's index, newest first."""
+    from radonspec.fit.runner import open_store
+
+    with handle_errors():
+        rows = open_store(store).runs()
+        table = Table(title=f"{len(rows)} fits")
+        for column in ("model", "study", "key", "status", "when", "seconds", "r_hat", "ess", "div"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                escape(row.model),
+                escape(row.study),
+                escape(row.key[:12]),
+                escape(row.status),
+                escape(row.created[:19]),
+                _num(row.seconds, ".1f"),
+                _num(row.r_hat_max, ".3f"),
+                _num(row.ess_bulk_min, ".0f"),
+                _num(row.divergences, "d"),
+            )
+        out.print(table)
+
+
+def _register_experiments() -> None:
+    from radonspec.cli.experiment import register
+
+    register(app)
+
+
+_register_experiments()
+
+
+def _num(value: Any, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def main() -> None:
+    """Entry point of the ``radonspec`` script."""
+    try:
+        app()
+    except FitError as exc:  # raised outside a handled block
+        err.print(f"error: {escape(str(exc))}")
+        sys.exit(exc.exit_code)

@@ -1,0 +1,300 @@
+"""``radonspec watch STUDY``: re-validate, re-fit what changed and re-render on every save.
+
+The spec, every file it ``extends`` and its data file are polled (modification time
+and size, standard library only). Each change runs one *cycle*: ``radonspec.api.run``,
+exactly what ``radonspec run`` does (validation, fitting what the store lacks, the
+study's comparison, PSIS-LOO or k-fold, the analysis kept beside each fit, the report),
+so only edited models (or all of them, when the data changed) are sampled and only
+their analyses made. A cycle that fails prints its located errors and writes nothing:
+the last good report stays where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from radonspec.errors import RadonspecError, SpecError, SpecErrors
+from radonspec.study.schema import Study
+
+Runner = Callable[[Path, Any], Any]  # (study file, progress) -> api.RunResult
+Signature = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What one validate-fit-report cycle did.
+
+    ``sampled`` lists the models fitted now, ``cached`` those the store served,
+    ``failed`` those whose fit failed; ``errors`` the located messages of an invalid
+    spec (then nothing was fitted or written).
+    """
+
+    ok: bool
+    errors: tuple[str, ...] = ()
+    sampled: tuple[str, ...] = ()
+    cached: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    written: Mapping[str, Any] = field(default_factory=dict)
+    study: Study | None = None
+
+
+def api_runner(
+    store: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str] | None,
+    jobs: int | None,
+) -> Runner:
+    """What ``radonspec run`` does for one study, as a runner for ``Watcher``."""
+
+    def run(path: Path, progress: Any) -> Any:
+        from radonspec.api import run as run_study
+
+        return run_study(path, store=store, out=out_dir, jobs=jobs, progress=progress)
+
+    return run
+
+
+class Watcher:
+    """Polls a study's files and runs a cycle whenever one of them changes.
+
+    Parameters
+    ----------
+    path
+        The study file.
+    store
+        The fit store (default ``.radonspec``).
+    out_dir
+        Report folder (default ``radonspec-out/<study name>``).
+    jobs
+        Worker processes for fitting.
+    console
+        Where progress and errors are printed.
+    runner
+        Runs one cycle (default: ``api_runner``, i.e. ``radonspec.api.run``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        store: str | os.PathLike[str] | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
+        jobs: int | None = None,
+        console: Console | None = None,
+        runner: Runner | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.store = store
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.jobs = jobs
+        self.console = console or Console(highlight=False)
+        self.runner = runner or api_runner(store, out_dir, jobs)
+        self.last_good: Study | None = None
+        self.last: Cycle | None = None
+        self._seen: dict[Path, Signature] = {}
+
+    # files ------------------------------------------------------------------------
+
+    def files(self) -> list[Path]:
+        """The spec, the files it extends (as far as they read) and the data file."""
+        found = extends_chain(self.path)
+        if self.last_good is not None:
+            from radonspec.compile.model import study_base
+            from radonspec.data.load import source_path
+
+            data = source_path(self.last_good.data, study_base(self.last_good))
+            if data is not None:
+                found.append(data)
+        return list(dict.fromkeys(found))
+
+    def snapshot(self) -> dict[Path, Signature]:
+        """The signature of every watched file now."""
+        return {file: _signature(file) for file in self.files()}
+
+    def changed(self) -> list[Path]:
+        """Files whose signature differs from the last look (and remember this look)."""
+        now = self.snapshot()
+        moved = [f for f, sig in now.items() if f in self._seen and self._seen[f] != sig]
+        self._seen = now
+        return moved
+
+    # one cycle --------------------------------------------------------------------
+
+    def cycle(self) -> Cycle:
+        """Validate, fit what the store lacks and write the report; print what happened."""
+        # taken before reading: a save while this cycle runs triggers the next one
+        before = self.snapshot()
+        self._seen = before
+        sampled: list[str] = []
+        cached: list[str] = []
+
+        def event(model: str, what: str, fit: Any) -> None:
+            if what == "started":
+                sampled.append(model)
+                self.console.print(f"  {escape(model)}: sampling ...")
+            elif what == "cached":
+                cached.append(model)
+
+        @contextlib.contextmanager
+        def progress(stage: str) -> Iterator[Any]:
+            yield event if stage == "fits" else (lambda model, what, fit: None)
+
+        try:
+            result = self.runner(self.path, progress)
+        except KeyboardInterrupt:
+            raise
+        except RadonspecError as exc:
+            errors = _lines(exc)
+            for line in errors:
+                self.console.print(
+                    f"[red]error:[/red] {escape(line)}", markup=True, highlight=False
+                )
+            if self.last_good is not None:
+                self.console.print("  the last good report stays in place; fix and save again")
+            self.last = Cycle(False, errors=errors)
+            return self.last
+        study = result.study
+        fits = result.fits
+        failed = tuple(name for name, fit in fits.items() if fit.status != "ok")
+        written = result.written
+        if result.reused:
+            cached = list(fits)
+        self.last_good = study
+        # files known only now (the data file of the first good spec) join the watch
+        self._seen = self.snapshot() | before
+        self.last = Cycle(
+            True,
+            sampled=tuple(sampled),
+            cached=tuple(cached),
+            failed=failed,
+            written=written,
+            study=study,
+        )
+        self._print(self.last)
+        return self.last
+
+    def _print(self, cycle: Cycle) -> None:
+        fitted = f" ({escape(', '.join(cycle.sampled))})" if cycle.sampled else ""
+        parts = [f"{len(cycle.sampled)} fitted{fitted}"]
+        parts.append(f"{len(cycle.cached)} from the store")
+        if cycle.failed:
+            names = escape(", ".join(cycle.failed))
+            parts.append(f"[red]{len(cycle.failed)} failed ({names})[/red]")
+        self.console.print("  valid; " + ", ".join(parts), markup=True, highlight=False)
+        for kind, file in cycle.written.items():
+            self.console.print(f"  {kind}: {escape(str(file))}", highlight=False)
+
+    # the loop ---------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        interval: float = 1.0,
+        max_cycles: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> int:
+        """Run a cycle now and one after every change, until interrupted.
+
+        Parameters
+        ----------
+        interval
+            Seconds between two looks at the files.
+        max_cycles
+            Stop after this many cycles (for tests and scripts); ``None``: never.
+        sleep
+            Waits ``interval`` seconds (tests pass a function that edits files).
+
+        Returns
+        -------
+        int
+            The exit code: 0 when the last cycle was good, 1 otherwise.
+        """
+        self.console.print(f"watching {self.path} (Ctrl-C stops)", highlight=False)
+        cycles = 0
+        try:
+            self._announce([self.path], first=True)
+            self.cycle()
+            cycles += 1
+            while max_cycles is None or cycles < max_cycles:
+                sleep(interval)
+                moved = self.changed()
+                if not moved:
+                    continue
+                self._announce(moved)
+                self.cycle()
+                cycles += 1
+        except KeyboardInterrupt:
+            self.console.print("stopped watching")
+        return 0 if self.last is not None and self.last.ok else 1
+
+    def _announce(self, files: list[Path], *, first: bool = False) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        what = "checking" if first else "changed: " + ", ".join(_display(f) for f in files)
+        self.console.print(f"[bold]{stamp}[/bold] {what}", markup=True, highlight=False)
+
+
+def extends_chain(path: Path) -> list[Path]:
+    """``path`` and every file it extends, as far as they can be read (no error raised)."""
+    from radonspec.study.yamlread import read_yaml
+
+    chain = [path.resolve()]
+    current = chain[0]
+    while True:
+        try:
+            parent = read_yaml(current).data.get("extends")
+        except (SpecError, AttributeError):
+            return chain
+        if not isinstance(parent, str):
+            return chain
+        following = (current.parent / parent).resolve()
+        if following in chain:
+            return chain
+        chain.append(following)
+        current = following
+
+
+def _signature(path: Path) -> Signature:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _lines(exc: RadonspecError) -> tuple[str, ...]:
+    if isinstance(exc, SpecErrors):
+        return tuple(str(e) for e in exc.errors)
+    return (str(exc),)
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def watch(
+    path: str | os.PathLike[str],
+    *,
+    interval: float = 1.0,
+    max_cycles: int | None = None,
+    store: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    console: Console | None = None,
+    runner: Runner | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Watch ``path`` and re-run on every change; see ``Watcher``. Returns the exit code."""
+    watcher = Watcher(path, store=store, out_dir=out_dir, jobs=jobs, console=console, runner=runner)
+    return watcher.run(interval=interval, max_cycles=max_cycles, sleep=sleep)

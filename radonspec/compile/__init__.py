@@ -1,0 +1,1 @@
+"""Compile: a resolved model spec and its data become a checked Bambi model."""

@@ -1,0 +1,224 @@
+"""A resolved model spec and its data become a checked ``bambi.Model``.
+
+Checks made here need the data: columns exist with usable values, grouping
+factors have at least two levels, and no automatic prior is infinite or zero
+(Bambi scales its default priors by the predictor's spread, so a predictor
+constant within the data, e.g. ``county:floor`` for a county measured only in
+basements, gets an infinite scale and fails at the initial point).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radonspec.compile import correlated
+from radonspec.data.load import Prepared, prepare
+from radonspec.errors import CompileError, DataError
+from radonspec.study.checks import formula_infos
+from radonspec.study.correlated import PREFIX, correlation_key
+from radonspec.study.family import nest_priors
+from radonspec.study.formula import (
+    FormulaError,
+    FormulaInfo,
+    expand_double_bars,
+    formula_namespace,
+)
+from radonspec.study.priors import to_bambi
+from radonspec.study.schema import ModelSpec, Study
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A model ready to sample: the Bambi model, the data it saw, its priors table."""
+
+    name: str
+    spec: ModelSpec
+    model: Any  # bambi.Model; typed loosely because bambi ships no type information
+    data: Prepared
+    infos: tuple[FormulaInfo, ...]
+
+
+def used_columns(infos: list[FormulaInfo] | tuple[FormulaInfo, ...]) -> list[str]:
+    """Every data column a model's formulas read, in a stable order."""
+    return sorted({column for info in infos for column in info.columns})
+
+
+def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
+    """Build the Bambi model of ``study.models[name]`` on ``frame``.
+
+    Raises
+    ------
+    CompileError
+        Naming the model and its spec line, when Bambi refuses the model or a
+        prior would be degenerate.
+    DataError
+        When the columns the formula uses are missing or unusable.
+    """
+    spec = study.models[name]
+    where = study.locate("models", name)
+    prefix = f"{where}: model '{name}'" if where else f"model '{name}'"
+    try:
+        infos = tuple(formula_infos(spec, list(frame.columns)))
+    except FormulaError as exc:
+        raise CompileError(f"{prefix}: {exc.message}") from None
+    try:
+        prepared = prepare(frame, study.data, used_columns(infos))
+    except DataError as exc:
+        raise DataError(f"{prefix}: {exc}") from None
+    _check_groups(prepared.frame, infos, prefix)
+    model = _build_bambi(spec, infos, prepared.frame, prefix)
+    _check_auto_priors(model, prefix)
+    try:
+        correlated.plan_model(model, spec, infos[0])
+    except ValueError as exc:
+        at = study.locate("models", name, "correlated")
+        raise CompileError(f"{at}: model '{name}': {exc}" if at else f"{prefix}: {exc}") from None
+    return Compiled(name, spec, model, prepared, infos)
+
+
+@contextlib.contextmanager
+def _bambi_settings() -> Iterator[Any]:
+    import bambi as bmb
+
+    from radonspec.compile import design, factors
+
+    design.install()  # every model compiled here builds its common terms sparsely
+    factors.install()  # and its group factors as level codes, not n x J indicators
+    correlated.install()  # and the terms of a factor in `correlated:` jointly
+    previous = bmb.config["UNUSED_PRIORS"]
+    bmb.config["UNUSED_PRIORS"] = "error"
+    try:
+        with warnings.catch_warnings():
+            # Bambi's prior scaler divides by a predictor's sd; a zero sd is reported
+            # by _check_auto_priors with the term's name, not as numpy's warning.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning, module="bambi")
+            yield bmb
+    finally:
+        bmb.config["UNUSED_PRIORS"] = previous
+
+
+def _build_bambi(
+    spec: ModelSpec, infos: tuple[FormulaInfo, ...], data: pd.DataFrame, prefix: str
+) -> Any:
+    with _bambi_settings() as bmb:
+        given = {k: v for k, v in spec.priors.items() if not k.startswith(PREFIX)}
+        priors = nest_priors({key: to_bambi(node) for key, node in given.items()}, infos)
+        categorical = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
+        try:
+            return bmb.Model(
+                bmb.Formula(*map(expand_double_bars, spec.formulas)),
+                data,
+                family=spec.family,
+                link=spec.link,
+                priors=priors or None,
+                categorical=categorical or None,
+                noncentered=spec.noncentered,
+                center_predictors=spec.center_predictors,
+                extra_namespace=formula_namespace(),
+                dropna=False,
+            )
+        except Exception as exc:  # Bambi raises bare ValueError/KeyError/...; reword them all
+            raise CompileError(
+                f"{prefix}: Bambi cannot build the model: {_first_line(exc)}"
+            ) from exc
+
+
+def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:
+    for info in infos:
+        for factor in info.group_factors:
+            for column in factor.split(":"):
+                if column in data and data[column].nunique() < 2:
+                    raise CompileError(
+                        f"{prefix}: grouping factor '{column}' has {data[column].nunique()}"
+                        " level(s); a group-specific term needs at least two groups"
+                    )
+
+
+def _check_auto_priors(model: Any, prefix: str) -> None:
+    """Refuse priors with infinite, NaN or zero scale before any sampling."""
+    for component_name, component in model.parameters.items():
+        terms = getattr(component, "terms", None)
+        items = terms.items() if terms else [(component_name, component)]
+        for term_name, term in items:
+            prior = getattr(term, "prior", None)
+            if prior is None or isinstance(prior, int | float):
+                continue
+            bad = _degenerate_arg(prior)
+            if bad is not None:
+                raise CompileError(
+                    f"{prefix}: the automatic prior of term '{term_name}' is degenerate"
+                    f" ({bad}): its predictor has no variance in the data (for example a level"
+                    f" measured under one condition only); give '{term_name}' an explicit prior"
+                    f" under priors, e.g. '{term_name}': Normal(0, 10)"
+                )
+
+
+def _degenerate_arg(prior: Any) -> str | None:
+    for arg, value in getattr(prior, "args", {}).items():
+        if hasattr(value, "args"):  # a hyperprior
+            nested = _degenerate_arg(value)
+            if nested is not None:
+                return nested
+            continue
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if not np.all(np.isfinite(array)):
+            return f"{arg} is {_worst(array)}"
+        if arg in {"sigma", "tau", "beta", "lam", "alpha"} and np.any(array <= 0):
+            return f"{arg} is 0"
+    return None
+
+
+def _worst(array: np.ndarray) -> str:
+    flat = array.ravel()
+    bad = flat[~np.isfinite(flat)]
+    value = bad[0]
+    return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
+    """Every prior of a built Bambi model, marking which the spec gave and which are automatic."""
+    rows = []
+    given = set(spec.priors)
+    for component_name, component in model.parameters.items():
+        terms = getattr(component, "terms", None)
+        if terms:
+            alias = getattr(component, "prefix", "") or ""
+            for term_name, term in terms.items():
+                key = f"{alias}_{term_name}" if alias else term_name
+                rows.append(_prior_row(key, term.prior, key in given or term_name in given))
+        else:
+            rows.append(_prior_row(component_name, component.prior, component_name in given))
+    plan = getattr(model, correlated.ATTRIBUTE, None)
+    for factor, eta in (plan.eta if plan is not None else {}).items():
+        key = correlation_key(factor)
+        source = "spec" if key in given else "radonspec"  # radonspec's default, not Bambi's
+        rows.append({"term": key, "prior": f"LKJCorr(eta={eta:g})", "source": source})
+    return pd.DataFrame(rows, columns=["term", "prior", "source"])
+
+
+def _prior_row(term: str, prior: Any, given: bool) -> dict[str, str]:
+    text = " ".join(str(prior).split())
+    return {"term": term, "prior": text, "source": "spec" if given else "auto"}
+
+
+def study_base(study: Study) -> Path:
+    """Folder relative paths of the study resolve against."""
+    return Path(study.source).resolve().parent

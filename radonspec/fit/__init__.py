@@ -1,0 +1,1 @@
+"""Fitting: planning fits, sampling one (sample), executors, the content-addressed store."""

@@ -1,0 +1,291 @@
+"""Where fits run: in this process, in a process pool, or on a Dask cluster.
+
+Executors and the sampler sit on opposite sides of one small protocol: a
+``FitJob`` (everything one fit needs, picklable) goes in, a ``Fit`` comes back.
+Workers never touch the store; the client writes it, so no shared file system
+is needed.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import pandas as pd
+
+from radonspec.errors import MissingExtraError, RadonspecError
+from radonspec.fit.record import Fit
+from radonspec.study.schema import Study
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One fit to run: the study, the model's name, its data, key, seed and label."""
+
+    study: Study
+    model: str
+    frame: pd.DataFrame
+    key: str
+    seed: int
+    label: str = ""
+    posterior_only: bool = False  # no log-likelihood or predictive draws (k-fold refits)
+
+    @property
+    def name(self) -> str:
+        """What the fit is called (the label, else the model's name)."""
+        return self.label or self.model
+
+
+def run_job(job: FitJob) -> Fit:
+    """Run one job, in a child process of its own when its sampler has a time limit."""
+    limit = job.study.models[job.model].sampler.time_limit
+    if limit is None or multiprocessing.current_process().daemon:
+        # daemonic workers (Dask's) cannot start children: the limit is not enforced there
+        return fit_job(job)
+    return _fit_with_limit(job, limit)
+
+
+def _fit_with_limit(job: FitJob, limit: float) -> Fit:
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_fit_and_send, args=(job, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(limit):
+            fit: Fit = receiver.recv()
+            return fit
+        failure = (
+            f"the fit took longer than its time limit of {limit:g} s and was stopped;"
+            " raise sampler.time_limit, or lower draws or tune"
+        )
+    except EOFError:
+        failure = f"the process fitting it died (exit code {child.exitcode})"
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    return failed_fit(job, failure)
+
+
+def _fit_and_send(job: FitJob, sender: Connection) -> None:
+    sender.send(fit_job(job))
+    sender.close()
+
+
+def failed_fit(job: FitJob, reason: str) -> Fit:
+    """The record of a job that produced no fit."""
+    return Fit(model=job.name, key=job.key, status="failed", tree=None, error=reason)
+
+
+def fit_job(job: FitJob) -> Fit:
+    """Compile and sample one job, here and now."""
+    from radonspec.compile.model import compile_model
+    from radonspec.fit.sample import sample_model
+
+    try:
+        compiled = compile_model(job.study, job.model, job.frame)
+    except RadonspecError as exc:
+        return failed_fit(job, str(exc))
+    sampler = job.study.models[job.model].sampler
+    fit = sample_model(
+        compiled,
+        key=job.key,
+        sampler=sampler,
+        seed=job.seed,
+        label=job.name,
+        posterior_only=job.posterior_only,
+    )
+    # The Bambi/PyMC model lives in reference cycles the collector frees late; hundreds
+    # of fold refits in one process would otherwise pile up (tens of MB each).
+    del compiled
+    gc.collect()
+    return fit
+
+
+class Executor(Protocol):
+    """Runs jobs and yields their fits as they finish (in any order)."""
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Run ``jobs``; yield each ``Fit`` when it is done."""
+        ...
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Release workers; ``abandon``: stop running fits too (an interrupted run)."""
+        ...
+
+
+class LocalExecutor:
+    """Fits one after the other in this process."""
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Run each job here, in order."""
+        for job in jobs:
+            yield run_job(job)
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Nothing to release."""
+
+
+#: Fits a pool worker makes before it is replaced. Each fit leaves its compiled model
+#: (machine code that is never unloaded) in the worker, about 10 MB a fit here: the 425
+#: refits of the extended radon study peaked at 4.4 GB. A new worker costs its imports,
+#: about 5 s.
+TASKS_PER_WORKER = 20
+
+
+def _outcome(future: Future[Fit], job: FitJob) -> Fit:
+    try:
+        return future.result()
+    except Exception as exc:  # a crashed worker fails its model, not the study
+        return failed_fit(job, f"the worker process fitting it crashed ({exc!r})")
+
+
+def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
+    """Start a pool worker: it dies with the radonspec process that started it.
+
+    A killed parent (``kill -9``, a crashed terminal) cannot shut its pool down, and its
+    workers would go on sampling fits nobody stores. On Linux the kernel stops them.
+    Ctrl-C reaches every process of the terminal's group: a worker leaves at once and
+    quietly (its fit is lost, it never wrote anything), the parent says what happened.
+    """
+    signal.signal(signal.SIGINT, _leave_quietly)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+    if then is not None:
+        then()
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _leave_quietly(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
+
+
+class PoolExecutor:
+    """One model per worker process, chains inside it.
+
+    With ``in_parent`` this process is one of the ``jobs`` workers: the pool has one
+    process fewer and this one fits the jobs no worker has started yet. For a study of a
+    few models that saves a process's imports (seconds) and its memory (hundreds of MB);
+    it is not used for many fits, whose compiled code would pile up here.
+    """
+
+    def __init__(
+        self,
+        jobs: int,
+        initializer: Callable[[], None] | None = None,
+        *,
+        in_parent: bool = False,
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._in_parent = in_parent and jobs > 1
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs - 1 if self._in_parent else jobs,
+            mp_context=context,
+            initializer=_worker_start,
+            initargs=(os.getpid(), initializer),
+            max_tasks_per_child=TASKS_PER_WORKER,
+        )
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Submit every job, yield fits as they complete."""
+        futures: dict[Future[Fit], FitJob] = {self._pool.submit(run_job, j): j for j in jobs}
+        if self._in_parent:
+            # the last submitted start last: take them back, while no worker has begun them
+            for future in reversed(list(futures)):
+                if future in futures and future.cancel():
+                    yield run_job(futures.pop(future))
+                    for done in [f for f in futures if f.done()]:
+                        yield _outcome(done, futures.pop(done))
+        for future in as_completed(list(futures)):
+            yield _outcome(future, futures[future])
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Shut the pool down, cancelling what has not started (and stopping what has)."""
+        if abandon:
+            # Python 3.14 has ProcessPoolExecutor.terminate_workers; 3.12 only this
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Fits on a Dask cluster: a local one by default, or an existing scheduler."""
+
+    def __init__(self, scheduler: str | None = None, jobs: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise MissingExtraError(
+                "--executor dask needs the 'distributed' package; install it with:"
+                ' pip install "radonspec[dask]"'
+            ) from None
+        self._cluster: Any = None
+        if scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True
+            )
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise RadonspecError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({exc});"
+                    " check the address and that `dask scheduler` is running"
+                ) from None
+
+    def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
+        """Submit jobs to the cluster; yield fits as they complete."""
+        from distributed import as_completed as dask_completed
+
+        listed = list(jobs)
+        futures = [self._client.submit(run_job, job, pure=False) for job in listed]
+        by_future = dict(zip(futures, listed, strict=True))
+        for future in dask_completed(futures):
+            job = by_future[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a lost worker fails its model, not the study
+                yield failed_fit(job, f"the Dask worker fitting it failed ({exc!r})")
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Close the client (and the local cluster if we started it)."""
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the cores this process may use."""
+    from radonspec.fit.sample import usable_cores
+
+    return usable_cores()
+
+
+def make_executor(
+    kind: str, jobs: int | None, scheduler: str | None = None, work: int | None = None
+) -> Executor:
+    """The executor for ``--executor`` and ``--jobs``; ``work``: how many fits it will run."""
+    if kind == "dask":
+        return DaskExecutor(scheduler, jobs)
+    n = jobs or default_jobs()
+    if kind == "local" and n > 1:
+        return PoolExecutor(n, in_parent=work is not None and work <= 2 * n)
+    return LocalExecutor()

@@ -1,0 +1,257 @@
+"""Fit every model of a study once: compile, key, look up the store, sample the rest."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.data.load import Prepared, load_data, prepare
+from radonspec.errors import CompileError, RadonspecError
+from radonspec.fit.executors import Executor, FitJob, make_executor
+from radonspec.fit.record import Fit
+from radonspec.fit.sample import model_seed, versions
+from radonspec.fit.store import Store, draws_key, fit_key
+from radonspec.study.checks import formula_infos
+from radonspec.study.formula import FormulaError
+from radonspec.study.schema import Study
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = ".radonspec"
+
+Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
+Describe = Callable[[Fit], Mapping[str, Any]]  # a fresh fit -> what meta.json adds about it
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A fit to make, keyed, before any sampling or compiling.
+
+    ``label`` names the fit (the model's name, or e.g. ``hierarchical@fold3`` for a
+    cross-validation refit); ``model`` is the study's model it fits; ``data`` the
+    rows and columns it sees. The key needs no Bambi model: only misses are compiled.
+    """
+
+    label: str
+    model: str
+    key: str
+    seed: int
+    data: Prepared | None
+    error: str | None = None
+    posterior_only: bool = False
+
+    def compile(self, study: Study) -> Compiled:
+        """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
+        if self.data is None:
+            raise CompileError(self.error or f"model '{self.model}' has no usable data")
+        return compile_model(study, self.model, self.data.frame)
+
+
+def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    """A ``Store`` from a path (default ``.radonspec`` in the working directory)."""
+    if isinstance(store, Store):
+        return store
+    return Store(Path(store) if store is not None else Path(DEFAULT_STORE))
+
+
+def study_frame(study: Study, models: list[str] | None = None) -> Any:
+    """The study's data with every column its models use, loaded once."""
+    names = models or list(study.models)
+    columns: set[str] = set()
+    for name in names:
+        columns |= set(used_columns(formula_infos(study.models[name])))
+    return load_data(study.data, study_base(study), sorted(columns))
+
+
+def plan_study(
+    study: Study, models: list[str] | None = None, *, frame: pd.DataFrame | None = None
+) -> list[Planned]:
+    """Key each model's fit on the study's data (loaded here unless ``frame`` is given)."""
+    if frame is None:
+        frame = study_frame(study, models)
+    return [plan_fit(study, name, frame) for name in models or list(study.models)]
+
+
+def plan_fit(
+    study: Study,
+    model: str,
+    frame: Any,
+    label: str | None = None,
+    *,
+    posterior_only: bool = False,
+) -> Planned:
+    """Key one fit of ``model`` on ``frame`` (the data fingerprint included).
+
+    ``posterior_only`` fits store the posterior and sampler statistics only, no
+    log-likelihood or predictive draws: what a cross-validation refit needs, about a
+    tenth of the disk and the time to read back.
+    """
+    spec = study.models[model]
+    label = label or model
+    seed = model_seed(spec.sampler.seed, label)
+    try:
+        infos = formula_infos(spec, list(frame.columns))
+        data = prepare(frame, study.data, used_columns(infos))
+    except (RadonspecError, FormulaError) as exc:
+        message = getattr(exc, "message", str(exc))
+        key = fit_key({"model": label, "failed_plan": message})
+        return Planned(label, model, key, seed, None, f"model '{model}': {message}")
+    key = draws_key(
+        spec.model_dump(mode="json"),
+        seed=seed,
+        data=data.fingerprint,
+        versions=versions(spec.sampler.backend),
+        posterior_only=posterior_only,
+    )
+    return Planned(label, model, key, seed, data, posterior_only=posterior_only)
+
+
+def fit_planned(
+    study: Study,
+    planned: list[Planned],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
+    force: bool = False,
+    on_event: Event | None = None,
+    lazy: bool | str = False,
+    describe: Describe | None = None,
+) -> dict[str, Fit]:
+    """Fit planned items the store lacks; return every item's ``Fit`` by label, in order.
+
+    With ``lazy`` every returned tree is backed by its stored file (fresh fits are
+    dropped from memory once stored), so memory stays that of a few fits however
+    many the study has; ``lazy="closed"`` returns no trees at all (status and key
+    only; load each with ``Store.get`` when needed), for hundreds of refits.
+    ``describe`` adds to each fresh fit's ``meta.json`` (the API passes its
+    diagnostics summary, which the index lists).
+    """
+    notify = on_event or (lambda model, event, fit: None)
+    fit_store = open_store(store)
+    results: dict[str, Fit] = {}
+    todo: list[Planned] = []
+    for item in planned:
+        if item.data is None:
+            results[item.label] = Fit(item.label, item.key, "failed", None, error=item.error)
+            notify(item.label, "failed", results[item.label])
+            continue
+        hit = None if force else fit_store.get(item.key, lazy=bool(lazy))
+        if lazy == "closed" and hit is not None and hit.tree is not None:
+            hit.tree.close()  # checked and closed: the caller loads what it needs when it needs it
+            hit = replace(hit, tree=None)
+        if hit is not None:
+            results[item.label] = hit
+            notify(item.label, "cached", hit)
+        else:
+            todo.append(item)
+    if todo:
+        with _executor(executor, jobs, scheduler, len(todo)) as runner:
+            fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
+            results.update(fresh)
+    return {item.label: results[item.label] for item in planned if item.label in results}
+
+
+def _sample_missing(
+    study: Study,
+    todo: list[Planned],
+    runner: Executor,
+    store: Store,
+    force: bool,
+    notify: Event,
+    lazy: bool | str = False,
+    describe: Describe | None = None,
+) -> dict[str, Fit]:
+    """Sample under per-key locks, so concurrent runs never sample one key twice."""
+    results: dict[str, Fit] = {}
+    with contextlib.ExitStack() as locks:
+        mine: list[Planned] = []
+        # locks are taken in key order: two runs over overlapping studies cannot deadlock
+        for item in sorted(todo, key=lambda planned: planned.key):
+            locks.enter_context(store.lock(item.key))
+            hit = None if force else store.get(item.key, lazy=bool(lazy))  # finished meanwhile?
+            if lazy == "closed" and hit is not None and hit.tree is not None:
+                hit.tree.close()
+                hit = replace(hit, tree=None)
+            if hit is not None:
+                results[item.label] = hit
+                notify(item.label, "cached", hit)
+            else:
+                mine.append(item)
+        by_label = {item.label: item for item in mine}
+        jobs = []
+        for item in mine:
+            assert item.data is not None
+            jobs.append(
+                FitJob(
+                    study,
+                    item.model,
+                    item.data.frame,
+                    item.key,
+                    item.seed,
+                    item.label,
+                    posterior_only=item.posterior_only,
+                )
+            )
+            notify(item.label, "started", None)
+        for fit in runner.run(jobs):
+            item = by_label[fit.model]
+            stored = store.put(fit, _meta(study, item, fit, describe))
+            if lazy and stored.ok:  # let this fit's draws go: the file holds them
+                reread = store.get(stored.key, lazy=True)
+                stored = stored if reread is None else replace(reread, cached=False)
+            if lazy == "closed" and stored.tree is not None:
+                stored.tree.close()
+                stored = replace(stored, tree=None)
+            results[fit.model] = stored
+            notify(fit.model, "done" if fit.ok else "failed", stored)
+    return results
+
+
+def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> dict[str, Any]:
+    assert item.data is not None
+    spec = study.models[item.model]
+    meta: dict[str, Any] = {
+        "study": study.name,
+        "model": item.label,
+        "spec": spec.model_dump(mode="json"),
+        "seed": item.seed,
+        "backend": spec.sampler.backend,
+        "data_fingerprint": item.data.fingerprint,
+        "rows": len(item.data.frame),
+        "dropped_rows": item.data.dropped,
+    }
+    if describe is not None and fit.ok and fit.tree is not None:
+        try:
+            meta.update(describe(fit))
+        except Exception:  # a description is a convenience in the index, never a failure
+            log.debug("describing %s failed", fit.model, exc_info=True)
+    return meta
+
+
+@contextlib.contextmanager
+def _executor(kind: str, jobs: int | None, scheduler: str | None, work: int) -> Iterator[Executor]:
+    if kind == "local" and jobs is None:
+        jobs = min(work, _cores())
+    runner = make_executor(kind, jobs, scheduler, work)
+    try:
+        yield runner
+    except BaseException:  # interrupted or failed: fits still running are not wanted
+        runner.close(abandon=True)
+        raise
+    runner.close()
+
+
+def _cores() -> int:
+    from radonspec.fit.executors import default_jobs
+
+    return default_jobs()

@@ -1,1 +1,0 @@
-"""Fitting: one fit (sample), the content-addressed store, and executors."""

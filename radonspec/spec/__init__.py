@@ -1,1 +1,0 @@
-"""The spec language: schema, YAML loading, priors and formula checks."""
