@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
-from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
+from radonspec.analysis.groups import CorrelationRow, GroupEstimates, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.predictive import PredictiveCheck
 from radonspec.analysis.prior import PriorCheck
@@ -83,8 +83,8 @@ class ModelAnalysis:
     """Everything the report shows about one fitted model, computed from its fit.
 
     ``sections`` lists the parameter table's labels by kind (population-level
-    effects, group-level standard deviations, auxiliary parameters); ``omitted`` says
-    what the table leaves to summary.json. ``notes`` are the model's own notes,
+    effects, group-level standard deviations and correlations, auxiliary parameters);
+    ``omitted`` says what the table leaves to summary.json. ``notes`` are the model's own notes,
     ``ppc_notes`` and ``group_notes`` those of its predictive check and group views.
     """
 
@@ -99,6 +99,9 @@ class ModelAnalysis:
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     omitted: tuple[str, ...] = ()
     random_effects: tuple[RandomEffectRow, ...] = ()
+    correlations: tuple[CorrelationRow, ...] = ()
+    #: grouping factor -> "correlated" or "independent" (empty without group terms)
+    group_effects: dict[str, str] = field(default_factory=dict)
     residual: tuple[float, float, float] | None = None
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
     priors: tuple[dict[str, str], ...] = ()
@@ -150,6 +153,7 @@ RECORDS: dict[str, type] = {
         PredictiveCheck,
         Diagnostics,
         RandomEffectRow,
+        CorrelationRow,
         GroupEstimates,
     )
 }

@@ -128,6 +128,8 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         "seconds": dict(view.seconds),
         "cached": view.cached,
         "parameters": parameters,
+        # grouping factor -> "correlated" or "independent" (empty without group terms)
+        "group_effects": dict(view.structure),
         # from the reference model; None for the reference itself (or when there is none)
         "differences": None if reference is None or view.is_reference else view.differences,
     }

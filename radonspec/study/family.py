@@ -83,17 +83,21 @@ def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None
             )
 
 
-def prior_keys(infos: Sequence[FormulaInfo], family: str) -> frozenset[str]:
+def prior_keys(
+    infos: Sequence[FormulaInfo], family: str, correlated: Sequence[str] = ()
+) -> frozenset[str]:
     """Every key a ``priors:`` mapping may use for a model; main formula first in ``infos``.
 
     The main formula's term names, ``common`` and ``group_specific``, the family's
-    auxiliary parameters that no formula models (``sigma``), and for each
-    distributional formula its term names prefixed by its target, as Bambi names their
-    variables (``sigma_Intercept``, ``sigma_x``, ``sigma_1|g``); ``nest_priors`` turns
-    those into the nested mapping Bambi expects.
+    auxiliary parameters that no formula models (``sigma``), for each distributional
+    formula its term names prefixed by its target, as Bambi names their variables
+    (``sigma_Intercept``, ``sigma_x``, ``sigma_1|g``; ``nest_priors`` turns those into
+    the nested mapping Bambi expects), and ``cor|g`` (the LKJ prior on the correlation)
+    for each factor ``g`` in ``correlated``.
     """
     main, *others = infos
     keys = {*main.common_terms, *main.group_terms, "common", "group_specific"}
+    keys |= {f"cor|{factor}" for factor in correlated}
     if family in ORDINAL_FAMILIES:
         keys.discard("Intercept")  # Bambi drops it: the thresholds take its place
     try:

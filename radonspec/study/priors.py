@@ -72,7 +72,13 @@ DIST_CONSTRAINTS: dict[str, dict[str, str | None]] = {
     "SkewNormal": {"alpha": None},  # skewness
     "Wald": {"alpha": "nonnegative"},  # shift
     "Rice": {"nu": "nonnegative", "b": "nonnegative"},  # noncentrality
+    "LKJCorr": {"eta": "positive"},
 }
+
+#: The one multivariate distribution a prior may name: the LKJ prior on the correlation
+#: matrix of a factor's correlated group-specific effects (key ``cor|factor``). Its size
+#: is the number of those effects, so the spec gives ``eta`` only.
+CORRELATION_PRIOR = "LKJCorr"
 
 _CONSTRAINT_TEXT = {
     "positive": "positive (> 0)",
@@ -241,6 +247,8 @@ def live_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
             params=tuple(p.name for p in params),
             required=tuple(p.name for p in params if p.default is inspect.Parameter.empty),
         )
+    refused.pop(CORRELATION_PRIOR, None)
+    allowed[CORRELATION_PRIOR] = DistInfo(CORRELATION_PRIOR, ("eta",), ("eta",), ("eta",))
     return allowed, refused
 
 
@@ -351,6 +359,8 @@ def _pymc_rejects(node: PriorNode) -> str | None:
 
     cls = getattr(pm, node.dist)
     kwargs = {k: _pymc_value(v) for k, v in node.args}
+    if node.dist == CORRELATION_PRIOR:
+        kwargs["n"] = 2  # any size: only eta is the spec's
     try:
         # The graph is discarded; only PyMC's verdict on the arguments matters, so
         # its warnings (if any) are noise here.
@@ -364,6 +374,16 @@ def _pymc_rejects(node: PriorNode) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _check_top_level(info: DistInfo, depth: int, where: _Where) -> None:
+    """The correlation prior is a whole prior of its own, never an argument of another."""
+    if info.name == CORRELATION_PRIOR and depth > 1:
+        raise _fail(
+            f"{CORRELATION_PRIOR} is the prior of a correlation matrix, not of a parameter;"
+            f" give it under its own key, e.g. 'cor|county': {CORRELATION_PRIOR}(eta=2)",
+            where,
+        )
 
 
 def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
@@ -380,6 +400,12 @@ def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
             )
         if arg.name in seen:
             raise _fail(f"{info.name}() got multiple values for '{arg.name}'", arg.where)
+        if info.name == CORRELATION_PRIOR and not isinstance(arg.value, int | float):
+            raise _fail(
+                f"{CORRELATION_PRIOR}'s '{arg.name}' is one number, e.g."
+                f" {CORRELATION_PRIOR}(eta=2)",
+                arg.value_where,
+            )
         _check_value(info, arg)
         seen[arg.name] = arg
     missing = [p for p in info.required if p not in seen]
@@ -504,6 +530,7 @@ class _Parser:
                 self.at(name.offset),
             )
         info = _lookup(name.text, self.at(name.offset))
+        _check_top_level(info, depth, self.at(name.offset))
         if self.tok.kind != "(":
             raise _fail(f"expected '(' after '{name.text}', got {self.describe()}", self.at())
         self.advance()
@@ -662,6 +689,7 @@ def _parse_mapping(value: Mapping[Any, Any], path: tuple[str, ...], depth: int) 
             _Where(0, (*path, "dist")),
         )
     info = _lookup(dist, _Where(0, (*path, "dist")))
+    _check_top_level(info, depth, _Where(0, (*path, "dist")))
     args: list[_Arg] = []
     for key, raw in value.items():
         if key == "dist":
