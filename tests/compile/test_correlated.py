@@ -440,7 +440,8 @@ def test_non_normal_priors_and_single_coefficients_are_refused(
     study_of: Callable[[str], Path],
 ) -> None:
     path = study_of(
-        "  t:\n    formula: y ~ x + (x|g)\n    correlated: [g]\n"
+        # centered: a non-centered StudentT is refused when the spec loads (study.noncentered)
+        "  t:\n    formula: y ~ x + (x|g)\n    correlated: [g]\n    noncentered: false\n"
         "    priors: {'x|g': 'StudentT(nu=3, mu=0, sigma=HalfNormal(1))'}\n"
         "  one: {formula: y ~ x + (1|g), correlated: [g]}\n"
         "  all: {formula: y ~ x + (1|g), correlated: true}\n"
