@@ -273,6 +273,8 @@ def report_from_store(
     space = _Workspace.load(study)
     fit_store = open_store(store)
     fits = Fits()
+    if any(item.data is None for item in space.planned()):
+        space.validate()  # a model that cannot be planned: its problem, located
     for item in space.planned():
         hit = fit_store.get(item.key, lazy=True)
         meta = fit_store.read_meta(item.key) if hit is None else None
@@ -280,8 +282,6 @@ def report_from_store(
             # a fit that failed is part of the report, with its reason, as run showed it
             hit = Fit(item.label, item.key, "failed", None, error=meta.get("error"), meta=meta,
                       seconds=meta.get("seconds") or {}, cached=True)  # fmt: skip
-        if hit is None and item.data is None:
-            hit = Fit(item.label, item.key, "failed", None, error=item.error)
         if hit is None:
             where = space.study.source or space.study.name
             raise FitError(
