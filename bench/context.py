@@ -23,6 +23,7 @@ WARM_REPORT = "radonspec (warm store, report rewritten)"
 PLAIN = "plain Bambi (default sampler)"
 PLAIN_NUTPIE = "plain Bambi (nutpie)"
 NUTPIE = "nutpie direct"
+BRMS = "brms (R, Stan compile included)"
 
 
 @dataclass

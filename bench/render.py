@@ -71,6 +71,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         ("(d) Scaling with the number of rows", "scaling", _scaling),
         ("(e) Peak resident memory", "memory", _memory),
         ("(f) Where the time goes", "profile", _profile),
+        ("(g) The spine: reports from stored fits, watch, import", "spine", _spine),
     ):
         if key not in sections:
             continue
@@ -158,6 +159,19 @@ def _contenders(section: dict[str, Any]) -> list[str]:
             ["ratio of wall times", "median [min, max]"],
             [[k, stat(v, 3)] for k, v in ratios.items()],
         )
+    for name, stages in section.get("stages", {}).items():
+        parts = ", ".join(
+            f"{label} {stat(stages.get(key), 1)} s"
+            for label, key in (
+                ("R start and packages", "load_s"),
+                ("Stan compile", "compile_s"),
+                ("sampling", "sample_s"),
+                ("LOO", "loo_s"),
+            )
+        )
+        lines += [f"{name}, summed over the models: {parts}.", ""]
+    for name, why in section.get("skipped", {}).items():
+        lines += [f"{name}: {why}.", ""]
     lines += _errors(section)
     return lines
 
@@ -224,6 +238,15 @@ def _scaling(section: dict[str, Any]) -> list[str]:
         f" wall seconds {fmt(exponent.get('wall_s'), 3)}.",
         "",
     ]
+
+
+def _spine(section: dict[str, Any]) -> list[str]:
+    lines = _contenders(section)
+    overheads = [v for v in section.get("watch_overhead_s", []) if v is not None]
+    if overheads:
+        shown = ", ".join(f"{v:.2f} s" for v in overheads)
+        lines += [f"Watch cycle beyond the changed model's own fit, per repetition: {shown}.", ""]
+    return lines
 
 
 def _memory(section: dict[str, Any]) -> list[str]:

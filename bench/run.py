@@ -33,11 +33,12 @@ from bench.sections import (
     section_seed,
     targets,
 )
+from bench.spine import section_spine, spine_targets
 from bench.studies import Sampling
 
 FULL = {"draws": 1000, "tune": 1000, "chains": 4, "reps": 3, "sizes": [10**3, 10**4, 10**5, 10**6]}
 QUICK = {"draws": 50, "tune": 50, "chains": 2, "reps": 1, "sizes": [300, 10**3]}
-SECTIONS = ("seed", "hierarchical", "scaling", "profile")
+SECTIONS = ("seed", "hierarchical", "scaling", "profile", "spine")
 
 # what each runner adds to results["sections"]
 SECTION_KEYS = {
@@ -45,12 +46,14 @@ SECTION_KEYS = {
     "hierarchical": ("hierarchical",),
     "scaling": ("scaling",),
     "profile": ("profile",),
+    "spine": ("spine",),
 }
 SECTION_RUNNERS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "seed": section_seed,
     "hierarchical": section_hierarchical,
     "scaling": section_scaling,
     "profile": section_profile,
+    "spine": section_spine,
 }
 
 
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             for key in SECTION_KEYS[name]:
                 results["sections"][key] = {"error": message}
     results["sections"].update(section_memory(bench))
-    results["targets"] = targets(results["sections"])
+    results["targets"] = targets(results["sections"]) + spine_targets(results["sections"])
     failures = crashes + bench.failures()
     results["failures"] = failures
     results["harness_wall_s"] = time.perf_counter() - started

@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench.contenders import brms_seed
 from bench.context import (
+    BRMS,
     NUTPIE,
     PLAIN,
     PLAIN_NUTPIE,
@@ -53,6 +55,7 @@ def section_seed(bench: Bench) -> dict[str, Any]:
     # of the smoke test's two minutes, even at 50 draws
     models = CORE_MODELS if bench.mode == "full" else QUICK_MODELS
     study = seed_study(folder / "study.yaml", bench.sampling, models)
+    brms_skipped = _brms_skipped(bench)
     plain = module_command(
         "bench.contenders.plain_bambi", *bench.sampling.argv(), "--models", *models
     )
@@ -81,16 +84,29 @@ def section_seed(bench: Bench) -> dict[str, Any]:
             result = folder / f"{'nutpie' if extra else 'default'}-{rep}.json"
             found = bench.run("seed", name, rep, [*plain, "--result", str(result), *extra])
             bench.note("seed", name, rep, found, {"result": read_result(result)})
+        if brms_skipped is None:
+            result = folder / f"brms-{rep}.json"
+            command = brms_seed.command(bench.sampling, models, result)
+            found = bench.run("seed", BRMS, rep, command)
+            bench.note("seed", BRMS, rep, found, _brms_checks(found.ok, read_result(result)))
     seed = walls(bench, "seed", RADONSPEC)
+    ratios = {
+        f"{RADONSPEC} / {PLAIN}": ratio(seed, walls(bench, "seed", PLAIN)),
+        f"{RADONSPEC} / {PLAIN_NUTPIE}": ratio(seed, walls(bench, "seed", PLAIN_NUTPIE)),
+    }
+    brms: dict[str, Any] = {}
+    if brms_skipped is None:
+        ratios[f"{RADONSPEC} / {BRMS}"] = ratio(seed, walls(bench, "seed", BRMS))
+        brms["stages"] = {BRMS: _brms_stages(bench)}
+    else:
+        brms["skipped"] = {BRMS: brms_skipped}
     return {
         "seed_study": {
             "description": f"{', '.join(models)}; fit from an empty store, LOO"
             " comparison (radonspec: and its report)",
             "contenders": contender_table(bench, "seed"),
-            "ratios": {
-                f"{RADONSPEC} / {PLAIN}": ratio(seed, walls(bench, "seed", PLAIN)),
-                f"{RADONSPEC} / {PLAIN_NUTPIE}": ratio(seed, walls(bench, "seed", PLAIN_NUTPIE)),
-            },
+            "ratios": ratios,
+            **brms,
         },
         "warm_store": {
             "description": "the same study run again on its store: nothing refitted; first"
@@ -99,6 +115,36 @@ def section_seed(bench: Bench) -> dict[str, Any]:
             "contenders": contender_table(bench, "warm"),
         },
     }
+
+
+def _brms_skipped(bench: Bench) -> str | None:
+    """Why the brms contender does not run in this harness run, or None if it does."""
+    if bench.mode != "full":
+        # Stan compiles each model for about a minute here, longer than quick mode's whole
+        # seed section; the smoke test checks the harness, not brms
+        return "not run in quick mode: Stan compiles each model for about a minute"
+    return brms_seed.unavailable()
+
+
+def _brms_checks(ok: bool, result: dict[str, Any]) -> dict[str, Any]:
+    """The brms script's result, and an error if it exited 0 without one."""
+    if ok and not result.get("models"):
+        return {"result": result, "error": "brms_seed.R wrote no result"}
+    return {"result": result}
+
+
+def _brms_stages(bench: Bench) -> dict[str, Any]:
+    """Seconds of brms's stages summed over the models, summarised over repetitions."""
+    runs = [r for r in bench.runs if r["section"] == "seed" and r["contender"] == BRMS]
+    stages: dict[str, Any] = {}
+    for key in ("compile_s", "sample_s", "loo_s"):
+        values: list[float | None] = []
+        for run in runs:
+            models = (run.get("result") or {}).get("models") or {}
+            values.append(sum(m[key] for m in models.values()) if models else None)
+        stages[key] = summarise(values)
+    stages["load_s"] = summarise([(r.get("result") or {}).get("load_s") for r in runs])
+    return stages
 
 
 def section_hierarchical(bench: Bench) -> dict[str, Any]:

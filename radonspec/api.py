@@ -28,18 +28,19 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from radonspec.analysis.diagnostics import diagnostics_summary
-from radonspec.analysis.loo import Comparison
-from radonspec.analysis.predictions import Predictions
-from radonspec.analysis.records import Results
 from radonspec.errors import FitError, SpecErrors
 from radonspec.fit.record import Fit, Fits
 from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_study
 from radonspec.study.schema import Study
+
+if TYPE_CHECKING:  # the analysis stage (ArviZ) is imported when an analysis is made
+    import pandas as pd
+
+    from radonspec.analysis.loo import Comparison
+    from radonspec.analysis.predictions import Predictions
+    from radonspec.analysis.records import Results
 
 StudyLike = Study | str | os.PathLike[str]
 Progress = Callable[[str], AbstractContextManager[Event]]
@@ -230,7 +231,7 @@ def run(
     ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
     """
     started = time.perf_counter()
-    space = _Workspace.check(study, initial_point=False)
+    space = _Workspace.load(study)
     folder = Path(out) if out is not None else default_out(space.study)
     if not force:
         current = space.current_report(folder, store)
@@ -238,10 +239,18 @@ def run(
             fits, written = current
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
-    fits = space.fit(
-        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
-        progress=progress,
-    )  # fmt: skip
+    unfitted = force or bool(space.unfitted(store))
+    if unfitted:
+        # every problem is found, located, before anything is sampled; when every fit is
+        # stored it was made from this very model and data, and no model need be built
+        space.validate()
+    if unfitted or space.study.compare.criterion != "loo":
+        fits = space.fit(
+            jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+            progress=progress,
+        )  # fmt: skip
+    else:  # every fit is stored: its draws are read only if its analysis is not kept
+        fits = space.stored(store, progress)
     comparison = space.compare(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
@@ -262,11 +271,18 @@ def report_from_store(
     A k-fold study's refits must be stored too (``run`` stores them).
     """
     started = time.perf_counter()
-    space = _Workspace.check(study, initial_point=False)
+    space = _Workspace.load(study)
     fit_store = open_store(store)
     fits = Fits()
+    if any(item.data is None for item in space.planned()):
+        space.validate()  # a model that cannot be planned: its problem, located
     for item in space.planned():
         hit = fit_store.get(item.key, lazy=True)
+        meta = fit_store.read_meta(item.key) if hit is None else None
+        if hit is None and meta is not None and meta.get("status") == "failed":
+            # a fit that failed is part of the report, with its reason, as run showed it
+            hit = Fit(item.label, item.key, "failed", None, error=meta.get("error"), meta=meta,
+                      seconds=meta.get("seconds") or {}, cached=True)  # fmt: skip
         if hit is None:
             where = space.study.source or space.study.name
             raise FitError(
@@ -416,18 +432,54 @@ class _Workspace:
             raise SpecErrors(checked.errors)
         return cls(loaded, checked.frame, checked.compiled)
 
+    @classmethod
+    def load(cls, study: StudyLike) -> _Workspace:
+        """A workspace for a study, loaded from its file if need be: the spec checked alone.
+
+        PyMC's verdict on the priors' arguments waits for ``validate`` (importing PyMC
+        takes seconds, and a study whose every fit is stored needs no verdict).
+        """
+        if isinstance(study, Study):
+            return cls(study)
+        from radonspec.study.priors import pymc_verdicts_deferred
+
+        with pymc_verdicts_deferred():
+            return cls(load_study(study))
+
+    def validate(self) -> None:
+        """Check the study against its data, building every model (kept for later steps)."""
+        from radonspec.compile.validate import check_study
+
+        checked = check_study(self.study, initial_point=False)
+        if checked.errors:
+            raise SpecErrors(checked.errors)
+        self._frame = checked.frame
+        self._compiled = {**checked.compiled, **self._compiled}
+        self._planned = None
+
     @property
     def frame(self) -> pd.DataFrame:
-        """The study's data with every column it uses, loaded once."""
+        """The study's data with every column it uses, loaded once (no model is built)."""
         if self._frame is None:
-            from radonspec.compile.validate import check_study
+            from radonspec.compile.validate import load_study_frame
+            from radonspec.errors import DataError
 
-            checked = check_study(self.study, initial_point=False)
-            if checked.errors:
-                raise SpecErrors(checked.errors)
-            self._frame, self._compiled = checked.frame, checked.compiled
+            try:
+                self._frame = load_study_frame(self.study)
+            except DataError:
+                self.validate()  # the same problem, located, with every other one
         assert self._frame is not None
         return self._frame
+
+    def unfitted(self, store: Any) -> list[str]:
+        """Models whose fit the store lacks (or holds as failed)."""
+        fit_store = open_store(store)
+        missing = []
+        for item in self.planned():
+            meta = fit_store.read_meta(item.key) or {}
+            if meta.get("status") != "ok" or item.data is None:
+                missing.append(item.label)
+        return missing
 
     def build(self, name: str) -> Any:
         """The model's ``bambi.Model`` (compiled once), or None when it does not compile."""
@@ -457,6 +509,8 @@ class _Workspace:
     def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
             store: Any, force: bool, models: list[str] | None = None,
             progress: Progress | None) -> Fits:  # fmt: skip
+        from radonspec.analysis.diagnostics import diagnostics_summary
+
         with (progress or _silent)("fits") as event:
             fits = fit_planned(
                 self.study, self.planned(models), jobs=jobs, executor=executor,
@@ -502,6 +556,22 @@ class _Workspace:
         written = render(results, folder, spec_hash=spec_hash(self.study))
         write_manifest(folder, inputs, written)
         return written
+
+    def stored(self, store: Any, progress: Progress | None = None) -> Fits:
+        """The stored fits' records (``meta.json``), their draws left on disk."""
+        fit_store = open_store(store)
+        fits = Fits()
+        with (progress or _silent)("fits") as event:
+            for item in self.planned():
+                meta = fit_store.read_meta(item.key) or {}
+                path = fit_store.folder(item.key) / str(meta.get("file", ""))
+                fits[item.label] = Fit(
+                    item.label, item.key, meta.get("status", "failed"), None,
+                    seconds=meta.get("seconds") or {}, versions=meta.get("versions") or {},
+                    meta=meta, cached=True, path=str(path), error=meta.get("error"),
+                )  # fmt: skip
+                event(item.label, "cached", fits[item.label])
+        return fits
 
     def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:
         """The stored fits (metadata only) and the current report's files, or None.

@@ -13,13 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the harness lives beside the package, not inside it
     sys.path.insert(0, str(ROOT))
 
+from bench.contenders import brms_seed  # noqa: E402
 from bench.measure import measure  # noqa: E402
 from bench.phases import classify  # noqa: E402
 from bench.render import render_markdown  # noqa: E402
 from bench.results import loglog_slope, ratio, summarise, target  # noqa: E402
 from bench.studies import Sampling, read_yaml, scaling_data, scaling_study, seed_study  # noqa: E402
 
-SECTIONS = {"seed_study", "warm_store", "hierarchical", "scaling", "memory", "profile"}
+SECTIONS = {"seed_study", "warm_store", "hierarchical", "scaling", "memory", "profile", "spine"}
 
 
 def test_summarise_gives_median_and_range_of_present_values() -> None:
@@ -133,6 +134,53 @@ def test_generated_studies_are_valid_specs(tmp_path: Path) -> None:
     assert seed.models["hierarchical"].sampler.draws == 7
 
 
+def test_brms_is_skipped_with_a_reason_where_r_is_missing(tmp_path: Path) -> None:
+    assert brms_seed.unavailable(str(tmp_path / "Rscript")).startswith(
+        f"not run: {tmp_path / 'Rscript'} could not be started"
+    )
+    fake = tmp_path / "Rscript"
+    fake.write_text("#!/bin/sh\necho brms rstan\nexit 1\n")
+    fake.chmod(0o755)
+    assert brms_seed.unavailable(str(fake)) == "not run: R packages missing: brms, rstan"
+
+
+def test_brms_command_passes_the_harness_settings(tmp_path: Path) -> None:
+    command = brms_seed.command(Sampling(7, 5, 2), ("pooled",), tmp_path / "r.json")
+    assert command[1] == str(ROOT / "bench" / "contenders" / "brms_seed.R")
+    assert command[2:7] == [
+        "--draws=7",
+        "--tune=5",
+        "--chains=2",
+        "--target-accept=0.9",
+        "--seed=20221",
+    ]
+    assert command[-4:] == ["--result", str(tmp_path / "r.json"), "--models", "pooled"]
+
+
+def test_seed_section_renders_brms_stages_and_skips() -> None:
+    brms = "brms (R, Stan compile included)"
+    stat = {"median": 60.0, "min": 60.0, "max": 60.0, "n": 1}
+    section = {
+        "contenders": {},
+        "stages": {brms: {"load_s": stat, "compile_s": stat, "sample_s": stat, "loo_s": stat}},
+        "skipped": {"other": "not run: Rscript is not installed (R is not part of CI)"},
+    }
+    results = {
+        "mode": "full",
+        "created": "2026-01-01T00:00:00+00:00",
+        "command": "python -m bench",
+        "machine": {"cpu": "cpu", "cores_usable": 2, "memory_gb": 8, "os": "os", "python": "3"},
+        "versions": {"radonspec": "0.1.0"},
+        "settings": {"draws": 50, "tune": 50, "chains": 2, "target_accept": 0.9, "reps": 1},
+        "sections": {"seed_study": section},
+        "targets": [],
+        "failures": [],
+    }
+    text = render_markdown(results)
+    assert f"{brms}, summed over the models: R start and packages 60.0 s, Stan compile" in text
+    assert "other: not run: Rscript is not installed (R is not part of CI)." in text
+
+
 def test_quick_results_are_labelled_not_meaningful() -> None:
     results = {
         "mode": "quick",
@@ -173,6 +221,10 @@ def test_quick_mode_runs_every_section(tmp_path: Path) -> None:
         "plain Bambi (default sampler)",
         "plain Bambi (nutpie)",
     }
+    assert sections["seed_study"]["skipped"] == {
+        "brms (R, Stan compile included)": "not run in quick mode: Stan compiles each model"
+        " for about a minute"
+    }
     assert sections["warm_store"]["contenders"]["radonspec (warm store)"]["failed"] == 0
     hierarchical = sections["hierarchical"]["contenders"]
     assert {"radonspec", "nutpie direct", "plain Bambi (default sampler)"} == set(hierarchical)
@@ -180,5 +232,12 @@ def test_quick_mode_runs_every_section(tmp_path: Path) -> None:
     assert [row["n"] for row in sections["scaling"]["sizes"]] == [300, 1000]
     assert sections["scaling"]["exponent"]["s_per_eff_draw"] is not None
     assert sum(sections["profile"]["phases"].values()) > 0
-    assert {t["name"] for t in results["targets"]} >= {"warm-store run wall"}
+    spine = sections["spine"]["contenders"]
+    assert all(entry["failed"] == 0 for entry in spine.values()), spine
+    assert all(v is not None for v in sections["spine"]["watch_overhead_s"])
+    assert {t["name"] for t in results["targets"]} >= {
+        "warm-store run wall",
+        "report from stored fits to a new folder / cold run",
+        "watch cycle after one formula change, beyond that model's fit",
+    }
     assert "not meaningful" in (out / "RESULTS.md").read_text()

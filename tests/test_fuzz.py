@@ -357,6 +357,9 @@ INJECTIONS = (
     f"x\\\n{MARK}", "\uff58", "\u043es.system(x)", "\x00", "\\", "*x", "**x", "x(*y)",
     "C(g, levels=[1])", "log(x, base=__import__('os'))", "bs(x, df=4)", "scale(x)", "C(g, Sum)",
     "I(x ** 2)", "I(x > 0)", "offset(z)", "(x|g)", "(1|g)", "(x|g:h)", "x:z", "x*z",
+    "`x`", "`g`", f"`{MARK}`", "`os.system`", "`__import__('os')`", "`x`(1)", "`os`.system",
+    "os.path", "Solar.R", "yield", "x.y.z", f"x.{MARK}", "`x` + `y", "log(`x`)", "(1|`g`)",
+    f"y['{MARK}']", "x['a']", "`x`[0]",
     "(x+z)**2", "0", "1", "-1", "0 + x", "1e10", ".5", "x.real", "...", "{x + z}", "I(I(x))",
     "{{x}}", "center(x)", "C(g)", "log(x)", "x.__class__", "__class__", "().__class__",
     "x.__globals__['os']", "type(x)", "sqrt(x)", "abs(x)", "exp(x) / z", "I(1 / x)", "x ~ z",
@@ -395,9 +398,12 @@ def _compose(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 TERMS = st.recursive(ATOMS, _compose, max_leaves=6)
 FORMULAS = (
-    st.tuples(st.sampled_from(("y", "log(y)", "sigma", "y.real", MARK, "")), TERMS).map(
-        lambda t: f"{t[0]} ~ {t[1]}"
-    )
+    st.tuples(
+        st.sampled_from(
+            ("y", "log(y)", "sigma", "y.real", MARK, "", "y[a]", f"y['{MARK}']", "`y`", "y[`a`]")
+        ),
+        TERMS,
+    ).map(lambda t: f"{t[0]} ~ {t[1]}")
     | TERMS
 )
 ALLOWED_WORDS = set(COLUMNS) | set(ALLOWED_TRANSFORMS) | {"True", "False", "None"}
@@ -418,12 +424,15 @@ def test_formula_is_accepted_safely_or_refused_with_an_offset(formula: str) -> N
     finally:
         _WATCHING.pop()
     assert not events, events
-    # accepted: only columns, allowed transforms and their keyword names, nothing else
-    assert formula.isascii() and formula.isprintable()
+    # accepted: only columns, allowed transforms and their keyword names, nothing else;
+    # a column may be backquoted, and the response may name a level (data, not code)
+    assert formula.isascii() and formula.replace("\t", " ").isprintable()  # a tab is a space
+    plain = re.sub(r"^(\s*[A-Za-z]\w*)\s*\[[^]]*\]", r"\1", formula)
+    plain = re.sub(r"`({})`".format("|".join(COLUMNS)), r"\1", plain)
     for banned in ("__", "'", '"', "`", "[", ";", "#", "\\", "lambda", MARK):
-        assert banned not in formula, (banned, formula)
-    assert not re.search(r"[A-Za-z_)]\s*\.", formula), formula
-    words = set(re.findall(r"\b[A-Za-z_]\w*\b(?!\s*=[^=])", formula))
+        assert banned not in plain, (banned, formula)
+    assert not re.search(r"[A-Za-z_)]\s*\.", plain), formula
+    words = set(re.findall(r"\b[A-Za-z_]\w*\b(?!\s*=[^=])", plain))
     assert words <= ALLOWED_WORDS, (words - ALLOWED_WORDS, formula)
     assert info.columns <= set(COLUMNS)
     assert info.transforms <= set(ALLOWED_TRANSFORMS)

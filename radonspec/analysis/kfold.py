@@ -215,8 +215,10 @@ def _score(
         if loaded is None or loaded.tree is None:
             return _failed(name, len(folds), f"fold {index + 1}: its stored fit is gone")
         try:
-            model = item.compile(study).model
-            loglik = held_out_loglik(model, loaded.tree, frame.iloc[test])
+            compiled = item.compile(study)
+            model = compiled.model
+            # held-out rows coded as the fit's were (level order, a binary response as 0/1)
+            loglik = held_out_loglik(model, loaded.tree, compiled.design(frame.iloc[test]))
         except Exception as exc:  # a model that cannot predict held-out rows, e.g. new levels
             log.debug("scoring %s failed", label, exc_info=True)
             return _failed(name, len(folds), _why_not_scored(exc))
@@ -225,7 +227,7 @@ def _score(
         # A fold's Bambi model and draws sit in reference cycles that the collector,
         # counting objects rather than bytes, frees too late: collected at once,
         # scoring stays near one fold's size (without it, about 70 MB more per fold).
-        del loaded, model
+        del loaded, model, compiled
         gc.collect()
     elpd = float(elpd_i.sum())
     se = float(np.sqrt(len(elpd_i) * np.var(elpd_i)))

@@ -28,6 +28,8 @@ from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
 from radonspec.analysis.groups import (
     SAMPLE_DIMS,
     GroupEstimates,
+    correlations,
+    effect_structure,
     group_estimates,
     parameter_names,
     random_effects,
@@ -44,12 +46,17 @@ from radonspec.analysis.records import (
 )
 from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
+from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
+from radonspec.study.correlated import requested_factors
+from radonspec.study.formula import check_formula
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
 
 #: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-ANALYSIS_VERSION = 2  # 2: Bayesian R², conditional effects, prior sensitivity
+#: 2: the LOO-PIT Δ-ECDF; 3: correlations and group_effects; 4: Bayesian R², conditional
+#: effects, prior sensitivity
+ANALYSIS_VERSION = 4
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {
@@ -63,6 +70,7 @@ LARGE = 20  # a vector parameter with more values than this is left to summary.j
 AUXILIARY = {"sigma", "alpha", "nu", "kappa", "phi", "psi", "lam", "beta", "theta", "tau"}
 POPULATION = "Population-level effects"
 GROUP_SDS = "Group-level standard deviations"
+GROUP_CORRELATIONS = "Group-level correlations"
 AUXILIARIES = "Auxiliary parameters"
 MAX_PRIOR_DRAWS = 2000  # draws kept per prior and posterior panel
 LINE_POINTS = 25
@@ -169,6 +177,10 @@ def analyse_model(
     found["random_effects"] = tuple(effects or ())
     if effects:
         found["residual"] = residual(tree, family)
+        found["correlations"] = tuple(
+            attempt(notes, "The correlations of group effects", correlations, tree) or ()
+        )
+        found["group_effects"] = effect_structure(tree)
     if model is not None:
         from radonspec.compile.model import priors_table
 
@@ -284,7 +296,7 @@ def parameter_kinds(
     data: pd.DataFrame,
     group: str | None,
 ) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
-    """Split the table's labels into the report's three kinds; say what is left out.
+    """Split the table's labels into the report's kinds; say what is left out.
 
     Per-group values (Bambi's ``1|g[level]``, or the coefficients of ``0 + g`` when
     ``g`` is the report's grouping factor) are left to the group-level views and to
@@ -293,17 +305,21 @@ def parameter_kinds(
     posterior = tree["posterior"]
     levels = {str(v) for v in data[group].unique()} if group in data.columns else set()
     population = _population_names(model)
-    kinds: dict[str, list[str]] = {POPULATION: [], GROUP_SDS: [], AUXILIARIES: []}
+    kinds: dict[str, list[str]] = {
+        POPULATION: [], GROUP_SDS: [], GROUP_CORRELATIONS: [], AUXILIARIES: [],
+    }  # fmt: skip
     omitted: list[str] = []
     for var in dict.fromkeys(str(label).split("[")[0] for label in table.index):
         array = posterior[var]
         extra = [str(d) for d in array.dims if d not in SAMPLE_DIMS]
         size = int(np.prod([array.sizes[d] for d in extra])) if extra else 1
-        if "|" in var and not var.endswith("_sigma"):
+        if "|" in var and not var.endswith("_sigma") and not var.startswith(CORRELATION_PREFIX):
             factor = var.split("|", 1)[1]
             omitted.append(f"'{var}': {size} group-specific values, one per level of '{factor}'")
             continue
-        if "|" in var:
+        if var.startswith(CORRELATION_PREFIX):
+            kind = GROUP_CORRELATIONS
+        elif "|" in var:
             kind = GROUP_SDS
         elif (population is not None and var not in population) or (
             population is None and var in AUXILIARY
@@ -342,7 +358,9 @@ def _reml(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float,
     spec = study.models[name]
     if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:
         return {}
-    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data)
+    # a full random-effects covariance for correlated effects, a diagonal one otherwise
+    joint = bool(requested_factors(spec, check_formula(spec.formulas[0])))
+    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data, correlated=joint)
     if table is None:
         return {}
     return {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}

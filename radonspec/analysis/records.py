@@ -17,7 +17,7 @@ import xarray as xr
 
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
 from radonspec.analysis.effects import Effect, EffectLine
-from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
+from radonspec.analysis.groups import CorrelationRow, GroupEstimates, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.predictive import PredictiveCheck
 from radonspec.analysis.prior import PriorCheck
@@ -86,8 +86,8 @@ class ModelAnalysis:
     """Everything the report shows about one fitted model, computed from its fit.
 
     ``sections`` lists the parameter table's labels by kind (population-level
-    effects, group-level standard deviations, auxiliary parameters); ``omitted`` says
-    what the table leaves to summary.json. ``notes`` are the model's own notes,
+    effects, group-level standard deviations and correlations, auxiliary parameters);
+    ``omitted`` says what the table leaves to summary.json. ``notes`` are the model's own notes,
     ``ppc_notes`` and ``group_notes`` those of its predictive check and group views.
     ``r2`` is the Bayesian R² (``r2_note`` says why there is none), ``effects`` the
     conditional effects of ``report.effects`` (``effect_notes`` what was not drawn) and
@@ -106,6 +106,9 @@ class ModelAnalysis:
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     omitted: tuple[str, ...] = ()
     random_effects: tuple[RandomEffectRow, ...] = ()
+    correlations: tuple[CorrelationRow, ...] = ()
+    #: grouping factor -> "correlated" or "independent" (empty without group terms)
+    group_effects: dict[str, str] = field(default_factory=dict)
     residual: tuple[float, float, float] | None = None
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
     priors: tuple[dict[str, str], ...] = ()
@@ -163,6 +166,7 @@ RECORDS: dict[str, type] = {
         PredictiveCheck,
         Diagnostics,
         RandomEffectRow,
+        CorrelationRow,
         GroupEstimates,
         BayesR2,
         R2Summary,
@@ -187,6 +191,8 @@ class ModelResult:
     rows: int | None = None
     dropped: int = 0
     analysis: ModelAnalysis | None = None
+    #: the modelled event, response levels and reference levels (``ModelLevels.to_dict``)
+    levels: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -210,6 +216,7 @@ class DataSummary:
     n_groups: int | None = None
     group_sizes: tuple[int, float, int] | None = None  # min, median, max
     all_columns: tuple[str, ...] = ()  # every column of the data as loaded
+    dropped: int = 0  # rows dropped for missing values in the used columns (data.dropna)
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,11 @@ def model_analysis(
             else:
                 if isinstance(found, ModelAnalysis) and found.key == key:
                     return replace(found, model=name)
-    if fit.tree is None:
-        raise ValueError(f"model '{name}' has no draws to analyse")
+    if fit.tree is None:  # a record of a stored fit: its draws are read now
+        loaded = store.get(fit.key, lazy=True) if store is not None else None
+        if loaded is None or loaded.tree is None:
+            raise ValueError(f"model '{name}' has no draws to analyse (its stored fit is gone)")
+        fit = replace(fit, tree=loaded.tree)
     model = build(name) if build is not None else None
     found = analyse_model(study, name, fit, data, model=model, settings=settings)
     if store is not None:
@@ -160,6 +163,7 @@ def _model_result(
         seconds=dict(fit.seconds),
         rows=fit.meta.get("rows"),
         dropped=int(fit.meta.get("dropped_rows") or 0),
+        levels=fit.meta.get("levels"),
     )
     if fit.status != "ok":
         return base
@@ -370,8 +374,13 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
     columns = [str(c) for c in data.columns if str(c) in used]
     group = study.report.group
     every = tuple(str(c) for c in data.columns)
+    dropped = 0
+    if spec.dropna and columns:  # rows and groups are counted as the models keep them
+        complete = data[columns].notna().all(axis=1)
+        dropped = int((~complete).sum())
+        data = data.loc[complete]
     if group is None or group not in data.columns:
-        return DataSummary(source, len(data), columns, group, all_columns=every)
+        return DataSummary(source, len(data), columns, group, all_columns=every, dropped=dropped)
     sizes = data.groupby(group, observed=True).size()
     return DataSummary(
         source,
@@ -381,14 +390,17 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         int(sizes.size),
         (int(sizes.min()), float(sizes.median()), int(sizes.max())),
         every,
+        dropped,
     )
 
 
 def _formula_columns(formula: str) -> set[str]:
     import formulae
 
+    from radonspec.study.formula import expand_double_bars
+
     try:
-        return {str(n) for n in formulae.model_description(formula).var_names}
+        return {str(n) for n in formulae.model_description(expand_double_bars(formula)).var_names}
     except Exception:  # noqa: BLE001 - a formula formulae cannot parse lists no columns
         return set()
 

@@ -16,6 +16,7 @@ automatic prior without a scale.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from radonspec.data.levels import BINARY_FAMILIES, sorted_levels
 from radonspec.data.source import (
     data_fields,
     default_categorical,
@@ -33,6 +35,7 @@ from radonspec.data.source import (
     yaml_scalar,
 )
 from radonspec.errors import DataError, RadonspecError
+from radonspec.study.formula import quote
 from radonspec.study.jsonschema import study_json_schema
 
 #: Families whose response scale the priors can be read from (an identity link and a
@@ -200,6 +203,23 @@ def write_schema(folder: Path, *, force: bool = False) -> SchemaFile:
     return SchemaFile(path, "written")
 
 
+def _response(design: Design, frame: pd.DataFrame) -> str:
+    """The response as a formula writes it, with its event when it is binary text."""
+    y = frame[design.response]
+    name = quote(design.response)
+    if design.family not in BINARY_FAMILIES or pd.api.types.is_numeric_dtype(y.dtype):
+        return name
+    levels = [str(level) for level in sorted_levels(list(y.dropna().unique()))]
+    if len(levels) != 2:
+        return name
+    event = levels[1]
+    return (
+        f"{name}[{event}]"
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.]*", event)
+        else (f'{name}["{event}"]' if "'" in event else f"{name}['{event}']")
+    )
+
+
 def _design(
     frame: pd.DataFrame, response: str, group: str, predictors: list[str], family: str
 ) -> Design:
@@ -315,10 +335,13 @@ def _render(
         "",
         "models:",
     ]
-    pooled = f"{y} ~ {' + '.join(xs) if xs else '1'}"
-    unpooled = f"{y} ~ 0 + {g}" + "".join(f" + {g}:{x}" for x in xs)
-    varying = f"({' + '.join(xs)} | {g})" if xs else f"(1 | {g})"
-    hierarchical = f"{y} ~ {' + '.join(xs) if xs else '1'} + {varying}"
+    # in formulas, names such as 'Solar R' need backquotes, and a text binary response
+    # names the event it models (the second level, as R's glm would)
+    fy, fg, fxs = _response(design, frame), quote(g), [quote(x) for x in xs]
+    pooled = f"{fy} ~ {' + '.join(fxs) if fxs else '1'}"
+    unpooled = f"{fy} ~ 0 + {fg}" + "".join(f" + {fg}:{x}" for x in fxs)
+    varying = f"({' + '.join(fxs)} | {fg})" if fxs else f"(1 | {fg})"
+    hierarchical = f"{fy} ~ {' + '.join(fxs) if fxs else '1'} + {varying}"
     sigma = [("sigma", f"HalfNormal({scales.y})")] if aux else []
     slopes = [(x, f"Normal(0, {scales.slope[x]})") for x in xs]
     intercept = ("Intercept", f"Normal({scales.center}, {wide})")

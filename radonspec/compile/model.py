@@ -20,11 +20,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radonspec.compile import correlated
+from radonspec.data.levels import LevelsError, ModelLevels, design_frame, model_levels
 from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.study.checks import formula_infos
+from radonspec.study.correlated import PREFIX, correlation_key
 from radonspec.study.family import nest_priors
-from radonspec.study.formula import FormulaError, FormulaInfo, formula_namespace
+from radonspec.study.formula import (
+    FormulaError,
+    FormulaInfo,
+    expand_double_bars,
+    formula_namespace,
+)
 from radonspec.study.priors import to_bambi
 from radonspec.study.schema import ModelSpec, Study
 
@@ -38,6 +46,11 @@ class Compiled:
     model: Any  # bambi.Model; typed loosely because bambi ships no type information
     data: Prepared
     infos: tuple[FormulaInfo, ...]
+    levels: ModelLevels = ModelLevels()
+
+    def design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """New rows (e.g. held-out ones) coded as the model's data was (``design_frame``)."""
+        return design_frame(frame, self.levels)
 
 
 def used_columns(infos: list[FormulaInfo] | tuple[FormulaInfo, ...]) -> list[str]:
@@ -68,9 +81,18 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
-    model = _build_bambi(spec, infos, prepared.frame, prefix)
+    try:
+        levels = model_levels(study.data, spec, infos, prepared.frame)
+    except LevelsError as exc:
+        raise CompileError(f"{prefix}: {exc.message}") from None
+    model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
     _check_auto_priors(model, prefix)
-    return Compiled(name, spec, model, prepared, infos)
+    try:
+        correlated.plan_model(model, spec, infos[0])
+    except ValueError as exc:
+        at = study.locate("models", name, "correlated")
+        raise CompileError(f"{at}: model '{name}': {exc}" if at else f"{prefix}: {exc}") from None
+    return Compiled(name, spec, model, prepared, infos, levels)
 
 
 @contextlib.contextmanager
@@ -81,6 +103,7 @@ def _bambi_settings() -> Iterator[Any]:
 
     design.install()  # every model compiled here builds its common terms sparsely
     factors.install()  # and its group factors as level codes, not n x J indicators
+    correlated.install()  # and the terms of a factor in `correlated:` jointly
     previous = bmb.config["UNUSED_PRIORS"]
     bmb.config["UNUSED_PRIORS"] = "error"
     try:
@@ -98,11 +121,12 @@ def _build_bambi(
     spec: ModelSpec, infos: tuple[FormulaInfo, ...], data: pd.DataFrame, prefix: str
 ) -> Any:
     with _bambi_settings() as bmb:
-        priors = nest_priors({key: to_bambi(node) for key, node in spec.priors.items()}, infos)
+        given = {k: v for k, v in spec.priors.items() if not k.startswith(PREFIX)}
+        priors = nest_priors({key: to_bambi(node) for key, node in given.items()}, infos)
         categorical = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
         try:
             return bmb.Model(
-                bmb.Formula(*spec.formulas),
+                bmb.Formula(*map(expand_double_bars, spec.formulas)),
                 data,
                 family=spec.family,
                 link=spec.link,
@@ -181,6 +205,8 @@ def _first_line(exc: BaseException) -> str:
 
 def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
     """Every prior of a built Bambi model, marking which the spec gave and which are automatic."""
+    from bambi.terms import CommonTerm, GroupSpecificTerm
+
     rows = []
     given = set(spec.priors)
     for component_name, component in model.parameters.items():
@@ -189,9 +215,26 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
             alias = getattr(component, "prefix", "") or ""
             for term_name, term in terms.items():
                 key = f"{alias}_{term_name}" if alias else term_name
-                rows.append(_prior_row(key, term.prior, key in given or term_name in given))
+                # 'common' and 'group_specific' reach the main parameter's terms that have
+                # no prior of their own, as Bambi's DistributionalComponent.update_priors does
+                by_kind = not alias and (
+                    ("group_specific" in given and isinstance(term, GroupSpecificTerm))
+                    or (
+                        "common" in given
+                        and isinstance(term, CommonTerm)
+                        and getattr(term, "kind", None) != "offset"
+                    )
+                )
+                # a distributional parameter's terms are keyed with its prefix only
+                from_spec = key in given or by_kind
+                rows.append(_prior_row(key, term.prior, from_spec))
         else:
             rows.append(_prior_row(component_name, component.prior, component_name in given))
+    plan = getattr(model, correlated.ATTRIBUTE, None)
+    for factor, eta in (plan.eta if plan is not None else {}).items():
+        key = correlation_key(factor)
+        source = "spec" if key in given else "radonspec"  # radonspec's default, not Bambi's
+        rows.append({"term": key, "prior": f"LKJCorr(eta={eta:g})", "source": source})
     return pd.DataFrame(rows, columns=["term", "prior", "source"])
 
 

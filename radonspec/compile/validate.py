@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.data.levels import declared_columns
 from radonspec.data.load import columns_of, load_data
 from radonspec.errors import CompileError, DataError, Location, SpecError, SpecErrors
 from radonspec.study.checks import check_model, formula_infos
@@ -57,10 +58,22 @@ def check_against_data(study: Study, *, initial_point: bool = True) -> list[Spec
 def study_columns(study: Study, columns: list[str]) -> list[str]:
     """Every column of the data the study uses: its models', the report's, k-fold's, filters."""
     wanted = {c for m in study.models.values() for c in used_columns(formula_infos(m, columns))}
-    wanted |= set(study.data.categorical)  # so reference levels are checked too
+    # so declared levels and reference levels are checked too
+    wanted |= set(study.data.categorical) | set(declared_columns(study.data))
     named = [study.report.group, study.report.predictor, study.compare.kfold.group_by]
     wanted |= {c for c in named if c is not None and c in columns}
     return sorted(wanted)
+
+
+def load_study_frame(study: Study) -> pd.DataFrame:
+    """The study's data with every column it uses, without building any model.
+
+    Raises ``DataError`` (unlocated) when the data cannot be read; ``check_study`` says
+    the same located, with every other problem.
+    """
+    base = study_base(study)
+    columns = columns_of(study.data, base)
+    return load_data(study.data, base, study_columns(study, columns))
 
 
 def check_study(study: Study, *, initial_point: bool = True) -> Checked:
@@ -74,6 +87,7 @@ def check_study(study: Study, *, initial_point: bool = True) -> Checked:
     errors: list[SpecError] = []
     for name, model in study.models.items():
         errors += check_model(study, name, model, columns)
+        errors += _pymc_verdicts(study, name)
     errors += _check_columns(study, columns)
     if errors:
         return Checked(study, errors)
@@ -94,6 +108,17 @@ def check_study(study: Study, *, initial_point: bool = True) -> Checked:
     return Checked(study, errors, frame, compiled)
 
 
+def _pymc_verdicts(study: Study, name: str) -> list[SpecError]:
+    """PyMC's objections to a model's priors (left out when the spec was loaded fast)."""
+    from radonspec.study.priors import pymc_verdicts
+
+    errors = []
+    for key, node in study.models[name].priors.items():
+        where = study.locate("models", name, "priors", key)
+        errors += [SpecError(message, where) for message in dict.fromkeys(pymc_verdicts(node))]
+    return errors
+
+
 def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
     from radonspec.errors import did_you_mean, one_of
 
@@ -107,6 +132,8 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
         named.append((effect.predictor, ("report", "effects", i, "predictor")))
         named.append((effect.by, ("report", "effects", i, "by")))
     named += [(c, ("data", "categorical", i)) for i, c in enumerate(study.data.categorical)]
+    named += [(c, ("data", "levels", c)) for c in study.data.levels]
+    named += [(c, ("data", "reference", c)) for c in study.data.reference]
     named += [(c, ("data", "filter", c)) for c in study.data.filter]
     for column, path in named:
         if column is not None and column not in columns:
@@ -145,4 +172,11 @@ def _strip_location(message: str) -> str:
     return message
 
 
-__all__ = ["Checked", "Location", "check_against_data", "check_study", "validate"]
+__all__ = [
+    "Checked",
+    "Location",
+    "check_against_data",
+    "check_study",
+    "load_study_frame",
+    "validate",
+]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from radonspec.data.datasets import info, load_bundled
+from radonspec.data.levels import LevelsError, order_levels, sorted_levels
 from radonspec.errors import DataError, did_you_mean, one_of
 from radonspec.study.schema import DataSpec
 
@@ -283,40 +284,44 @@ def _apply_filter(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 
 
 def _categorize(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
-    for column in spec.categorical:
-        if column not in frame:
-            continue
-        # dictionary-encode first: building the Categorical straight from 10^7 strings
-        # materialises them as Python objects (hundreds of MB)
-        encoded = frame[column].astype("category")
-        levels = sorted(encoded.cat.categories.tolist(), key=str)
-        if len(levels) > MAX_LEVELS:
-            raise DataError(
-                f"{_name(spec)}: categorical column '{column}' has {len(levels):,} levels,"
-                f" more than {MAX_LEVELS:,}; is it an identifier?"
-            )
-        reference = spec.reference.get(column)
-        if reference is not None:
-            match = [lv for lv in levels if str(lv) == str(reference)]
-            if not match:
-                raise DataError(
-                    f"{_name(spec)}: reference level '{reference}' is not a level of '{column}'"
-                    f"{did_you_mean(str(reference), map(str, levels))}",
-                    ("data", "reference", column),
-                )
-            levels.remove(match[0])
-            levels.insert(0, match[0])
-        frame[column] = encoded.cat.set_categories(levels)
+    listed = set(spec.categorical) | set(spec.levels)
     for column in frame.columns:
         series = frame[column]
-        if isinstance(series.dtype, pd.CategoricalDtype) or not (
-            series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
-        ):
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # a file's categorical (Parquet): its order counts only if the file says ordered
+            found, ordered = list(series.cat.categories), bool(series.dtype.ordered)
+        elif column in listed:
+            # dictionary-encode first: building the Categorical straight from 10^7 strings
+            # materialises them as Python objects (hundreds of MB)
+            series = series.astype("category")
+            found, ordered = list(series.cat.categories), False
+            if len(found) > MAX_LEVELS:
+                raise DataError(
+                    f"{_name(spec)}: categorical column '{column}' has {len(found):,} levels,"
+                    f" more than {MAX_LEVELS:,}; is it an identifier?"
+                )
+        elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            _refuse_mixed(series, column, spec)
+            found, ordered = list(series.dropna().unique()), False
+            _refuse_formatted_numbers(sorted_levels(found), column, spec)
+        else:
+            if column in spec.reference:
+                raise DataError(
+                    f"{_name(spec)}: data.reference names a level of '{column}', which is"
+                    f" numeric; list '{column}' under data.categorical to treat it as levels",
+                    ("data", "reference", column),
+                )
             continue
-        _refuse_mixed(series, column, spec)
-        levels = sorted(series.dropna().unique(), key=str)
-        _refuse_formatted_numbers(levels, column, spec)
-        frame[column] = pd.Categorical(series, categories=levels)
+        try:
+            levels, ordered = order_levels(column, found, spec, ordered=ordered)
+        except LevelsError as exc:
+            raise DataError(f"{_name(spec)}: {exc.message}", exc.path) from None
+        dtype = pd.CategoricalDtype(levels, ordered=ordered)
+        frame[column] = (
+            series.cat.set_categories(levels, ordered=ordered)
+            if isinstance(series.dtype, pd.CategoricalDtype)
+            else pd.Categorical(series, dtype=dtype)
+        )
     return frame
 
 

@@ -13,11 +13,10 @@ import pandas as pd
 from radonspec.data.datasets import bundled
 from radonspec.data.load import load_data
 from radonspec.errors import DataError, did_you_mean, one_of
+from radonspec.study.formula import usable
 from radonspec.study.schema import NAME_PATTERN, DataSpec
 
 SUFFIXES = (".csv", ".parquet", ".pq")
-#: Column names a formula can use as they are.
-PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def data_fields(data: str, *, relative_to: Path) -> dict[str, Any]:
@@ -73,10 +72,11 @@ def require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
                 f"{what} '{column}' is not a column of the data{did_you_mean(column, available)};"
                 f" columns are {one_of(available)}"
             )
-        if not PLAIN_NAME.match(column):
+        if not usable(column):
             raise DataError(
-                f"column '{column}' is not a plain name (letters, digits, '_'), so a formula"
-                " cannot use it; rename the column"
+                f"column '{column}' cannot be named in a formula, even in backquotes (it has a"
+                " '`', a '__', a leading '_' or a character that is not printable ASCII);"
+                " rename the column"
             )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.data.levels import LevelsError, ModelLevels, model_levels
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
 from radonspec.fit.executors import Executor, FitJob, make_executor
@@ -47,6 +48,7 @@ class Planned:
     data: Prepared | None
     error: str | None = None
     posterior_only: bool = False
+    levels: ModelLevels | None = None  # the event, response order and reference levels
 
     def compile(self, study: Study) -> Compiled:
         """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
@@ -100,7 +102,8 @@ def plan_fit(
     try:
         infos = formula_infos(spec, list(frame.columns))
         data = prepare(frame, study.data, used_columns(infos))
-    except (RadonspecError, FormulaError) as exc:
+        levels = model_levels(study.data, spec, infos, data.frame)
+    except (RadonspecError, FormulaError, LevelsError) as exc:
         message = getattr(exc, "message", str(exc))
         key = fit_key({"model": label, "failed_plan": message})
         return Planned(label, model, key, seed, None, f"model '{model}': {message}")
@@ -111,7 +114,7 @@ def plan_fit(
         versions=versions(spec.sampler.backend),
         posterior_only=posterior_only,
     )
-    return Planned(label, model, key, seed, data, posterior_only=posterior_only)
+    return Planned(label, model, key, seed, data, posterior_only=posterior_only, levels=levels)
 
 
 def fit_planned(
@@ -230,6 +233,8 @@ def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> d
         "rows": len(item.data.frame),
         "dropped_rows": item.data.dropped,
     }
+    if item.levels is not None:
+        meta["levels"] = item.levels.to_dict()
     if describe is not None and fit.ok and fit.tree is not None:
         try:
             meta.update(describe(fit))

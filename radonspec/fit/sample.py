@@ -31,6 +31,7 @@ from radonspec.fit.budget import (
     fit_time_limit,
     time_limit,
 )
+from radonspec.fit.nutpiedims import comma_free_dims, restore_dims
 from radonspec.fit.record import Fit
 from radonspec.study.schema import SamplerSpec
 
@@ -131,8 +132,13 @@ def sample_model(
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
-            with _quiet(), _noticing_interrupts() as interrupted:
+            nutpie = sampler.backend == "nutpie"
+            dims: contextlib.AbstractContextManager[dict[str, str]] = (
+                comma_free_dims(model.backend.model) if nutpie else contextlib.nullcontext({})
+            )
+            with _quiet(), _noticing_interrupts() as interrupted, dims as renames:
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
+            tree = restore_dims(tree, renames)
             if interrupted():  # nutpie returns the draws so far: never a fit to keep
                 raise KeyboardInterrupt
             _check_draws(tree, sampler)

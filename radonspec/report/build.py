@@ -90,6 +90,8 @@ def _model_view(
         cached=model.cached,
         seconds=dict(model.seconds),
         rows=model.rows,
+        dropped_rows=model.dropped,
+        levels=model.levels,
     )
     if results.prior_only:
         view.status, view.error = "skipped", NOT_FITTED
@@ -112,7 +114,11 @@ def _model_view(
     if analysis.random_effects and analysis.residual is not None:
         sigma = analysis.reml.get("sigma")
         view.residual = Residual(*analysis.residual, sigma[0] if sigma is not None else None)
-    view.reml_sd = {k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma")}
+    view.reml_sd = {
+        k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma") or k.startswith("cor|")
+    }
+    view.correlations = list(analysis.correlations)
+    view.structure = dict(analysis.group_effects)
     return view
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from radonspec.analysis.diagnostics import Diagnostics
-from radonspec.analysis.groups import RandomEffectRow
+from radonspec.analysis.groups import CorrelationRow, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.r2 import BayesR2
 from radonspec.analysis.records import DataSummary
@@ -86,11 +86,17 @@ class ModelView:
     cached: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     rows: int | None = None
+    dropped_rows: int | None = None  # rows dropped for missing values (data.dropna)
+    #: the modelled event, response levels and reference levels (``ModelLevels.to_dict``)
+    levels: dict[str, Any] | None = None
     diagnostics: Diagnostics | None = None
     table: pd.DataFrame | None = None  # every parameter, for summary.json
     sections: list[ParamSection] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)
     random_effects: list[RandomEffectRow] = field(default_factory=list)
+    correlations: list[CorrelationRow] = field(default_factory=list)
+    #: grouping factor -> "correlated" or "independent"
+    structure: dict[str, str] = field(default_factory=dict)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
     spec_yaml: str = ""

@@ -55,6 +55,7 @@ def summary(content: Content) -> dict[str, Any]:
         "data": {
             "source": data.source,
             "rows": data.rows,
+            "dropped_rows": data.dropped,
             "columns": list(data.columns),
             "group": data.group,
             "groups": data.n_groups,
@@ -123,11 +124,16 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         "key": view.key,
         "formula": view.formula,
         "family": view.family,
+        "levels": view.levels,
+        "rows": view.rows,
+        "dropped_rows": view.dropped_rows,
         "fit_path": view.fit_path,
         "diagnostics": diagnostics,
         "seconds": dict(view.seconds),
         "cached": view.cached,
         "parameters": parameters,
+        # grouping factor -> "correlated" or "independent" (empty without group terms)
+        "group_effects": dict(view.structure),
         # from the reference model; None for the reference itself (or when there is none)
         "differences": None if reference is None or view.is_reference else view.differences,
     }

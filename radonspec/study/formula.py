@@ -8,21 +8,37 @@ far. A formula is read in four steps, and refused at the first problem with the
 character offset where it starts:
 
 1. ``_scan``: a strict scanner (ours, because formulae's keeps no positions) accepts
-   only plain ASCII names, numbers and the formula operators: no quotes, backquotes,
-   dots after names, subscripts, dunder names, Python keywords or line breaks.
+   only plain ASCII names, numbers and the formula operators: no quotes, no attribute
+   access (a dotted name that is called), no dunder names, no line breaks.
 2. formulae's own scanner must produce exactly the same tokens.
 3. formulae's parser builds the syntax tree; ``_Walker`` allows calls only to
    ``ALLOWED_TRANSFORMS`` (with arguments checked against their signatures), names
    only of data columns, and inside calls only numbers, names and arithmetic.
 4. formulae's model description (which evaluates nothing) gives the names Bambi uses
    for the terms, and so for the keys of ``priors:``.
+
+Column names are data. formulae looks a name up in the data first and never evaluates
+it, so any column may be named as Bambi allows: a Python keyword (``yield``), R's dotted
+names (``Solar.R``: one name to formulae, never an attribute chain unless called), or
+any name in backquotes (```Solar R```). Such a name must be a column of the data; until
+the columns are known (a spec loaded, no data read) it is left for that check, which
+always comes before Bambi. The one subscript allowed is the response's level,
+``use[Y] ~ x``: the event a binary model models, a word or quoted text, never code.
+
+lme4's ``(x || g)`` (independent intercept and slopes) is read before step 1:
+``expand_double_bars`` writes each ``||`` as ``| `` (same length, so every offset
+still points into the text the user wrote). Bambi's ``(x | g)`` already means
+independent terms, so that is the whole expansion; ``FormulaInfo.independent_factors``
+remembers which factors were written with ``||``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import keyword
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +159,7 @@ class FormulaInfo:
     formula, whose left side is ``target``, the parameter it models (``"sigma"``).
     ``common_terms`` includes ``"Intercept"`` when the formula has one and leaves out
     offsets (they take no prior); ``columns`` holds every data column the formula reads.
+    ``response_level`` is the level a binary response names as its event (``use[Y] ~ x``).
     """
 
     formula: str
@@ -153,6 +170,19 @@ class FormulaInfo:
     group_terms: tuple[str, ...]
     group_factors: tuple[str, ...]
     transforms: frozenset[str]
+    response_level: str | None = None
+    independent_factors: tuple[str, ...] = ()
+
+
+def expand_double_bars(formula: str) -> str:
+    """The formula as formulae and Bambi read it: lme4's ``(x || g)`` becomes ``(x | g)``.
+
+    In lme4 ``(x || g)`` means an intercept and slopes with no correlation between them,
+    which is what Bambi's ``(x | g)`` always means. Each ``||`` is written ``| `` so the
+    text keeps its length. Only the characters ``||`` change; anything else, ``|||``
+    included, is left for ``check_formula`` to refuse.
+    """
+    return formula.replace("||", "| ")
 
 
 def formula_namespace() -> dict[str, Any]:
@@ -191,22 +221,86 @@ def check_formula(
     """
     if not isinstance(formula, str):
         raise FormulaError(f"a formula is a string, not {type(formula).__name__}")
-    tokens, offsets = _scan(formula)
-    _cross_check(formula, tokens)
-    tree = _parse(formula, tokens, offsets)
-    walker = _Walker(tree.starts, columns)
-    target = walker.formula(tree.root, main=main)
+    known = None if columns is None else frozenset(columns)
+    text = expand_double_bars(formula)
+    try:
+        tokens, offsets = _scan(text, known)
+        _cross_check(text, tokens)
+        tree = _parse(text, tokens, offsets)
+        walker = _Walker(tree.starts, known)
+        target = walker.formula(tree.root, main=main)
+    except FormulaError as exc:
+        raise _unquoted_column(formula, known) or exc from None
     if target is not None and family is not None:
         _check_target(target, family, walker.offset(tree.root))
-    rhs = formula if main else formula[formula.find("~") + 1 :]
-    return _describe(formula, rhs, target, walker)
+    rhs = text if main else text[text.find("~") + 1 :]
+    info = _describe(formula, rhs, target, walker)
+    doubles = [i for i in range(len(formula) - 1) if formula[i : i + 2] == "||"]
+    if not doubles:
+        return info
+    bars = [offset for token, offset in zip(tokens, offsets, strict=True) if token.kind == "PIPE"]
+    independent = _double_bar_factors(walker, bars, set(doubles))
+    return dataclasses.replace(info, independent_factors=independent)
+
+
+def bare(name: str) -> bool:
+    """Whether column ``name`` can stand unquoted in a formula (``Solar.R``, ``yield``)."""
+    return (
+        re.fullmatch(r"[A-Za-z][A-Za-z0-9_.]*", name) is not None
+        and not name.endswith(".")
+        and "__" not in name
+        and name not in _PYTHON_LITERALS
+    )
+
+
+def usable(name: str) -> bool:
+    """Whether column ``name`` can be named in a formula at all, bare or in backquotes."""
+    return (
+        bool(name.strip())
+        and name.isascii()
+        and name.isprintable()
+        and "`" not in name
+        and not name.startswith("_")
+        and "__" not in name
+    )
+
+
+def quote(name: str) -> str:
+    """``name`` as a formula writes it: as it is, or in backquotes (```Solar R```)."""
+    return name if bare(name) else f"`{name}`"
+
+
+def _unquoted_column(formula: str, columns: frozenset[str] | None) -> FormulaError | None:
+    """A refused formula that names a column whose name needs backquotes, written bare."""
+    quoted = [(m.start(), m.end()) for m in re.finditer(r"`[^`]*`", formula)]
+    for name in sorted(columns or (), key=len, reverse=True):
+        if bare(name) or not name.isprintable() or not name.isascii():
+            continue
+        at = formula.find(name)
+        while at >= 0 and any(a <= at < b for a, b in quoted):
+            at = formula.find(name, at + 1)
+        if at < 0:
+            continue
+        if "`" in name:
+            return FormulaError(
+                f"column '{name}' has a '`' in its name and cannot be used in a formula; rename it",
+                at,
+            )
+        return FormulaError(
+            f"column '{name}' must be written in backquotes in a formula: `{name}`", at
+        )
+    return None
 
 
 # Scanning ----------------------------------------------------------------------------
 
 
-def _scan(formula: str) -> tuple[list[Any], list[int]]:
-    """Tokens as formulae's scanner makes them, and the offset where each starts."""
+def _scan(formula: str, columns: frozenset[str] | None = None) -> tuple[list[Any], list[int]]:
+    """Tokens as formulae's scanner makes them, and the offset where each starts.
+
+    ``columns`` decides the names that can only be columns: a Python keyword is one
+    when it is a column (or the columns are not known yet, when nothing is built).
+    """
     from formulae.token import Token
 
     if len(formula) > MAX_LENGTH:
@@ -230,12 +324,18 @@ def _scan(formula: str) -> tuple[list[Any], list[int]]:
             i += 1
             continue
         if char.isalpha() or char == "_":
-            i = _name_end(formula, i)
+            i = _name_end(formula, i, columns)
             name = formula[start:i]
             if name in _PYTHON_LITERALS:
                 tokens.append(Token("PYTHON_LITERAL", name, _PYTHON_LITERALS[name]))
             else:
                 tokens.append(Token("IDENTIFIER", name))
+        elif char == "`":
+            i = _quoted_end(formula, i)
+            tokens.append(Token("BQNAME", formula[start:i]))
+        elif char == "[" and tildes == 0 and tokens and tokens[-1].kind == "IDENTIFIER":
+            i = _subscript(formula, i, tokens, offsets)
+            continue
         elif char.isdigit() or (char == "." and formula[i + 1 : i + 2].isdigit()):
             i = _number_end(formula, i)
             text = formula[start:i]
@@ -288,21 +388,20 @@ def _check_characters(formula: str) -> None:
             raise FormulaError(f"control character {char!r} is not allowed in a formula", i)
 
 
-def _name_end(formula: str, start: int) -> int:
+def _name_end(formula: str, start: int, columns: frozenset[str] | None = None) -> int:
+    # formulae's identifiers: a letter, then letters, digits, '_' and '.' (R's 'Solar.R')
     end = start
-    while end < len(formula) and (formula[end].isalnum() or formula[end] == "_"):
+    while end < len(formula) and (formula[end].isalnum() or formula[end] in "_."):
         end += 1
     name = formula[start:end]
-    if formula[end : end + 1] == ".":
-        dotted = end
-        while dotted < len(formula) and (formula[dotted].isalnum() or formula[dotted] in "._"):
-            dotted += 1
-        last = formula[start:dotted].rsplit(".", 1)[-1]
+    called = formula[end:].lstrip(" \t").startswith("(")
+    if "." in name and (called or name.endswith(".") or "__" in name):
+        last = name.rstrip(".").rsplit(".", 1)[-1]
         hint = f"; write '{last}(...)'" if last in ALLOWED_TRANSFORMS else ""
         raise FormulaError(
-            f"'{formula[start:dotted]}': attribute access ('.') is not allowed in a formula;"
+            f"'{name}': attribute access ('.') is not allowed in a formula;"
             f" use column names and allowed transforms only{hint}",
-            end,
+            start + name.index("."),
         )
     if name.startswith("_") or "__" in name:
         raise FormulaError(
@@ -311,8 +410,65 @@ def _name_end(formula: str, start: int) -> int:
             start,
         )
     if keyword.iskeyword(name) and name not in _PYTHON_LITERALS:
-        raise FormulaError(f"'{name}' is a Python keyword and is not allowed in a formula", start)
+        # a keyword is data to formulae (it never evaluates names as Python), so a column
+        # may be called 'yield'; anything else spelled as a keyword is refused
+        if called or (columns is not None and name not in columns):
+            raise FormulaError(
+                f"'{name}' is a Python keyword and is not allowed in a formula"
+                + (": it is not a transform" if called else ": it is not a column of the data"),
+                start,
+            )
     return end
+
+
+def _quoted_end(formula: str, start: int) -> int:
+    """End of a backquoted column name such as `Solar R` (formulae's BQNAME)."""
+    close = formula.find("`", start + 1)
+    if close < 0:
+        raise FormulaError("'`' is never closed; a backquoted column name ends with '`'", start)
+    name = formula[start + 1 : close]
+    if not name.strip():
+        raise FormulaError("empty backquoted name; write a column's name between '`'", start)
+    if name.startswith("_") or "__" in name:
+        raise FormulaError(
+            f"name '{name}' is not allowed: names that start with '_' or contain '__' are"
+            " never columns in a formula",
+            start,
+        )
+    return close + 1
+
+
+#: ``[level]``: a word as formulae scans it, or text in single or double quotes.
+_LEVEL = r"\[\s*(?:([A-Za-z][A-Za-z0-9_.]*)|'([^'\"\\]*)'|\"([^'\"\\]*)\")\s*\]"
+
+
+def _subscript(formula: str, start: int, tokens: list[Any], offsets: list[int]) -> int:
+    """``y[level]`` after the response's name: the level of a binary response to model.
+
+    The level is data, not code: a plain word, or any text in quotes (``y["Y es"]``).
+    """
+    from formulae.token import Token
+
+    match = re.match(_LEVEL, formula[start:])
+    if match is None:
+        raise FormulaError(
+            "subscripts ('[') are not allowed in a formula except on the response, where"
+            " they name the level to model: y[level] or y['level with spaces']",
+            start,
+        )
+    tokens.append(Token("LEFT_BRACKET", "["))
+    offsets.append(start)
+    group = next(g for g in (1, 2, 3) if match.group(g) is not None)
+    if group == 1:
+        tokens.append(Token("IDENTIFIER", match.group(1)))
+        offsets.append(start + match.start(1))
+    else:  # the quotes are part of formulae's lexeme
+        quoted = formula[start + match.start(group) - 1 : start + match.end(group) + 1]
+        tokens.append(Token("STRING", quoted, match.group(group)))
+        offsets.append(start + match.start(group) - 1)
+    tokens.append(Token("RIGHT_BRACKET", "]"))
+    offsets.append(start + match.end() - 1)
+    return start + match.end()
 
 
 def _number_end(formula: str, start: int) -> int:
@@ -351,13 +507,11 @@ def _refused_character(formula: str, i: int) -> str:
             "string literals are not allowed in a formula; a formula holds column names,"
             " numbers and allowed transforms only"
         )
-    if char == "`":
-        return (
-            "backquoted names are not allowed in a formula; rename the column to letters,"
-            " digits and '_'"
-        )
     if char in "[]":
-        return "subscripts ('[') are not allowed in a formula"
+        return (
+            "subscripts ('[') are not allowed in a formula except on the response, where"
+            " they name the level to model: y[level] or y['level with spaces']"
+        )
     if char == ".":
         return "'.' is only allowed inside a number such as 0.5"
     if formula[i : i + 2] == "//":
@@ -459,13 +613,15 @@ class _Walker:
         self.columns = None if columns is None else frozenset(columns)
         self.used: set[str] = set()
         self.transforms: set[str] = set()
+        self.response_level: str | None = None
+        self.bars: list[Any] = []  # the (expr | factor) nodes, in order
 
     def offset(self, node: Any) -> int:
         return self.starts.get(id(node), 0)
 
     def formula(self, root: Any, *, main: bool) -> str | None:
         """Check the whole formula; return the target of a distributional one."""
-        from formulae.expr import Binary, Call, Variable
+        from formulae.expr import Binary, Call, QuotedName, Variable
 
         if not (isinstance(root, Binary) and root.operator.kind == "TILDE"):
             if main:
@@ -488,8 +644,8 @@ class _Walker:
                     self.offset(left),
                 )
             target = left.name.lexeme
-        elif isinstance(left, Variable):
-            self.name(left)
+        elif isinstance(left, Variable | QuotedName):
+            self.name(left, response=True)
         elif isinstance(left, Call):
             self.call(left)
         else:
@@ -502,7 +658,16 @@ class _Walker:
 
     def term(self, node: Any) -> None:
         """A node at the level of terms: ``a + b:c + (1|g)``."""
-        from formulae.expr import Assign, Binary, Call, Grouping, Literal, Unary, Variable
+        from formulae.expr import (
+            Assign,
+            Binary,
+            Call,
+            Grouping,
+            Literal,
+            QuotedName,
+            Unary,
+            Variable,
+        )
 
         if isinstance(node, Grouping):
             self.term(node.expression)
@@ -518,6 +683,8 @@ class _Walker:
                 raise FormulaError(
                     f"'{node.operator.lexeme}' is not allowed here", self.offset(node)
                 )
+            if kind == "PIPE":
+                self.bars.append(node)
             self.term(node.left)
             if kind == "STAR_STAR":
                 right = node.right
@@ -542,7 +709,7 @@ class _Walker:
                     " stand alone; put numbers inside I(...)",
                     self.offset(node),
                 )
-        elif isinstance(node, Variable):
+        elif isinstance(node, Variable | QuotedName):
             self.name(node)
         elif isinstance(node, Call):
             self.call(node)
@@ -556,7 +723,7 @@ class _Walker:
 
     def argument(self, node: Any, callee: str) -> None:
         """A node inside a call's arguments: names, numbers and arithmetic only."""
-        from formulae.expr import Binary, Call, Grouping, Literal, Unary, Variable
+        from formulae.expr import Binary, Call, Grouping, Literal, QuotedName, Unary, Variable
 
         if isinstance(node, Grouping):
             self.argument(node.expression, callee)
@@ -580,6 +747,8 @@ class _Walker:
             name = node.name.lexeme
             if name in _ENCODINGS and (self.columns is None or name not in self.columns):
                 return
+            self.name(node)
+        elif isinstance(node, QuotedName):
             self.name(node)
         elif isinstance(node, Call):
             self.call(node)
@@ -619,10 +788,24 @@ class _Walker:
         if problem:
             raise FormulaError(problem, self.offset(node))
 
-    def name(self, node: Any) -> None:
-        name = node.name.lexeme
-        if node.level is not None:
-            raise FormulaError("subscripts ('[') are not allowed in a formula", self.offset(node))
+    def name(self, node: Any, *, response: bool = False) -> None:
+        """A column: a plain name (``Solar.R``, ``yield``) or a backquoted one (```a b```).
+
+        Only the response may name a level, ``y[level]``: the event a binary model models.
+        """
+        from formulae.expr import QuotedName
+
+        quoted = isinstance(node, QuotedName)
+        name = node.expression.lexeme[1:-1] if quoted else node.name.lexeme
+        level = None if quoted else node.level
+        if level is not None:
+            if not response:
+                raise FormulaError(
+                    "subscripts ('[') are not allowed in a formula except on the response,"
+                    " where they name the level to model: y[level] or y['level with spaces']",
+                    self.offset(node),
+                )
+            self.response_level = str(level.value)
         if self.columns is not None and name not in self.columns:
             hint = did_you_mean(name, self.columns)
             if not hint and name in ALLOWED_TRANSFORMS:
@@ -699,7 +882,35 @@ def _describe(formula: str, rhs: str, target: str | None, walker: _Walker) -> Fo
         group_terms=groups,
         group_factors=factors,
         transforms=frozenset(walker.transforms),
+        response_level=walker.response_level,
     )
+
+
+def _double_bar_factors(walker: _Walker, bars: list[int], doubles: set[int]) -> tuple[str, ...]:
+    """Grouping factors of the ``(expr || factor)`` terms, named as formulae names them.
+
+    A bar belongs to the group term whose factor starts right after it: the last bar
+    before the start of the node's right operand.
+    """
+    from formulae.resolver import Resolver
+
+    factors: dict[str, None] = {}
+    for node in walker.bars:
+        start = walker.offset(node.right)
+        bar = max((b for b in bars if b < start), default=-1)
+        if bar not in doubles:
+            continue
+        try:
+            resolved = Resolver(node).resolve()  # a Model, or one GroupSpecificTerm
+        except Exception as exc:  # formulae's resolver errors have several types
+            raise FormulaError(
+                f"formulae cannot build the terms of the formula: {exc}", bar
+            ) from None
+        for term in getattr(resolved, "terms", [resolved]):
+            factor = getattr(term, "factor", None)
+            if factor is not None:
+                factors[str(factor.name)] = None
+    return tuple(factors)
 
 
 def _is_offset(term: Any) -> bool:

@@ -124,7 +124,16 @@ class DataSpec(Frozen):
     path: str | None = Field(None, description=".csv or .parquet file, relative to the spec.")
     categorical: tuple[str, ...] = Field((), description="Columns treated as categorical.")
     reference: dict[str, str | int] = Field(
-        default_factory=dict, description="Reference level per categorical column."
+        default_factory=dict,
+        description="Reference level per categorical column (text columns are categorical):"
+        " the baseline of its treatment coding, moved to the front of its levels.",
+    )
+    levels: dict[str, list[str | int | float | bool]] = Field(
+        default_factory=dict,
+        description="Order of a categorical column's levels (column -> every level, first to"
+        " last); a listed column is categorical. Needed for an ordinal response (family"
+        " cumulative or sratio) whose file does not carry the order (a CSV never does); for a"
+        " binary response the last level is the event modelled.",
     )
     filter: dict[str, list[str | int | float | bool] | str | int | float | bool] = Field(
         default_factory=dict, description="Keep rows whose column equals a value or is in a list."
@@ -135,12 +144,13 @@ class DataSpec(Frozen):
     def _one_source(self) -> DataSpec:
         if (self.dataset is None) == (self.path is None):
             raise ValueError("give exactly one of 'dataset' (a bundled data set) or 'path'")
-        for column in self.reference:
-            if column not in self.categorical:
-                raise ValueError(
-                    f"reference level given for '{column}', which is not in 'categorical';"
-                    f" add it to 'categorical'"
-                )
+        for column, levels in self.levels.items():
+            texts = [str(level) for level in levels]
+            if not texts:
+                raise ValueError(f"levels of '{column}' is empty; list its levels in order")
+            twice = sorted({text for text in texts if texts.count(text) > 1})
+            if twice:
+                raise ValueError(f"levels of '{column}' lists '{twice[0]}' twice")
         return self
 
     @field_validator("path")
@@ -168,6 +178,25 @@ class ModelSpec(Frozen):
         default_factory=dict, description="Priors by Bambi term name, or common/group_specific."
     )
     noncentered: bool = Field(True, description="Non-centered group-specific effects.")
+    correlated: Annotated[
+        Literal[True] | tuple[str, ...],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                ]
+            }
+        ),
+    ] = Field(
+        (),
+        description="Grouping factors whose group-specific effects are correlated: a list"
+        " such as [county], or true for every factor of the main formula written with '|'."
+        " The intercept and slopes of such a factor are drawn jointly from a multivariate"
+        " normal with an LKJ prior on their correlation (eta 2; set it in priors with"
+        " 'cor|county': LKJCorr(eta=4)). Default: none, Bambi's independent effects;"
+        " (x || g) asks for independence explicitly, as in lme4.",
+    )
     center_predictors: bool = Field(True, description="Center common predictors (Bambi).")
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     description: str | None = None
@@ -176,6 +205,24 @@ class ModelSpec(Frozen):
     def formulas(self) -> tuple[str, ...]:
         """The formula as a tuple, main formula first."""
         return (self.formula,) if isinstance(self.formula, str) else self.formula
+
+    @field_validator("correlated", mode="before")
+    @classmethod
+    def _correlated_factors(cls, value: Any) -> Any:
+        if value is False:
+            return ()
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if not isinstance(item, str) or not item.strip():
+                    raise ValueError(
+                        f"item {index} of correlated is {item!r}; list grouping factors by"
+                        " name, e.g. [county], or write true for every factor"
+                    )
+            seen = [item for index, item in enumerate(value) if item in value[:index]]
+            if seen:
+                raise ValueError(f"'{seen[0]}' is listed twice in correlated; list it once")
+            return tuple(value)
+        return value
 
     @field_validator("description")
     @classmethod

@@ -157,3 +157,21 @@ def test_an_existing_schema_is_left_alone_unless_forced(tmp_path: Path) -> None:
     assert first.path.read_text() == '{"title": "my own"}'
     assert write_schema(tmp_path, force=True).action == "written"
     assert json.loads(first.path.read_text()) == study_json_schema()
+
+
+def test_a_binary_text_response_and_a_name_with_a_space(tmp_path: Path) -> None:
+    data = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "bacteria.csv"
+    frame = pd.read_csv(data).rename(columns={"trt": "trt arm"})
+    frame.to_csv(tmp_path / "bacteria.csv", index=False)
+    output = tmp_path / "study.yaml"
+    write_scaffold(
+        str(tmp_path / "bacteria.csv"), "y", "ID", ["week", "trt arm"], output=output,
+        family="bernoulli",
+    )  # fmt: skip
+    study = validate(output)
+    # the event is written out (R's glm would model the second level too)
+    assert study.models["hierarchical"].formula == (
+        "y[y] ~ week + `trt arm` + (week + `trt arm` | ID)"
+    )
+    assert study.models["unpooled"].formula == "y[y] ~ 0 + ID + ID:week + ID:`trt arm`"
+    assert "trt arm" in study.models["pooled"].priors

@@ -268,8 +268,9 @@ CASES: list[tuple[str, str, str, str]] = [
     (
         "reference-not-categorical",
         spec(OK_MODEL, HEAD + "  reference: {floor: 0}\n"),
-        "4:3",
-        r"reference level given for 'floor', which is not in 'categorical'",
+        "6:22",
+        r"data.reference names a level of 'floor', which is numeric; list 'floor' under"
+        r" data.categorical to treat it as levels",
     ),
     (
         "reference-not-level",

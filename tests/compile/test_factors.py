@@ -46,7 +46,6 @@ FORMULAS = [
     "log_radon ~ floor + (1 | county)",
     "log_radon ~ floor + (floor | county)",
     "log_radon ~ floor + (0 + floor | county)",
-    "log_radon ~ floor + (1 | county:zone)",
     "log_radon ~ floor + (1 | year) + (1 | zone)",
     "log_radon ~ floor + (log_uranium | county)",
     "log_radon ~ floor + (C(floor) | county)",
@@ -95,7 +94,58 @@ def test_terms_groups_and_designs_equal_formulae_s_own(frame: pd.DataFrame, form
     )
 
 
-@pytest.mark.parametrize("formula", FORMULAS[:4])
+NESTED = ["log_radon ~ floor + (1 | county:zone)", "log_radon ~ floor + (1 | county/zone)"]
+
+
+@pytest.mark.parametrize("formula", NESTED)
+def test_an_interaction_factor_has_the_observed_combinations_only(
+    frame: pd.DataFrame, formula: str
+) -> None:
+    mine = _build_with(formula, frame, own=False)
+    theirs = _build_with(formula, frame, own=True)
+    term = _parent(mine).group_specific_terms["1|county:zone"]
+    other = _parent(theirs).group_specific_terms["1|county:zone"]
+    observed = frame.groupby(["county", "zone"], observed=True).size()
+    assert len(term.groups) == len(observed) < len(other.groups) == 85 * 3
+    # formulae's columns of the combinations that occur, in formulae's order
+    used = np.flatnonzero(np.asarray(other.data.sum(axis=0)).ravel())
+    assert term.groups == [other.groups[i] for i in used]
+    assert (term.data != other.data[:, used]).nnz == 0
+    dims = mine.backend.model.named_vars_to_dims["1|county:zone"]
+    assert tuple(dims) == ("county:zone__factor_dim",)
+    assert len(mine.backend.model.coords["county:zone__factor_dim"]) == len(observed)
+
+
+def test_new_data_of_an_interaction_factor_maps_to_the_observed_combinations(
+    frame: pd.DataFrame,
+) -> None:
+    model = _build_with("log_radon ~ floor + (1 | county:zone)", frame, own=False)
+    term = _parent(model).group_specific_terms["1|county:zone"]
+    seen = frame.iloc[:40]
+    design = _parent(model).design.group.evaluate_new_data(seen).design_matrix.toarray()
+    assert design.shape == (40, len(term.groups))
+    assert [term.groups[i] for i in design.argmax(axis=1)] == [
+        f"{c}:{z}" for c, z in zip(seen["county"], seen["zone"], strict=True)
+    ]
+    # a combination of seen levels that the fit never saw is a new group (one more column)
+    combos = set(zip(frame["county"], frame["zone"], strict=True))
+    county = next(c for c in frame["county"].cat.categories if (c, "east") not in combos)
+    new = frame.iloc[:2].copy()
+    new["county"], new["zone"] = county, "east"
+    from formulae import config
+
+    previous = config["EVAL_UNSEEN_CATEGORIES"]
+    config["EVAL_UNSEEN_CATEGORIES"] = "silent"
+    try:
+        matrix = _parent(model).design.group.evaluate_new_data(new)
+    finally:
+        config["EVAL_UNSEEN_CATEGORIES"] = previous
+    assert matrix.factors_with_new_levels == ("county:zone",)
+    assert matrix.design_matrix.shape == (2, len(term.groups) + 1)
+    assert (matrix.design_matrix.toarray()[:, -1] == 1).all()
+
+
+@pytest.mark.parametrize("formula", FORMULAS[:3])
 def test_new_data_designs_equal_formulae_s_own_also_for_unseen_groups(
     frame: pd.DataFrame, formula: str
 ) -> None:

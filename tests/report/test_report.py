@@ -19,11 +19,11 @@ from radonspec.analysis.loo import Comparison, ComparisonRow
 from radonspec.analysis.results import analyse
 from radonspec.fit.record import Fit
 from radonspec.report import render as render_module
-from radonspec.report import write_report as render_report
 from radonspec.report.content import ModelView
 from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shrinkage_figure
 from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
 from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
+from radonspec.report.render import write_report as render_report
 from radonspec.report.summary import plain
 from radonspec.report.verdict import agreement, verdict
 from radonspec.study.schema import Study
@@ -819,7 +819,9 @@ def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
     replicated = rng.poisson(3, (80, 60)).astype(float) if discrete else rng.normal(size=(80, 60))
     check = predictive_check(predictive_tree(observed, replicated), discrete=discrete, pit=False)
     assert check.kind == ("frequencies" if discrete else "density")
-    figure = ppc_figure("m", "#0072B2", replace(check, pit=rng.uniform(size=60)))
+    from radonspec.analysis.predictive import pit_ecdf
+
+    figure = ppc_figure("m", "#0072B2", replace(check, pit_ecdf=pit_ecdf(rng.uniform(size=60))))
     title, xlabels, ylabels, legend = _texts(figure)
     assert title == "Posterior predictive check: m"
     assert xlabels == ["count", "LOO-PIT value"] and all(ylabels) and legend

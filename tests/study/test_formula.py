@@ -54,7 +54,29 @@ INJECTIONS = [
     ("y ~ C(x, levels=__import__('os'))", r"^name '__import__' is not allowed", 16),
     ("y ~ \u0435val(x)", r"^character 'е' \(U\+0435\) is not allowed: formulas are plain ASCII", 4),
     ("y ~ x + \uff4f\uff53(x)", r"^character 'ｏ' \(U\+FF4F\) is not allowed", 8),
-    ("y ~ `os.system`", r"^backquoted names are not allowed in a formula", 4),
+    # backquotes quote a column's name: a name that is no column is refused (below: and
+    # is never looked up anywhere but in the data)
+    ("y ~ `os.system`", r"^unknown column 'os\.system' in formula", 4),
+    ("y ~ `__import__('os')`", r"^name '__import__\('os'\)' is not allowed", 4),
+    ("y ~ `x`(1)", r"^only allowed transforms can be called", 4),
+    ("y ~ `os`.system(x)", r"^'\.' is only allowed inside a number", 8),
+    ("y ~ log(`__builtins__`)", r"^name '__builtins__' is not allowed", 8),
+    ("y ~ `x", r"^'`' is never closed", 4),
+    ("y[`x`] ~ z", r"^subscripts \('\['\) are not allowed in a formula except on the response", 1),
+    ("y ~ x[z]", r"^subscripts \('\['\) are not allowed in a formula except on the response", 5),
+    ("y[x] ~ z[x]", r"^subscripts \('\['\) are not allowed", 8),
+    ("y['a'] ~ I('a')", r"^string literals are not allowed", 11),
+    ("log(y['a']) ~ z", r"^subscripts \('\['\) are not allowed", 4),
+    ("y[0] ~ z", r"^subscripts \('\['\) are not allowed", 1),
+    ("y[__class__] ~ z", r"^subscripts \('\['\) are not allowed", 1),
+    ("y['a'+'b'] ~ z", r"^subscripts \('\['\) are not allowed", 1),
+    ('y["os"].system ~ z', r"^'\.' is only allowed inside a number", 7),
+    # dotted names are column names (R's Solar.R), never attribute chains
+    ("y ~ os.path", r"^unknown column 'os\.path' in formula", 4),
+    ("y ~ x.__class__.__mro__", r"^'x\.__class__\.__mro__': attribute access", 5),
+    ("y ~ log(os.environ)", r"^unknown column 'os\.environ' in formula", 8),
+    ("y ~ os.system (x)", r"^'os\.system': attribute access", 6),
+    ("y ~ x.", r"^'x\.': attribute access", 5),
     ("y ~ __builtins__.eval(x)", r"^'__builtins__\.eval': attribute access", 16),
     ("y ~ _x", r"^name '_x' is not allowed", 4),
     ("y ~ x; import os", r"^character ';' is not allowed in a formula$", 5),
@@ -69,7 +91,7 @@ INJECTIONS = [
     ("y ~ log(x, out=x)", r"^log\(\) takes 1 argument\(s\) and no keywords, e.g\. log\(x\)$", 4),
     ("y ~ import(x)", r"^'import' is a Python keyword", 4),
     ("y ~ (x if x else z)", r"^'if' is a Python keyword", 7),
-    ("y ~ x.real", r"^'x\.real': attribute access", 5),
+    ("y ~ x.real", r"^unknown column 'x\.real' in formula", 4),
     ("y ~ f'{x}'", r"^string literals are not allowed", 5),
     ("y ~ x # comment", r"^character '#' is not allowed", 6),
     ("y ~ x \\ z", r"^character '\\' is not allowed", 6),
@@ -104,11 +126,19 @@ def test_injection_is_refused_without_side_effect(
     assert list(in_tmp.iterdir()) == []  # no CANARY, nothing written
 
 
+# Without the data's columns a keyword may still be a column's name ('yield'): these are
+# then refused by the rules for calls and for the grammar instead.
+WITHOUT_COLUMNS = {
+    "y ~ (lambda: 1)()": r"^only allowed transforms can be called",
+    "y ~ (x if x else z)": r"^cannot parse the formula: expected '\)' after expression, found 'if'",
+}
+
+
 @pytest.mark.parametrize(
     ("formula", "message", "offset"), [case for case in INJECTIONS if "column" not in case[1]]
 )
 def test_injection_is_refused_without_columns_too(formula: str, message: str, offset: int) -> None:
-    with pytest.raises(FormulaError, match=message):
+    with pytest.raises(FormulaError, match=WITHOUT_COLUMNS.get(formula, message)):
         check_formula(formula)
 
 
@@ -428,6 +458,11 @@ def toy() -> pd.DataFrame:
             "h": pd.Categorical(np.tile(["u", "v"], n // 2)),
             "k": rng.integers(1, 9, n),
             "o": pd.Categorical(np.tile(["lo", "mid", "hi"], n // 3), ["lo", "mid", "hi"], True),
+            # names Bambi accepts: a Python keyword, R's dotted names, others in backquotes
+            "yield": rng.normal(size=n),
+            "Solar.R": rng.uniform(1, 300, n),
+            "my g": pd.Categorical(np.tile(["p", "q", "r"], n // 3)),
+            "2010": rng.normal(size=n),
         }
     )
 
@@ -450,6 +485,9 @@ AGREEMENT = [
     "y ~ {x + 1} + standardize(z) + offset(k)",
     "y ~ (x + z|g)",
     "log(k) ~ C(h) + bs(x, df=3)",
+    "yield ~ Solar.R + x",
+    "`yield` ~ log(Solar.R) + `2010` + (1|`my g`)",
+    "y ~ `Solar.R`:x + (Solar.R|`my g`)",
 ]
 
 
@@ -630,3 +668,85 @@ def test_family_and_link_refused(family: str, link: Any, field: str, message: st
 def test_module_has_no_eval() -> None:
     source = Path(formula_module.__file__).read_text()
     assert not re.search(r"\b(eval|exec|compile)\(", source)
+
+
+# Column names: keywords, dotted names and backquotes ----------------------------------
+
+NAMED = ["y", "x", "g", "yield", "class", "Solar.R", "my col", "2010", "None", "a-b", "it's"]
+
+
+@pytest.mark.parametrize(
+    ("formula", "columns", "terms"),
+    [
+        ("yield ~ x", {"yield", "x"}, ("Intercept", "x")),
+        ("y ~ class + yield", {"y", "class", "yield"}, ("Intercept", "class", "yield")),
+        ("y ~ Solar.R + log(Solar.R)", {"y", "Solar.R"}, ("Intercept", "Solar.R", "log(Solar.R)")),
+        ("`yield` ~ `Solar.R`", {"yield", "Solar.R"}, ("Intercept", "Solar.R")),
+        ("y ~ `my col` + `2010`", {"y", "my col", "2010"}, ("Intercept", "my col", "2010")),
+        (
+            "y ~ `None` + `a-b` + `it's`",
+            {"y", "None", "a-b", "it's"},
+            ("Intercept", "None", "a-b", "it's"),
+        ),
+        ("y ~ (1|`my col`)", {"y", "my col"}, ("Intercept",)),
+    ],
+)
+def test_column_names_bambi_accepts(
+    formula: str, columns: set[str], terms: tuple[str, ...]
+) -> None:
+    info = check_formula(formula, NAMED)
+    assert info.columns == columns
+    assert info.common_terms == terms
+    check_formula(formula)  # and before the columns are known
+
+
+@pytest.mark.parametrize(
+    ("formula", "message", "offset"),
+    [
+        (
+            "y ~ my col",
+            r"^column 'my col' must be written in backquotes in a formula: `my col`$",
+            4,
+        ),
+        ("y ~ 2010 + x", r"^column '2010' must be written in backquotes in a formula: `2010`$", 4),
+        ("y ~ None", r"^column 'None' must be written in backquotes", 4),
+        ("y ~ x + a-b", r"^column 'a-b' must be written in backquotes", 8),
+        (
+            "y ~ lambda",
+            r"^'lambda' is a Python keyword and is not allowed in a formula: it is not a column",
+            4,
+        ),
+        (
+            "y ~ yield(x)",
+            r"^'yield' is a Python keyword and is not allowed in a formula: it is not a transform",
+            4,
+        ),
+        ("y ~ Solar.R(x)", r"^'Solar\.R': attribute access", 9),
+        ("y ~ `Solar R`", r"^unknown column 'Solar R' in formula \(did you mean 'Solar\.R'\?\)", 4),
+    ],
+)
+def test_a_column_name_that_cannot_stand_bare_says_how_to_quote_it(
+    formula: str, message: str, offset: int
+) -> None:
+    with pytest.raises(FormulaError, match=message) as caught:
+        check_formula(formula, NAMED)
+    assert caught.value.offset == offset
+
+
+@pytest.mark.parametrize(
+    ("formula", "level"),
+    [("y[Y] ~ x", "Y"), ("y['Y es'] ~ x", "Y es"), ('y[ "a, b" ] ~ x', "a, b"), ("y ~ x", None)],
+)
+def test_the_response_may_name_its_event(formula: str, level: str | None) -> None:
+    info = check_formula(formula, COLUMNS)
+    assert (info.response, info.response_level) == ("y", level)
+
+
+def test_backquoted_names_reach_bambi_as_columns(toy: pd.DataFrame) -> None:
+    import bambi as bmb
+
+    model = bmb.Model("`yield` ~ Solar.R + (1|`my g`)", toy, extra_namespace=formula_namespace())
+    common = model.parameters["mu"].design.common
+    np.testing.assert_allclose(common["Solar.R"].ravel(), toy["Solar.R"])
+    assert model.response_term.name == "yield"
+    assert set(model.parameters["mu"].group_specific_terms) == {"1|my g"}
