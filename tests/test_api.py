@@ -40,7 +40,7 @@ def test_import_radonspec_is_cheap_and_lists_the_api() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     for name in ("load_study", "validate", "fit_study", "compare", "analyse", "write_report",
-                 "run", "report_from_store", "prior_only"):  # fmt: skip
+                 "run", "report_from_store", "prior_only", "predict"):  # fmt: skip
         assert name in dir(radonspec) and callable(getattr(radonspec, name))
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         radonspec.nope  # noqa: B018
