@@ -1,0 +1,51 @@
+"""Bayesian R² draw by draw: equal to arviz-stats' residual R², in blocks or not."""
+
+from __future__ import annotations
+
+import arviz_stats as azs
+import numpy as np
+import pytest
+import xarray as xr
+
+from radonspec.analysis.r2 import R2Summary, r2_draws, undefined_reason
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 7])
+def test_r2_draws_equal_arviz_residual_r2(blocks: int) -> None:
+    rng = np.random.default_rng(4)
+    y = rng.normal(10.0, 2.0, size=50)  # far from zero: the sums are shifted, not raw
+    mu = y[None, :] * rng.uniform(0.2, 0.9, size=(40, 1)) + rng.normal(0, 0.5, size=(40, 50))
+    edges = np.linspace(0, 50, blocks + 1).astype(int)
+    parts = ((slice(a, b), mu[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True))
+    found = r2_draws(y, iter(parts))
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"mu": (("chain", "draw", "obs"), mu.reshape(2, 20, 50))}),
+            "observed_data": xr.Dataset({"y": (("obs",), y)}),
+        }
+    )
+    expected = azs.residual_r2(tree, pred_mean="mu", obs_name="y", summary=False)
+    np.testing.assert_allclose(found, np.asarray(expected).ravel(), rtol=1e-10)
+
+
+def test_the_summary_is_mean_median_sd_and_the_89_interval() -> None:
+    draws = np.linspace(0.0, 1.0, 1001)
+    summary = R2Summary.of(draws)
+    assert summary.mean == pytest.approx(0.5) and summary.median == pytest.approx(0.5)
+    assert (summary.lb, summary.ub) == pytest.approx((0.055, 0.945))
+
+
+@pytest.mark.parametrize(
+    ("family", "phrase"),
+    [
+        ("gaussian", None),
+        ("bernoulli", None),
+        ("poisson", None),
+        ("categorical", "not defined for the categorical family"),
+        ("cumulative", "not defined for the cumulative family"),
+        ("zero_inflated_poisson", "main parameter is not the expected value"),
+    ],
+)
+def test_where_r2_is_not_defined_it_says_why(family: str, phrase: str | None) -> None:
+    reason = undefined_reason(family)
+    assert reason is None if phrase is None else phrase in str(reason)
