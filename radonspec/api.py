@@ -462,11 +462,12 @@ class _Workspace:
         """The study's data with every column it uses, loaded once (no model is built)."""
         if self._frame is None:
             from radonspec.compile.validate import load_study_frame
-            from radonspec.errors import DataError
+            from radonspec.errors import RadonspecError
+            from radonspec.study.formula import FormulaError
 
             try:
                 self._frame = load_study_frame(self.study)
-            except DataError:
+            except (RadonspecError, FormulaError):
                 self.validate()  # the same problem, located, with every other one
         assert self._frame is not None
         return self._frame

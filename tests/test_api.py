@@ -223,3 +223,14 @@ def test_run_reports_what_pymc_rejects_located_before_sampling(
     assert "PyMC rejects Normal(mu=0, sigma=1, tau=2)" in str(error)
     assert error.location is not None and error.location.line == 9
     assert fake_sampler.calls == []
+
+
+def test_run_reports_a_bad_formula_located_even_with_fits_stored(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out", jobs=1)
+    toy.write_text(toy.read_text().replace("formula: y ~ x\n", "formula: y ~ x + z\n", 1))
+    with pytest.raises(radonspec.SpecErrors) as caught:
+        radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out", jobs=1)
+    assert "model 'pooled': unknown column 'z' in formula" in str(caught.value.errors[0])
+    assert caught.value.errors[0].location is not None
