@@ -44,6 +44,7 @@ from radonspec.analysis.records import (
     Pointwise,
     PriorPosterior,
 )
+from radonspec.analysis.version import ANALYSIS_VERSION
 from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
 from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
@@ -53,10 +54,6 @@ from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
 
-#: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-#: 2: the LOO-PIT Δ-ECDF; 3: correlations and group_effects; 4: Bayesian R², conditional
-#: effects, prior sensitivity
-ANALYSIS_VERSION = 4
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {

@@ -15,16 +15,25 @@ from pathlib import Path
 from typing import Any
 
 REPORT_MANIFEST = ".report-inputs.json"
+#: Bump when what a report shows of the same analysis changes: older reports are redone.
+REPORT_VERSION = 1
 
 
 def report_inputs(
     spec_hash: str, fits: Mapping[str, tuple[str, str, str | None]], extra: str
 ) -> str:
-    """Hash of everything a report is made from: the spec, each fit's (key, status, error)."""
+    """Hash of everything a report is made from: the spec, each fit's (key, status, error).
+
+    The versions of radonspec, of its analyses and of the report are part of it, so a
+    report made by older code is written again.
+    """
     from radonspec import __version__
+    from radonspec.analysis.version import ANALYSIS_VERSION
 
     parts = {
         "radonspec": __version__,
+        "analysis": ANALYSIS_VERSION,
+        "report": REPORT_VERSION,
         "spec": spec_hash,
         "fits": {name: list(fit) for name, fit in fits.items()},
         "comparison": extra,

@@ -1,0 +1,9 @@
+"""The analysis' version, apart from the code that makes it (cheap to import).
+
+Bump ``ANALYSIS_VERSION`` when what an analysis holds or how it is computed changes:
+analyses kept in the store then miss and are made again, and reports made from the old
+ones are no longer current. History: 2 the LOO-PIT Δ-ECDF; 3 correlations and group
+effects; 4 effects, Bayes R² and prior sensitivity.
+"""
+
+ANALYSIS_VERSION = 4
