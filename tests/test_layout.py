@@ -97,3 +97,12 @@ def test_module_level_imports_have_no_cycle() -> None:
 
     for node in sorted(graph):
         visit(node)
+
+
+def test_test_modules_have_unique_names() -> None:
+    """The test folders are not packages, so pytest refuses two test modules of one name."""
+    tests = Path(__file__).resolve().parent
+    names: dict[str, list[str]] = {}
+    for path in tests.rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
