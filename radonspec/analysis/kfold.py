@@ -3,9 +3,18 @@
 Each fold's refit is an ordinary fit: keyed by its training data, stored, and
 run in parallel by the executor, so a second run samples nothing. Held-out
 observations are scored by their log predictive density under the fold's
-posterior; for a held-out group, its group-specific effects are drawn from the
-fitted group distribution (Bambi's ``sample_new_groups``), which is what
-predicting a new group means.
+posterior; for a held-out group, its group-specific effects come from the fitted
+group distribution, which is what predicting a new group means. Every fold's model
+keeps every level of the columns used only as grouping factors
+(``compile_model(keep_levels=True)``): a group without rows in the fold has effects
+drawn from the group distribution during sampling, which leaves the other
+parameters' posterior as it is, and the parameters keep one shape across folds, so
+each worker compiles a model once and refits every fold with new data
+(``radonspec.fit.compile_cache``). Where the fold's model lacks a held-out group
+nonetheless (a grouping column that is also a predictor, or an expression such as
+``C(g)``), its effects are drawn as a new group's (Bambi's ``sample_new_groups``).
+The worker that samples a fold scores its held-out rows too; scoring here from the
+stored fit is the fallback.
 """
 
 from __future__ import annotations
@@ -13,7 +22,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,7 +31,9 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from radonspec.analysis.loo import Comparison, compare_fits
+from radonspec.data.load import fingerprint
 from radonspec.errors import CompileError, FitError
+from radonspec.fit.heldout import held_out_elpd, held_out_loglik
 from radonspec.fit.record import Fit
 from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
 from radonspec.fit.store import Store
@@ -90,7 +100,9 @@ def kfold_study(
         for index, test in enumerate(folds):
             train = frame.drop(index=test).reset_index(drop=True)
             label = fold_label(name, index)
-            planned.append(plan_fit(study, name, train, label=label, posterior_only=True))
+            item = plan_fit(study, name, train, label=label, posterior_only=True, refit=True)
+            # the worker that fits a fold scores its held-out rows too
+            planned.append(replace(item, held_out=frame.iloc[test]))
     if stored_only:
         _require_stored(study, planned, open_store(store))
     # lazy: hundreds of fold refits must not all sit in memory at once
@@ -211,6 +223,10 @@ def _score(
         if fit is None or fit.status != "ok" or item.data is None:
             reason = (fit.error if fit else None) or item.error or "not fitted"
             return _failed(name, len(folds), f"fold {index + 1} failed: {reason}")
+        scored = _scored_by_worker(fit, frame.iloc[test])
+        if scored is not None:
+            elpd_i[test] = scored
+            continue
         loaded = store.get(fit.key)  # one fold's draws in memory at a time
         if loaded is None or loaded.tree is None:
             return _failed(name, len(folds), f"fold {index + 1}: its stored fit is gone")
@@ -218,12 +234,10 @@ def _score(
             compiled = item.compile(study)
             model = compiled.model
             # held-out rows coded as the fit's were (level order, a binary response as 0/1)
-            loglik = held_out_loglik(model, loaded.tree, compiled.design(frame.iloc[test]))
+            elpd_i[test] = held_out_elpd(model, loaded.tree, compiled.design(frame.iloc[test]))
         except Exception as exc:  # a model that cannot predict held-out rows, e.g. new levels
             log.debug("scoring %s failed", label, exc_info=True)
             return _failed(name, len(folds), _why_not_scored(exc))
-        draws = loglik.reshape(-1, loglik.shape[-1])
-        elpd_i[test] = logsumexp(draws, axis=0) - np.log(draws.shape[0])
         # A fold's Bambi model and draws sit in reference cycles that the collector,
         # counting objects rather than bytes, frees too late: collected at once,
         # scoring stays near one fold's size (without it, about 70 MB more per fold).
@@ -239,20 +253,13 @@ def _score(
     return KFoldResult(name, elpd, se, float(p), elpd_i, len(folds))
 
 
-def held_out_loglik(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
-    """Log density of held-out rows under a fit: array (chain, draw, row)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if not model.built:
-            model.build()
-        tree = tree.copy()
-        tree = model._compute_likelihood_params(  # Bambi's public API refuses new groups here
-            tree, data=test, include_group_specific=True, sample_new_groups=True, random_seed=0
-        )
-        values = model.family.log_likelihood(
-            model=model, posterior=tree["posterior"].to_dataset(), data=test
-        )
-    return np.asarray(values.transpose("chain", "draw", ...).values)
+def _scored_by_worker(fit: Fit, test: pd.DataFrame) -> np.ndarray | None:
+    """The held-out densities the worker stored with ``fit``, if they are of these rows."""
+    record = (fit.meta or {}).get("held_out")
+    if not isinstance(record, dict) or record.get("rows") != fingerprint(test):
+        return None
+    values = np.asarray(record.get("elpd_i", []), dtype=float)
+    return values if values.shape == (len(test),) else None
 
 
 def _stacked(dataset: Any) -> np.ndarray:
@@ -274,4 +281,11 @@ def _why_not_scored(exc: BaseException) -> str:
     )
 
 
-__all__ = ["CompileError", "KFoldResult", "kfold_study", "make_folds"]
+__all__ = [
+    "CompileError",
+    "KFoldResult",
+    "held_out_elpd",
+    "held_out_loglik",
+    "kfold_study",
+    "make_folds",
+]

@@ -23,7 +23,10 @@ and designs that are not sparse get ``pt.dot`` unchanged. Bambi is pinned
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -56,15 +59,41 @@ def row_sparse_dot(data: Any, coefs: Any) -> Any:
         return pt.dot(data, coefs)
     columns, values, offset = layout
     n, k = columns.shape
+    index: Any = columns.ravel()
+    rows: Any = n
+    if _ROWS_FREE.get():
+        # the (n, k) layout stays an array of the graph (radonspec.compile.shared makes
+        # it an input) and the row count is read from it, not written in as a number
+        index = pt.as_tensor(columns).ravel()
+        rows = -1
     # a 1-D index keeps the gather (and its scatter-add gradient) on the fast path
-    gathered = coefs[columns.ravel()]
+    gathered = coefs[index]
     if coefs.ndim == 1:
-        product = (gathered.reshape((n, k)) * values).sum(axis=1)
+        product = (gathered.reshape((rows, k)) * values).sum(axis=1)
     else:
-        product = (gathered.reshape((n, k, -1)) * values[:, :, None]).sum(axis=1)
+        product = (gathered.reshape((rows, k, coefs.shape[1])) * values[:, :, None]).sum(axis=1)
     if np.any(offset != 0):
         product = product + pt.dot(offset, coefs)
     return product
+
+
+_ROWS_FREE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "radonspec_rows_free", default=False
+)
+
+
+@contextlib.contextmanager
+def rows_free() -> Iterator[None]:
+    """Within the block, products are built with the number of rows left to the data.
+
+    For models whose data become inputs (``radonspec.compile.shared``): a graph with the
+    row count written in as a constant would compile once per data length.
+    """
+    token = _ROWS_FREE.set(True)
+    try:
+        yield
+    finally:
+        _ROWS_FREE.reset(token)
 
 
 def sparse_layout(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

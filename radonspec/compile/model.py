@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from radonspec.compile import correlated
-from radonspec.data.levels import LevelsError, ModelLevels, design_frame, model_levels
+from radonspec.data.levels import (
+    LevelsError,
+    ModelLevels,
+    design_frame,
+    model_levels,
+    predictor_columns,
+)
 from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.study.checks import formula_infos
@@ -58,8 +65,14 @@ def used_columns(infos: list[FormulaInfo] | tuple[FormulaInfo, ...]) -> list[str
     return sorted({column for info in infos for column in info.columns})
 
 
-def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
+def compile_model(
+    study: Study, name: str, frame: pd.DataFrame, *, keep_levels: bool = False
+) -> Compiled:
     """Build the Bambi model of ``study.models[name]`` on ``frame``.
+
+    With ``keep_levels`` every category of a column used only as a grouping factor
+    stays a group of the model, with rows or not (``group_only_columns``): what a
+    cross-validation refit needs to keep the shape of the full data's model.
 
     Raises
     ------
@@ -77,7 +90,8 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except FormulaError as exc:
         raise CompileError(f"{prefix}: {exc.message}") from None
     try:
-        prepared = prepare(frame, study.data, used_columns(infos))
+        keep = group_only_columns(infos) if keep_levels else ()
+        prepared = prepare(frame, study.data, used_columns(infos), keep)
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
@@ -93,6 +107,23 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
         at = study.locate("models", name, "correlated")
         raise CompileError(f"{at}: model '{name}': {exc}" if at else f"{prefix}: {exc}") from None
     return Compiled(name, spec, model, prepared, infos, levels)
+
+
+def group_only_columns(infos: Sequence[FormulaInfo]) -> list[str]:
+    """Columns the formulas use as grouping factors and nowhere else, in a stable order.
+
+    A refit on part of the data keeps all their levels: a group without rows then takes
+    its effects from the group distribution, as a new group would, and the model keeps
+    the shape of the full data's (so one compiled model serves every fold). A column
+    that is also a predictor or the response keeps only its used levels: an empty dummy
+    column would have no data to scale its prior by. Every categorical reaches Bambi
+    ordered (``design_frame``), and an ordered column's categories are all its levels.
+    """
+    grouping = {column for info in infos for f in info.group_factors for column in f.split(":")}
+    mentioned = set(predictor_columns(infos))
+    for info in infos:
+        mentioned |= set(re.findall(r"\w+", info.response or ""))
+    return sorted(grouping - mentioned)
 
 
 @contextlib.contextmanager

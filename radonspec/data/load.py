@@ -81,8 +81,18 @@ def load_data(spec: DataSpec, base: Path, columns: Collection[str] | None = None
     return _categorize(frame, spec)
 
 
-def prepare(frame: pd.DataFrame, spec: DataSpec, columns: Collection[str]) -> Prepared:
-    """Select a model's columns, check their values, drop NaN rows if asked, fingerprint."""
+def prepare(
+    frame: pd.DataFrame,
+    spec: DataSpec,
+    columns: Collection[str],
+    keep_levels: Collection[str] = (),
+) -> Prepared:
+    """Select a model's columns, check their values, drop NaN rows if asked, fingerprint.
+
+    Levels of a categorical column that no row uses are dropped, except in the columns
+    named in ``keep_levels`` (a cross-validation refit keeps every group of the full
+    data, so its parameters have the same shape whichever rows it sees).
+    """
     used = [c for c in frame.columns if c in set(columns)]
     _require_columns(list(columns), list(frame.columns), spec)
     part = frame[used]
@@ -108,7 +118,7 @@ def prepare(frame: pd.DataFrame, spec: DataSpec, columns: Collection[str]) -> Pr
             raise DataError(f"{_name(spec)}: every row has a missing value in a used column")
     part = part.reset_index(drop=True)
     for column in part.columns:
-        if isinstance(part[column].dtype, pd.CategoricalDtype):
+        if isinstance(part[column].dtype, pd.CategoricalDtype) and column not in keep_levels:
             part[column] = part[column].cat.remove_unused_categories()
     return Prepared(part, dropped, fingerprint(part))
 

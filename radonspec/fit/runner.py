@@ -12,7 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
+from radonspec.compile.model import (
+    Compiled,
+    compile_model,
+    group_only_columns,
+    study_base,
+    used_columns,
+)
 from radonspec.data.levels import LevelsError, ModelLevels, model_levels
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
@@ -39,6 +45,9 @@ class Planned:
     ``label`` names the fit (the model's name, or e.g. ``hierarchical@fold3`` for a
     cross-validation refit); ``model`` is the study's model it fits; ``data`` the
     rows and columns it sees. The key needs no Bambi model: only misses are compiled.
+    ``refit`` marks a cross-validation refit: it keeps every level of the columns used
+    only as grouping factors and samples through a compiled model reused across data
+    sets; ``held_out`` are the rows its worker scores under it (a ``DataFrame``).
     """
 
     label: str
@@ -49,12 +58,14 @@ class Planned:
     error: str | None = None
     posterior_only: bool = False
     levels: ModelLevels | None = None  # the event, response order and reference levels
+    refit: bool = False
+    held_out: Any = None
 
     def compile(self, study: Study) -> Compiled:
         """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
         if self.data is None:
             raise CompileError(self.error or f"model '{self.model}' has no usable data")
-        return compile_model(study, self.model, self.data.frame)
+        return compile_model(study, self.model, self.data.frame, keep_levels=self.refit)
 
 
 def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
@@ -89,32 +100,48 @@ def plan_fit(
     label: str | None = None,
     *,
     posterior_only: bool = False,
+    refit: bool = False,
 ) -> Planned:
     """Key one fit of ``model`` on ``frame`` (the data fingerprint included).
 
     ``posterior_only`` fits store the posterior and sampler statistics only, no
     log-likelihood or predictive draws: what a cross-validation refit needs, about a
-    tenth of the disk and the time to read back.
+    tenth of the disk and the time to read back. A ``refit`` keeps every level of the
+    columns used only as grouping factors (their categories enter the fingerprint) and
+    is sampled with its data as inputs of a compiled model shared by every refit of the
+    same structure (``radonspec.compile.shared``); that compiled code may round
+    differently from Bambi's graph with the data as constants, so the key says so.
     """
     spec = study.models[model]
     label = label or model
     seed = model_seed(spec.sampler.seed, label)
     try:
         infos = formula_infos(spec, list(frame.columns))
-        data = prepare(frame, study.data, used_columns(infos))
+        keep = group_only_columns(infos) if refit else ()
+        data = prepare(frame, study.data, used_columns(infos), keep)
         levels = model_levels(study.data, spec, infos, data.frame)
     except (RadonspecError, FormulaError, LevelsError) as exc:
         message = getattr(exc, "message", str(exc))
         key = fit_key({"model": label, "failed_plan": message})
-        return Planned(label, model, key, seed, None, f"model '{model}': {message}")
+        return Planned(label, model, key, seed, None, f"model '{model}': {message}", refit=refit)
     key = draws_key(
         spec.model_dump(mode="json"),
         seed=seed,
         data=data.fingerprint,
         versions=versions(spec.sampler.backend),
         posterior_only=posterior_only,
+        compile_mode="data-inputs" if refit else None,
     )
-    return Planned(label, model, key, seed, data, posterior_only=posterior_only, levels=levels)
+    return Planned(
+        label,
+        model,
+        key,
+        seed,
+        data,
+        posterior_only=posterior_only,
+        levels=levels,
+        refit=refit,
+    )
 
 
 def fit_planned(
@@ -158,7 +185,8 @@ def fit_planned(
         else:
             todo.append(item)
     if todo:
-        with _executor(executor, jobs, scheduler, len(todo)) as runner:
+        refits = all(item.refit for item in todo)
+        with _executor(executor, jobs, scheduler, len(todo), refits) as runner:
             fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
             results.update(fresh)
     return {item.label: results[item.label] for item in planned if item.label in results}
@@ -203,18 +231,19 @@ def _sample_missing(
                     item.seed,
                     item.label,
                     posterior_only=item.posterior_only,
+                    refit=item.refit,
+                    held_out=item.held_out,
                 )
             )
             notify(item.label, "started", None)
         for fit in runner.run(jobs):
             item = by_label[fit.model]
             stored = store.put(fit, _meta(study, item, fit, describe))
-            if lazy and stored.ok:  # let this fit's draws go: the file holds them
+            if lazy == "closed":  # the caller reads the file when it needs the draws
+                stored = replace(stored, tree=None)
+            elif lazy and stored.ok:  # let this fit's draws go: the file holds them
                 reread = store.get(stored.key, lazy=True)
                 stored = stored if reread is None else replace(reread, cached=False)
-            if lazy == "closed" and stored.tree is not None:
-                stored.tree.close()
-                stored = replace(stored, tree=None)
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
     return results
@@ -244,10 +273,12 @@ def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> d
 
 
 @contextlib.contextmanager
-def _executor(kind: str, jobs: int | None, scheduler: str | None, work: int) -> Iterator[Executor]:
+def _executor(
+    kind: str, jobs: int | None, scheduler: str | None, work: int, refits: bool = False
+) -> Iterator[Executor]:
     if kind == "local" and jobs is None:
         jobs = min(work, _cores())
-    runner = make_executor(kind, jobs, scheduler, work)
+    runner = make_executor(kind, jobs, scheduler, work, refits=refits)
     try:
         yield runner
     except BaseException:  # interrupted or failed: fits still running are not wanted

@@ -95,6 +95,7 @@ def sample_model(
     cores: int | None = None,
     label: str | None = None,
     posterior_only: bool = False,
+    reuse_compile: bool = False,
 ) -> Fit:
     """Sample ``compiled`` and return a ``Fit``; failures come back as a failed ``Fit``.
 
@@ -102,18 +103,23 @@ def sample_model(
     ``sampler.predictive`` is false), ``observed_data`` and ``sample_stats``, each with
     every ``sampler.thin``-th draw of each chain. ``posterior_only`` keeps neither the
     log-likelihood nor predictive draws (a cross-validation refit scores held-out rows
-    from the posterior alone).
+    from the posterior alone). With ``reuse_compile`` (nutpie only) the model is sampled
+    with its data as inputs of a compiled model this process keeps for every data set of
+    the same structure (``radonspec.compile.shared``); the fit's ``meta["compile"]`` says
+    whether it compiled or reused, in which process.
     """
     started = time.perf_counter()
     seconds: dict[str, float] = {}
+    meta: dict[str, Any] = {}
     notify = progress or (lambda model, phase: None)
     name = label or compiled.name
     try:
         require_backend(sampler.backend)
+        reuse = reuse_compile and sampler.backend == "nutpie"
         model = compiled.model
         notify(name, "build")
         tick = time.perf_counter()
-        with _quiet():
+        with _quiet(), _rows_free(reuse):
             model.build()
         seconds["build"] = time.perf_counter() - tick
         estimate = estimate_model(
@@ -136,8 +142,14 @@ def sample_model(
             dims: contextlib.AbstractContextManager[dict[str, str]] = (
                 comma_free_dims(model.backend.model) if nutpie else contextlib.nullcontext({})
             )
-            with _quiet(), _noticing_interrupts() as interrupted, dims as renames:
+            with (
+                _quiet(),
+                _noticing_interrupts() as interrupted,
+                dims as renames,
+                _compiles(reuse) as record,
+            ):
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
+            meta.update(record())
             tree = restore_dims(tree, renames)
             if interrupted():  # nutpie returns the draws so far: never a fit to keep
                 raise KeyboardInterrupt
@@ -186,7 +198,44 @@ def sample_model(
         tree=tree,
         seconds=seconds,
         versions=versions(sampler.backend),
+        meta=meta,
     )
+
+
+def _rows_free(reuse: bool) -> contextlib.AbstractContextManager[None]:
+    from radonspec.compile import design
+
+    return design.rows_free() if reuse else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _compiles(reuse: bool) -> Iterator[Callable[[], dict[str, Any]]]:
+    """Within the block, compile through this process's cache when ``reuse``.
+
+    Yields a function giving the fit's ``meta`` entry: ``{"compile": {"reused", "process",
+    "structure", "seconds"}}``, empty when nothing went through the cache (a model the
+    shared-inputs path does not cover is compiled as it always was).
+    """
+    if not reuse:
+        yield dict
+        return
+    from radonspec.fit import compile_cache
+
+    def record() -> dict[str, Any]:
+        last = compile_cache.last_compile()
+        if last is None:
+            return {}
+        return {
+            "compile": {
+                "reused": last.reused,
+                "process": os.getpid(),
+                "structure": last.key[:16],
+                "seconds": round(last.seconds, 3),
+            }
+        }
+
+    with compile_cache.reusing_compiles():
+        yield record
 
 
 @contextlib.contextmanager

@@ -115,6 +115,7 @@ def draws_key(
     data: str,
     versions: Mapping[str, str],
     posterior_only: bool = False,
+    compile_mode: str | None = None,
 ) -> str:
     """The key of one fit: a hash of exactly what its draws depend on.
 
@@ -132,6 +133,10 @@ def draws_key(
         Versions of the packages the draws depend on.
     posterior_only
         A fit that stores its posterior alone (a cross-validation refit).
+    compile_mode
+        How the model was compiled when not as Bambi builds it: ``"data-inputs"`` for a
+        refit sampled with its data as inputs of a reused compile (whose code may round
+        differently). Absent from the key when None, so other keys stay what they were.
     """
     sampler = model.get("sampler") or {}
     fields = {field: model.get(field) for field in KEY_MODEL_FIELDS}
@@ -145,6 +150,8 @@ def draws_key(
         "versions": dict(versions),
         "stores": "posterior" if posterior_only else "all",
     }
+    if compile_mode is not None:
+        payload["compile"] = compile_mode
     return fit_key(payload)
 
 

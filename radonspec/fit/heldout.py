@@ -1,0 +1,44 @@
+"""Held-out rows scored under a fit: their log predictive density, draw by draw.
+
+A cross-validation refit is scored on the rows it did not see. The worker that sampled
+the refit scores them where the model and the draws already are
+(``radonspec.fit.executors``); the k-fold analysis scores from the stored fit when the
+worker could not (``radonspec.analysis.kfold``). Both go through these functions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+
+def held_out_loglik(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
+    """Log density of held-out rows under a fit: array (chain, draw, row).
+
+    ``test`` must be coded as the fit's data was (``Compiled.design``). A group the fit
+    never saw has its group-specific effects drawn from the fitted group distribution
+    (Bambi's ``sample_new_groups``), which is what predicting a new group means.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not model.built:
+            model.build()
+        tree = tree.copy()
+        tree = model._compute_likelihood_params(  # Bambi's public API refuses new groups here
+            tree, data=test, include_group_specific=True, sample_new_groups=True, random_seed=0
+        )
+        values = model.family.log_likelihood(
+            model=model, posterior=tree["posterior"].to_dataset(), data=test
+        )
+    return np.asarray(values.transpose("chain", "draw", ...).values)
+
+
+def held_out_elpd(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
+    """Each held-out row's log predictive density under a fit (averaged over the draws)."""
+    loglik = held_out_loglik(model, tree, test)
+    draws = loglik.reshape(-1, loglik.shape[-1])
+    return np.asarray(logsumexp(draws, axis=0) - np.log(draws.shape[0]))
