@@ -84,6 +84,7 @@ class AnalysisSettings:
     frequentist: bool = False
     thresholds: tuple[tuple[str, float], ...] = tuple(DIAGNOSE_DEFAULTS.items())
     max_treedepth: int | None = 10
+    centered: bool | None = None  # group-specific effects centered (noncentered: false)
 
     @classmethod
     def of(cls, study: Study, name: str, thresholds: Mapping[str, float] | None = None) -> Any:
@@ -98,6 +99,7 @@ class AnalysisSettings:
             frequentist=bool(report.frequentist),
             thresholds=tuple(sorted(limits.items())),
             max_treedepth=spec.sampler.max_treedepth if spec is not None else 10,
+            centered=not spec.noncentered if spec is not None else None,
         )
 
     @property
@@ -157,6 +159,7 @@ def analyse_model(
         **settings.limits,
         max_treedepth=settings.max_treedepth,
         key=fit.key,
+        centered=settings.centered,
     )
     table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
     found["table"] = table
