@@ -116,7 +116,7 @@ def test_kill_9_while_writing_a_fit_serves_no_damaged_fit(
     if replacing:
         store.put(fit(KEY, seed=1), {"study": "s"})
     done = subprocess.run(
-        [sys.executable, "-c", _WRITER, stage, str(store.root), str(ROOT / "tests" / "run"), "2"],
+        [sys.executable, "-c", _WRITER, stage, str(store.root), str(Path(__file__).parent), "2"],
         capture_output=True,
         text=True,
         timeout=120,
