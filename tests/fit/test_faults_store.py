@@ -555,7 +555,13 @@ def run_until(
         seen += line
     time.sleep(settle)
     parent = psutil.Process(process.pid)
-    workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in p.cmdline()]
+    workers = []
+    for child in parent.children(recursive=True):
+        try:
+            if "resource_tracker" not in child.cmdline():
+                workers.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue  # e.g. a compiler the worker ran, just finished: not a worker
     return process, seen, workers
 
 
