@@ -85,6 +85,7 @@ class AnalysisSettings:
     max_treedepth: int | None = 10
     effects: tuple[tuple[str, str | None], ...] = ()
     prior_sensitivity: bool = False
+    centered: bool | None = None  # group-specific effects centered (noncentered: false)
 
     @classmethod
     def of(cls, study: Study, name: str, thresholds: Mapping[str, float] | None = None) -> Any:
@@ -101,6 +102,7 @@ class AnalysisSettings:
             max_treedepth=spec.sampler.max_treedepth if spec is not None else 10,
             effects=tuple((e.predictor, e.by) for e in report.effects),
             prior_sensitivity=bool(report.prior_sensitivity),
+            centered=not spec.noncentered if spec is not None else None,
         )
 
     @property
@@ -160,6 +162,7 @@ def analyse_model(
         **settings.limits,
         max_treedepth=settings.max_treedepth,
         key=fit.key,
+        centered=settings.centered,
     )
     table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
     found["table"] = table

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from radonspec.compile import correlated
+from radonspec.compile.usable import check_before_build, check_built
 from radonspec.data.levels import LevelsError, ModelLevels, design_frame, model_levels
 from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
@@ -85,7 +86,10 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
         levels = model_levels(study.data, spec, infos, prepared.frame)
     except LevelsError as exc:
         raise CompileError(f"{prefix}: {exc.message}") from None
-    model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
+    frame = design_frame(prepared.frame, levels)
+    check_before_build(spec, infos, frame, prefix)
+    model = _build_bambi(spec, infos, frame, prefix)
+    check_built(model, prefix)
     _check_auto_priors(model, prefix)
     try:
         correlated.plan_model(model, spec, infos[0])

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
+from radonspec.fit import pool
 from radonspec.fit.record import Fit
 from radonspec.study.schema import Study
 
@@ -143,6 +145,11 @@ class LocalExecutor:
 TASKS_PER_WORKER = 20
 
 
+def _broke(future: Future[Fit]) -> bool:
+    """Whether ``future`` failed because its pool broke (a worker died), not by itself."""
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
+
+
 def _outcome(future: Future[Fit], job: FitJob) -> Fit:
     try:
         return future.result()
@@ -193,28 +200,69 @@ class PoolExecutor:
         *,
         in_parent: bool = False,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("spawn")
         self._in_parent = in_parent and jobs > 1
-        self._pool = ProcessPoolExecutor(
-            max_workers=jobs - 1 if self._in_parent else jobs,
-            mp_context=context,
-            initializer=_worker_start,
-            initargs=(os.getpid(), initializer),
+        self._workers = jobs - 1 if self._in_parent else jobs
+        self._initializer = initializer
+        self._started = self._context.SimpleQueue()  # (pid, key) as each worker starts a fit
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=self._context,
+            initializer=pool.start_worker,
+            initargs=(self._started, os.getpid(), self._initializer, _worker_start),
             max_tasks_per_child=TASKS_PER_WORKER,
         )
 
     def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
-        """Submit every job, yield fits as they complete."""
-        futures: dict[Future[Fit], FitJob] = {self._pool.submit(run_job, j): j for j in jobs}
-        if self._in_parent:
-            # the last submitted start last: take them back, while no worker has begun them
-            for future in reversed(list(futures)):
-                if future in futures and future.cancel():
-                    yield run_job(futures.pop(future))
-                    for done in [f for f in futures if f.done()]:
-                        yield _outcome(done, futures.pop(done))
-        for future in as_completed(list(futures)):
-            yield _outcome(future, futures[future])
+        """Submit every job, yield fits as they complete.
+
+        A worker that dies fails only the job it was running: the others, running or
+        waiting, are fitted again in a fresh pool (see ``radonspec.fit.pool``).
+        """
+        todo, first, breaks = list(jobs), True, dict[str, int]()
+        last: dict[int, str] = {}
+        while todo:
+            futures = {self._pool.submit(pool.run_noting, run_job, j): j for j in todo}
+            todo, broken = [], []
+            if self._in_parent and first:
+                # the last submitted start last: take them back, while no worker has begun them
+                for future in reversed(list(futures)):
+                    if future in futures and future.cancel():
+                        yield run_job(futures.pop(future))
+                        for done in [f for f in futures if f.done()]:
+                            job = futures.pop(done)
+                            if _broke(done):
+                                broken.append(job)
+                            else:
+                                yield _outcome(done, job)
+            first = False
+            for future in as_completed(list(futures)):
+                if _broke(future):
+                    broken.append(futures[future])
+                else:
+                    yield _outcome(future, futures[future])
+            if not broken:
+                break
+            blamed = pool.died_on_their_own(dict(self._pool._processes), self._started, last)
+            for job in broken:
+                if job.key in blamed:
+                    how = pool.describe_exit(blamed[job.key])
+                    yield failed_fit(
+                        job,
+                        f"the worker process fitting it died ({how}); the run's other models"
+                        " were fitted on",
+                    )
+                    continue
+                breaks[job.key] = breaks.get(job.key, 0) + 1
+                if breaks[job.key] > pool.MAX_UNBLAMED_BREAKS:
+                    yield failed_fit(job, "the worker processes fitting it kept dying")
+                else:
+                    todo.append(job)
+            self._pool.shutdown(wait=True)
+            self._pool = self._new_pool()
 
     def close(self, *, abandon: bool = False) -> None:
         """Shut the pool down, cancelling what has not started (and stopping what has)."""
@@ -223,6 +271,7 @@ class PoolExecutor:
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._started.close()
 
 
 class DaskExecutor:
