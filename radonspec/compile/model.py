@@ -79,6 +79,7 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     except LevelsError as exc:
         raise CompileError(f"{prefix}: {exc.message}") from None
     model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
+    _order_thresholds(model)
     _check_auto_priors(model, prefix)
     return Compiled(name, spec, model, prepared, infos, levels)
 
@@ -127,6 +128,33 @@ def _build_bambi(
             raise CompileError(
                 f"{prefix}: Bambi cannot build the model: {_first_line(exc)}"
             ) from exc
+
+
+def _order_thresholds(model: Any) -> None:
+    """Keep a cumulative model's thresholds ordered under a prior the spec gives.
+
+    Bambi orders the thresholds of its own default prior (an ``ordered`` transform,
+    means spread over -2..2) but passes a given prior such as ``Normal(0, 10)`` on
+    as it is: unordered thresholds, zero at the initial point, where the cumulative
+    likelihood has no finite density. The given prior keeps its distribution; the
+    transform and a spread initial value are added, as Bambi does for its own.
+    """
+    import pymc as pm
+    from bambi.families.univariate import Cumulative
+
+    if not isinstance(model.family, Cumulative):
+        return
+    component = model.parameters.get("threshold")
+    prior = getattr(component, "prior", None)
+    if prior is None or getattr(prior, "auto_scale", True) or not hasattr(prior, "args"):
+        return
+    if "transform" in prior.args:
+        return
+    count = len(model.response_term.levels) - 1
+    prior.update(
+        transform=pm.distributions.transforms.ordered,
+        initval=np.round(np.linspace(-2, 2, num=count), 2),
+    )
 
 
 def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:
