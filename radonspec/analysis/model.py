@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from radonspec.analysis.comparable import ModelledResponse, modelled_response
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
 from radonspec.analysis.groups import (
     SAMPLE_DIMS,
@@ -49,7 +50,7 @@ from radonspec.study.schema import Study
 log = logging.getLogger(__name__)
 
 #: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 3  # 3: what each model models (comparison groups)
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {
@@ -180,6 +181,7 @@ def analyse_model(
             found["loo"] = attempt(notes, "PSIS-LOO", pointwise_loo, tree)
         # ArviZ's advice reaches the reader; numpy's floating-point chatter does not
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    found["modelled"] = attempt(notes, "What the model models", _modelled, study, name, tree, data)
     ppc_notes: list[str] = []
     found["ppc"] = _predictive(name, tree, family, data, ppc_notes)
     found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
@@ -199,6 +201,36 @@ def analyse_model(
         ppc_notes=tuple(ppc_notes),
         group_notes=tuple(group_notes),
         **{k: v for k, v in found.items() if v is not None},
+    )
+
+
+def model_rows(study: Study, name: str, data: pd.DataFrame) -> np.ndarray:
+    """Positions in the study's data of the rows model ``name`` uses (``data.dropna``)."""
+    from radonspec.compile.model import used_columns
+    from radonspec.study.checks import formula_infos
+
+    spec = study.models[name]
+    columns = [c for c in used_columns(formula_infos(spec, list(data.columns))) if c in data]
+    if not study.data.dropna or not columns:
+        return np.arange(len(data))
+    return np.flatnonzero(data[columns].notna().all(axis=1).to_numpy())
+
+
+def _modelled(
+    study: Study, name: str, tree: xr.DataTree, data: pd.DataFrame
+) -> ModelledResponse | None:
+    response = _response(tree)
+    if response is None:
+        return None
+    observed = np.asarray(tree["observed_data"][response].values)
+    rows = model_rows(study, name, data)
+    if observed.shape[0] != len(rows):
+        raise ValueError(
+            f"the fit has {observed.shape[0]} observations but the data give {len(rows)} rows"
+        )
+    spec = study.models[name]
+    return modelled_response(
+        spec.formulas[0], observed, data, rows, discrete=spec.family in DISCRETE_FAMILIES
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from radonspec.analysis.comparable import ComparisonGroup, ModelledResponse
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
 from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
 from radonspec.analysis.loo import Comparison
@@ -103,6 +104,8 @@ class ModelAnalysis:
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
     priors: tuple[dict[str, str], ...] = ()
     loo: Pointwise | None = None
+    #: what the model's elpd is a density of (response, values, rows): who it ranks with
+    modelled: ModelledResponse | None = None
     ppc: PredictiveCheck | None = None
     prior_posterior: tuple[PriorPosterior, ...] = ()
     prior_note: str | None = None
@@ -151,8 +154,18 @@ RECORDS: dict[str, type] = {
         Diagnostics,
         RandomEffectRow,
         GroupEstimates,
+        ModelledResponse,
     )
 }
+
+
+@dataclass(frozen=True)
+class RankedGroup:
+    """Models that can be ranked against each other, and their comparison."""
+
+    group: ComparisonGroup
+    comparison: Comparison | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +244,10 @@ class Results:
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DIAGNOSE_DEFAULTS))
     comparison: Comparison | None = None
     comparison_notes: tuple[str, ...] = ()
+    #: every set of models ranked together (the first is ``comparison``'s); with more than
+    #: one, ``unranked`` says why they are not ranked against each other
+    comparison_groups: tuple[RankedGroup, ...] = ()
+    unranked: tuple[str, ...] = ()
     also_loo: Comparison | None = None  # PSIS-LOO beside a k-fold comparison
     reference: str | None = None
     differences: dict[str, tuple[str, ...]] = field(default_factory=dict)

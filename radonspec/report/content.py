@@ -128,6 +128,19 @@ class PriorPredictiveView:
         return [{str(k): v for k, v in row.items()} for row in self.table.to_dict("records")]
 
 
+@dataclass(frozen=True)
+class GroupView:
+    """One set of models ranked together (``Results.comparison_groups``)."""
+
+    models: tuple[str, ...]
+    response: str
+    rows: int
+    comparison: Comparison | None
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+    main: bool = False
+
+
 @dataclass
 class Content:
     """The whole report, before formatting."""
@@ -144,6 +157,9 @@ class Content:
     comparison: Comparison | None = None
     verdict: str = ""
     comparison_notes: list[str] = field(default_factory=list)
+    #: every set of models ranked together, when there are several, and why they are apart
+    comparison_groups: list[GroupView] = field(default_factory=list)
+    unranked: list[str] = field(default_factory=list)
     # PSIS-LOO of the same models when the main comparison is k-fold, and how the two agree
     also_loo: Comparison | None = None
     also_loo_note: str = ""
