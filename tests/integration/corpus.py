@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 SPEC = json.loads((CORPUS / "corpus.json").read_text())
 REFERENCES = json.loads((CORPUS / "references.json").read_text())
@@ -69,7 +71,7 @@ def study_text(
         lines.append("  dropna: true")
     lines += ["defaults:", f"  sampler: {sampler}", "models:"]
     for model in chosen:
-        lines += _model_lines(model["id"], model["bambi"])
+        lines += _model_lines(model["id"], model["bambi"], entry.get("levels") or {})
         alternative = model["bambi"].get("alternative")
         if alternatives and alternative:
             lines += _model_lines(f"{model['id']}_alt", alternative)
@@ -77,7 +79,8 @@ def study_text(
     return text + extra
 
 
-def _model_lines(name: str, bambi: dict[str, Any]) -> list[str]:
+def _model_lines(name: str, bambi: dict[str, Any], levels: dict[str, list[str]] | None = None
+                 ) -> list[str]:  # fmt: skip
     family = bambi["family"]
     formula = bambi["formula"]
     lines = [f"  {name}:", f"    formula: {json.dumps(formula)}", f"    family: {family}"]
@@ -89,7 +92,11 @@ def _model_lines(name: str, bambi: dict[str, Any]) -> list[str]:
     if family not in ("gaussian", "lognormal"):
         priors["common"] = WIDE
         if family in ("cumulative", "sratio"):
-            priors["threshold"] = WIDE
+            # ordered thresholds start in order: one increasing location per threshold
+            response = formula.split("~")[0].strip()
+            count = len((levels or {})[response]) - 1
+            spread = ", ".join(f"{v:g}" for v in np.round(np.linspace(-2, 2, count), 2))
+            priors["threshold"] = f"Normal([{spread}], 10)"
         else:
             priors["Intercept"] = WIDE
     if priors:
