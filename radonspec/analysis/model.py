@@ -26,11 +26,10 @@ import xarray as xr
 
 from radonspec.analysis.comparable import ModelledResponse, modelled_response
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
+from radonspec.analysis.grouplevel import group_estimates, group_labels, group_lines
 from radonspec.analysis.groups import (
     SAMPLE_DIMS,
     GroupEstimates,
-    group_estimates,
-    parameter_names,
     random_effects,
     summarise_draws,
 )
@@ -186,10 +185,10 @@ def analyse_model(
     found["ppc"] = _predictive(name, tree, family, data, ppc_notes)
     found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
     group_notes: list[str] = []
-    if settings.group is not None:
-        found["groups"], found["lines"] = _group_views(
-            name, tree, model, data, settings, group_notes
-        )
+    rows = model_rows(study, name, data)
+    found["groups"], found["lines"], found["factor_estimates"] = _group_views(
+        name, tree, model, data, rows, settings, group_notes
+    )
     return ModelAnalysis(
         model=name,
         key=settings.key(fit.key),
@@ -417,64 +416,76 @@ def _group_views(
     tree: xr.DataTree,
     model: Any,
     data: pd.DataFrame,
+    rows: np.ndarray,
     settings: AnalysisSettings,
     notes: list[str],
-) -> tuple[GroupEstimates | None, tuple[FittedLine, ...]]:
+) -> tuple[GroupEstimates | None, tuple[FittedLine, ...], dict[str, GroupEstimates]]:
+    """The report group's estimates and fitted lines, and every grouping factor's estimates."""
     group, predictor = settings.group, settings.predictor
-    assert group is not None
-    if group not in data.columns:
-        return None, ()
-    if predictor is not None and predictor not in data.columns:
-        predictor = None
     if model is None:
-        notes.append(f"'{name}' has no group estimates: its model could not be built")
-        return None, ()
-    frame = model_frame(model, data, [group, predictor])
-    estimates = attempt(
-        notes,
-        f"The group estimates of '{name}'",
-        group_estimates,
-        model,
-        tree,
-        frame,
-        group,
-        predictor,
-        name=name,
-    )
-    lines: tuple[FittedLine, ...] = ()
-    if predictor is not None:
-        levels = highlight_levels(data, group, settings.highlight, [])
-        response = _response(tree)
-        if levels and response is not None and response in data.columns:
-            xs = np.linspace(
-                float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS
-            )
-            found = attempt(
-                notes,
-                f"The fitted lines of '{name}'",
-                fitted_lines,
-                model,
-                tree,
-                frame,
-                group,
-                predictor,
-                levels,
-                xs,
-            )
-            lines = tuple(found or ())
-    return estimates, lines
-
-
-def model_frame(model: Any, data: pd.DataFrame, needed: list[str | None]) -> pd.DataFrame:
-    """The data the model saw when it holds the needed columns, else the study's data.
-
-    A model that does not use the grouping column (complete pooling) was built
-    on a frame without it; its predictions ignore the column either way.
-    """
+        if group is not None:
+            notes.append(f"'{name}' has no group estimates: its model could not be built")
+        return None, (), {}
     frame = getattr(model, "data", None)
-    if isinstance(frame, pd.DataFrame) and all(c is None or c in frame for c in needed):
-        return frame
-    return data
+    if not isinstance(frame, pd.DataFrame) or len(frame) != len(rows):
+        notes.append(f"'{name}' has no group estimates: its data are not the fit's")
+        return None, (), {}
+    if predictor is not None and (
+        predictor not in frame.columns or not pd.api.types.is_numeric_dtype(frame[predictor])
+    ):
+        if predictor in data.columns and predictor not in frame.columns:
+            notes.append(
+                f"'{name}' does not use report.predictor '{predictor}': its group estimates"
+                " are intercepts only and its fitted lines are flat"
+            )
+        predictor_here = None
+    else:
+        predictor_here = predictor
+    factors: dict[str, GroupEstimates] = {}
+    for factor in _factors(tree):
+        if not all(c in frame.columns for c in factor.split(":")):
+            continue
+        found = attempt(
+            notes, f"The estimates of '{name}' by {factor}", group_estimates, model, tree, frame,
+            factor, predictor_here, name=name,
+        )  # fmt: skip
+        if found is not None:
+            factors[factor] = found
+    if group is None or group not in data.columns:
+        return None, (), factors
+    labels = group_labels(data.iloc[rows], group)
+    estimates = factors.get(group)
+    if estimates is None:
+        estimates = attempt(
+            notes, f"The group estimates of '{name}'", group_estimates, model, tree, frame,
+            group, predictor_here, name=name, labels=labels,
+        )  # fmt: skip
+    lines: tuple[FittedLine, ...] = ()
+    if predictor is not None and predictor in data.columns:
+        levels = [str(v) for v in highlight_levels(data, group, settings.highlight, [])]
+        xs = np.linspace(float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS)
+        if predictor_here is None:
+            frame = frame.assign(**{"__x__": 0.0})
+        found_lines = attempt(
+            notes, f"The fitted lines of '{name}'", group_lines, model, tree, frame, labels,
+            predictor_here or "__x__", levels, xs,
+        )  # fmt: skip
+        lines = tuple(
+            FittedLine(
+                level, xs, v["mean"], v["lb"], v["ub"], v["link_mean"], v["link_lb"], v["link_ub"]
+            )  # fmt: skip
+            for level, v in (found_lines or {}).items()
+        )
+    return estimates, lines, factors
+
+
+def _factors(tree: xr.DataTree) -> list[str]:
+    """The grouping factors of a fit (``county``, ``batch:cask``), in order of appearance."""
+    found = []
+    for var in map(str, tree["posterior"].data_vars):
+        if "|" in var and not var.endswith("_sigma") and not var.startswith("cor|"):
+            found.append(var.split("|", 1)[1])
+    return list(dict.fromkeys(found))
 
 
 def highlight_levels(
@@ -500,78 +511,6 @@ def highlight_levels(
                 f"{did_you_mean(str(wanted), by_text)}"
             )
     return levels
-
-
-def fitted_lines(
-    model: Any,
-    tree: xr.DataTree,
-    frame: pd.DataFrame,
-    group: str,
-    predictor: str,
-    levels: list[Any],
-    xs: np.ndarray,
-) -> list[FittedLine]:
-    """Each level's fitted mean (response scale) and 89% band along ``xs``.
-
-    Other numeric columns sit at the group's mean, other categorical ones at their
-    first level. Levels the model never saw are left out.
-    """
-    known = {str(v) for v in frame[group].unique()} if group in frame else None
-    levels = [lv for lv in levels if known is None or str(lv) in known]
-    if not levels:
-        return []
-    grid = _grid(frame, group, predictor, levels, xs)
-    posterior = tree["posterior"].to_dataset()
-    # a tree of the parameters only: Bambi's predict then writes into a small copy
-    slim = xr.DataTree.from_dict({"posterior": posterior[parameter_names(tree)]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        model.predict(slim, kind="response_params", data=grid, inplace=True)
-    parent = model.family.likelihood.parent
-    stats = summarise_draws(slim["posterior"].to_dataset()[parent])
-    found = []
-    for i, level in enumerate(levels):
-        part = slice(i * xs.size, (i + 1) * xs.size)
-        found.append(
-            FittedLine(
-                str(level),
-                xs,
-                np.asarray(stats["mean"][part]),
-                np.asarray(stats["lb"][part]),
-                np.asarray(stats["ub"][part]),
-            )
-        )
-    return found
-
-
-def _grid(
-    frame: pd.DataFrame, group: str, predictor: str, levels: list[Any], xs: np.ndarray
-) -> pd.DataFrame:
-    grid = pd.DataFrame(index=range(len(levels) * xs.size))
-    keys = np.repeat(np.asarray([str(v) for v in levels], dtype=object), xs.size)
-    for column in frame.columns:
-        series = frame[column]
-        if column in (group, predictor):
-            continue
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            if group in frame:
-                means = series.groupby(frame[group].astype(str)).mean()
-                grid[column] = means.reindex(keys).to_numpy()
-            else:
-                grid[column] = series.mean()
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            grid[column] = pd.Categorical(
-                [series.cat.categories[0]] * len(grid), series.cat.categories
-            )
-        else:
-            grid[column] = sorted(series.dropna().unique())[0]
-    values = np.repeat(np.asarray(levels, dtype=object), xs.size)
-    if group in frame and isinstance(frame[group].dtype, pd.CategoricalDtype):
-        grid[group] = pd.Categorical(values, categories=frame[group].cat.categories)
-    else:
-        grid[group] = values
-    grid[predictor] = np.tile(xs, len(levels))
-    return grid
 
 
 __all__ = [

@@ -70,13 +70,20 @@ class PriorPosterior:
 
 @dataclass(frozen=True)
 class FittedLine:
-    """One group's fitted mean (response scale) and 89% band along the predictor."""
+    """One group's fitted line and 89% band along the predictor, averaged over its own rows.
+
+    ``mean``, ``lb`` and ``ub`` are on the response scale (the mean of the response
+    distribution), ``link_*`` the same on the link scale (the linear predictor).
+    """
 
     level: str
     x: np.ndarray
     mean: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
+    link_mean: np.ndarray | None = None
+    link_lb: np.ndarray | None = None
+    link_ub: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,8 @@ class ModelAnalysis:
     prior_note: str | None = None
     groups: GroupEstimates | None = None
     lines: tuple[FittedLine, ...] = ()
+    #: every grouping factor's estimates (``county``, ``batch:cask``), by factor
+    factor_estimates: dict[str, GroupEstimates] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     ppc_notes: tuple[str, ...] = ()
     group_notes: tuple[str, ...] = ()

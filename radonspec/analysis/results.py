@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from radonspec.analysis.cache import CacheFormatError, decode, encode
-from radonspec.analysis.comparable import ComparisonGroup, comparison_groups, on_scale
+from radonspec.analysis.comparable import (
+    TRANSFORMS,
+    ComparisonGroup,
+    comparison_groups,
+    on_scale,
+)
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS
 from radonspec.analysis.loo import Comparison, compare_fits
 from radonspec.analysis.model import AnalysisSettings, analyse_model, highlight_levels
@@ -367,23 +372,44 @@ def _panels(results: Results, data: pd.DataFrame) -> Results:
     group, predictor = report.group, report.predictor
     if group is None or predictor is None or group not in data or predictor not in data:
         return results
-    response = next((a.response for a in results.analyses.values() if a.response), None)
+    first = next((a for a in results.analyses.values() if a.response), None)
+    response = first.response if first is not None else None
     notes: list[str] = []
     levels = highlight_levels(data, group, tuple(map(str, report.highlight)), notes)
-    if response is None or response not in data.columns:
+    values = _response_values(first, data)
+    if response is None or values is None:
         return replace(results, panel_notes=tuple(notes))
     panels = []
     for level in levels:
-        rows = data[data[group].astype(str) == str(level)]
+        rows = (data[group].astype(str) == str(level)).to_numpy()
         panels.append(
             GroupPanel(
                 str(level),
-                f"{group} = {level} (n = {len(rows)})",
-                rows[predictor].to_numpy(dtype=float),
-                rows[response].to_numpy(dtype=float),
+                f"{group} = {level} (n = {int(rows.sum())})",
+                data.loc[rows, predictor].to_numpy(dtype=float),
+                values[rows],
             )
         )
     return replace(results, panels=tuple(panels), panel_notes=tuple(notes))
+
+
+def _response_values(analysis: ModelAnalysis | None, data: pd.DataFrame) -> np.ndarray | None:
+    """The modelled response on every row of the data: a column, or a transform of one."""
+    if analysis is None or analysis.response is None:
+        return None
+    if analysis.response in data.columns:
+        column = data[analysis.response]
+        if not pd.api.types.is_numeric_dtype(column):
+            return None
+        return column.to_numpy(dtype=float)
+    modelled = analysis.modelled
+    if modelled is None or modelled.column not in data.columns:
+        return None
+    if modelled.transform not in TRANSFORMS:
+        return None
+    forward = TRANSFORMS[str(modelled.transform)][0]
+    with np.errstate(all="ignore"):
+        return np.asarray(forward(data[str(modelled.column)].to_numpy(dtype=float)))
 
 
 def _prior_predictive(

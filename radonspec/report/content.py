@@ -92,6 +92,8 @@ class ModelView:
     random_effects: list[RandomEffectRow] = field(default_factory=list)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
+    #: each grouping factor's per-level estimates (link scale), as records for summary.json
+    group_estimates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     spec_yaml: str = ""
     priors: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
