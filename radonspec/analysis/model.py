@@ -154,8 +154,8 @@ def analyse_model(
     )
     table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
     found["table"] = table
-    reml = _reml(study, name, data) if settings.frequentist else {}
-    found["reml"] = reml
+    if settings.frequentist:
+        found["reml"], found["reference_method"] = _frequentist(study, name, model, data, notes)
     if table is not None:
         sections, omitted = parameter_kinds(tree, table, model, data, settings.group)
         found["sections"], found["omitted"] = sections, omitted
@@ -313,17 +313,34 @@ def residual(tree: xr.DataTree, family: str) -> tuple[float, float, float] | Non
     return float(stats["mean"]), float(stats["lb"]), float(stats["ub"])
 
 
-def _reml(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """The statsmodels REML estimates and SEs by Bambi label, where the model allows one."""
-    from radonspec.analysis.frequentist import mixedlm_table
+def _frequentist(
+    study: Study, name: str, model: Any, data: pd.DataFrame, notes: list[str]
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """The estimates and SEs of statsmodels by Bambi label, and the method (REML or ML).
+
+    Where statsmodels has no fit of the model, one sentence in ``notes`` says why.
+    """
+    from radonspec.analysis.reference import NoReference, frequentist_reference
 
     spec = study.models[name]
-    if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:
-        return {}
-    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data)
-    if table is None:
-        return {}
-    return {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}
+    if model is None:
+        notes.append(f"'{name}' has no frequentist reference: its model could not be built.")
+        return {}, ""
+    frame = getattr(model, "data", None)
+    frame = frame if isinstance(frame, pd.DataFrame) else data
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = frequentist_reference(model, spec.family, list(spec.formulas), frame)
+    except NoReference as exc:
+        notes.append(f"'{name}' has no frequentist reference: {exc}.")
+        return {}, ""
+    except Exception as exc:  # noqa: BLE001 - statsmodels' own failures become the note
+        reason = " ".join(str(exc).split())[:160]
+        notes.append(f"'{name}' has no frequentist reference: statsmodels failed ({reason}).")
+        return {}, ""
+    found = {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}
+    return found, str(table.attrs.get("method", "ML"))
 
 
 def _population_names(model: Any) -> set[str] | None:

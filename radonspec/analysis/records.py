@@ -108,7 +108,9 @@ class ModelAnalysis:
     omitted: tuple[str, ...] = ()
     random_effects: tuple[RandomEffectRow, ...] = ()
     residual: tuple[float, float, float] | None = None
+    #: statsmodels' estimate and SE by label (report.frequentist) and how: "REML" or "ML"
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reference_method: str = ""
     priors: tuple[dict[str, str], ...] = ()
     loo: Pointwise | None = None
     #: what the model's elpd is a density of (response, values, rows): who it ranks with

@@ -109,6 +109,7 @@ def _model_view(
         sigma = analysis.reml.get("sigma")
         view.residual = Residual(*analysis.residual, sigma[0] if sigma is not None else None)
     view.reml_sd = {k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma")}
+    view.reference_method = analysis.reference_method or "REML"
     view.group_estimates = {
         factor: [
             {str(k): v for k, v in row.items()} for row in found.table.to_dict(orient="records")

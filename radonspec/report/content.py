@@ -92,6 +92,7 @@ class ModelView:
     random_effects: list[RandomEffectRow] = field(default_factory=list)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
+    reference_method: str = "REML"  # how the frequentist reference was fitted: REML or ML
     #: each grouping factor's per-level estimates (link scale), as records for summary.json
     group_estimates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     spec_yaml: str = ""
