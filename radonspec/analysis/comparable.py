@@ -281,10 +281,15 @@ def _why(found: ModelledResponse, reference: ModelledResponse, theirs: str) -> s
     )
     if found.rows_key != reference.rows_key:
         if same_response:
+            counts = (
+                f"{found.rows} rows each, but not the same ones"
+                if found.rows == reference.rows
+                else f"{found.rows} against {reference.rows}"
+            )
             return (
-                f"it is fitted on other rows ({found.rows} against {reference.rows}: data.dropna"
-                " drops the rows missing in each model's own columns); give the models the same"
-                " columns or drop those rows from the data"
+                f"it is fitted on other rows ({counts}: data.dropna drops the rows missing in"
+                " each model's own columns); give the models the same columns or drop those"
+                " rows from the data"
             )
         return (
             f"it models {found.expression} on {found.rows} rows, they model"

@@ -44,6 +44,7 @@ from radonspec.analysis.records import (
 )
 from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
+from radonspec.study.family import ORDINAL_FAMILIES
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,15 @@ def analyse_model(
         key=fit.key,
     )
     table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
+    ordinal = (
+        _threshold_names(_response_levels(tree, data, fit)) if family in ORDINAL_FAMILIES else {}
+    )
+    if table is not None and ordinal:
+        table = table.rename(index=lambda label: ordinal.get(str(label), label))
     found["table"] = table
     if settings.frequentist:
-        found["reml"], found["reference_method"] = _frequentist(study, name, model, data, notes)
+        reference, found["reference_method"] = _frequentist(study, name, model, data, notes)
+        found["reml"] = {ordinal.get(label, label): value for label, value in reference.items()}
     if table is not None:
         sections, omitted = parameter_kinds(tree, table, model, data, settings.group)
         found["sections"], found["omitted"] = sections, omitted
@@ -201,6 +208,27 @@ def analyse_model(
         group_notes=tuple(group_notes),
         **{k: v for k, v in found.items() if v is not None},
     )
+
+
+def _threshold_names(levels: list[str]) -> dict[str, str]:
+    """An ordinal model's thresholds named by the levels they separate (``threshold[low|mid]``).
+
+    Bambi numbers them 0..K-2; threshold k lies between levels k and k + 1, as R's
+    ``clm`` names them ``low|mid``.
+    """
+    return {
+        f"threshold[{k}]": f"threshold[{levels[k]}|{levels[k + 1]}]" for k in range(len(levels) - 1)
+    }
+
+
+def _response_levels(tree: xr.DataTree, data: pd.DataFrame, fit: Fit) -> list[str]:
+    found = (fit.meta.get("levels") or {}).get("response_levels")
+    if found:
+        return [str(v) for v in found]
+    response = _response(tree)
+    if response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
+        return [str(c) for c in data[response].cat.categories]
+    return []
 
 
 def model_rows(study: Study, name: str, data: pd.DataFrame) -> np.ndarray:
