@@ -189,7 +189,7 @@ def analyse_model(
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     found["modelled"] = attempt(notes, "What the model models", _modelled, study, name, tree, data)
     ppc_notes: list[str] = []
-    found["ppc"] = _predictive(name, tree, family, data, ppc_notes)
+    found["ppc"] = _predictive(name, tree, family, data, ppc_notes, fit.meta.get("levels"))
     found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
     group_notes: list[str] = []
     rows = model_rows(study, name, data)
@@ -396,7 +396,12 @@ def _response(tree: xr.DataTree) -> str | None:
 
 
 def _predictive(
-    name: str, tree: xr.DataTree, family: str, data: pd.DataFrame, notes: list[str]
+    name: str,
+    tree: xr.DataTree,
+    family: str,
+    data: pd.DataFrame,
+    notes: list[str],
+    levels: Mapping[str, Any] | None = None,
 ) -> PredictiveCheck | None:
     if "posterior_predictive" not in tree.children:
         notes.append(
@@ -406,7 +411,18 @@ def _predictive(
         return None
     response = _response(tree)
     labels: tuple[str, ...] = ()
-    if response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
+    ordered = [str(v) for v in (levels or {}).get("response_levels") or ()]
+    event = (levels or {}).get("event")
+    column = (levels or {}).get("response") or response
+    if not ordered and column in data.columns:
+        if isinstance(data[column].dtype, pd.CategoricalDtype):
+            ordered = [str(c) for c in data[column].cat.categories]
+    if event is not None and len(ordered) == 2 and str(event) in ordered:
+        # Bambi models the response as 0/1 with 1 for the event
+        labels = (next(v for v in ordered if v != str(event)), str(event))
+    elif ordered:
+        labels = tuple(ordered)
+    elif response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
         labels = tuple(str(c) for c in data[response].cat.categories)
     return attempt(
         notes,
