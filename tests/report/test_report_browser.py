@@ -23,8 +23,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-from radonspec.report import write_report
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -159,7 +157,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fits, models = example.example_fits(data)
     out = tmp_path_factory.mktemp("browser-report")
     study = example.example_study(formats=["html"])
-    return write_report(study, data, fits, out, models=models)["html"]
+    return example.write_report(study, data, fits, out, models=models)["html"]
 
 
 @pytest.fixture
