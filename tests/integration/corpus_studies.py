@@ -118,3 +118,18 @@ def tolerance(model: str) -> dict[str, Any]:
             if found["id"] == model:
                 return dict(found["tolerance"])
     raise KeyError(model)
+
+
+def run_study(dataset: str, folder: str, sampler: str, models: list[str], extra: str) -> str:
+    """Write and run one corpus study (in a worker process); returns its report folder."""
+    import warnings
+
+    import radonspec
+
+    warnings.simplefilter("ignore")
+    base = Path(folder)
+    path = base / f"{dataset}.yaml"
+    path.write_text(study_text(dataset, sampler=sampler, models=models, extra=extra))
+    out = base / "out" / dataset
+    radonspec.run(path, store=base / "store", out=out, jobs=1)
+    return str(out)
