@@ -238,14 +238,18 @@ def run(
             fits, written = current
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
-    if force or space.unfitted(store):
+    unfitted = force or bool(space.unfitted(store))
+    if unfitted:
         # every problem is found, located, before anything is sampled; when every fit is
         # stored it was made from this very model and data, and no model need be built
         space.validate()
-    fits = space.fit(
-        jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
-        progress=progress,
-    )  # fmt: skip
+    if unfitted or space.study.compare.criterion != "loo":
+        fits = space.fit(
+            jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
+            progress=progress,
+        )  # fmt: skip
+    else:  # every fit is stored: its draws are read only if its analysis is not kept
+        fits = space.stored(store, progress)
     comparison = space.compare(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
@@ -269,6 +273,8 @@ def report_from_store(
     space = _Workspace.load(study)
     fit_store = open_store(store)
     fits = Fits()
+    if any(item.data is None for item in space.planned()):
+        space.validate()  # a model that cannot be planned: its problem, located
     for item in space.planned():
         hit = fit_store.get(item.key, lazy=True)
         meta = fit_store.read_meta(item.key) if hit is None else None
@@ -276,8 +282,6 @@ def report_from_store(
             # a fit that failed is part of the report, with its reason, as run showed it
             hit = Fit(item.label, item.key, "failed", None, error=meta.get("error"), meta=meta,
                       seconds=meta.get("seconds") or {}, cached=True)  # fmt: skip
-        if hit is None and item.data is None:
-            hit = Fit(item.label, item.key, "failed", None, error=item.error)
         if hit is None:
             where = space.study.source or space.study.name
             raise FitError(
@@ -375,8 +379,17 @@ class _Workspace:
 
     @classmethod
     def load(cls, study: StudyLike) -> _Workspace:
-        """A workspace for a study (loaded from its file if need be); nothing else checked."""
-        return cls(study if isinstance(study, Study) else load_study(study))
+        """A workspace for a study, loaded from its file if need be: the spec checked alone.
+
+        PyMC's verdict on the priors' arguments waits for ``validate`` (importing PyMC
+        takes seconds, and a study whose every fit is stored needs no verdict).
+        """
+        if isinstance(study, Study):
+            return cls(study)
+        from radonspec.study.priors import pymc_verdicts_deferred
+
+        with pymc_verdicts_deferred():
+            return cls(load_study(study))
 
     def validate(self) -> None:
         """Check the study against its data, building every model (kept for later steps)."""
@@ -488,6 +501,22 @@ class _Workspace:
         written = render(results, folder, spec_hash=spec_hash(self.study))
         write_manifest(folder, inputs, written)
         return written
+
+    def stored(self, store: Any, progress: Progress | None = None) -> Fits:
+        """The stored fits' records (``meta.json``), their draws left on disk."""
+        fit_store = open_store(store)
+        fits = Fits()
+        with (progress or _silent)("fits") as event:
+            for item in self.planned():
+                meta = fit_store.read_meta(item.key) or {}
+                path = fit_store.folder(item.key) / str(meta.get("file", ""))
+                fits[item.label] = Fit(
+                    item.label, item.key, meta.get("status", "failed"), None,
+                    seconds=meta.get("seconds") or {}, versions=meta.get("versions") or {},
+                    meta=meta, cached=True, path=str(path), error=meta.get("error"),
+                )  # fmt: skip
+                event(item.label, "cached", fits[item.label])
+        return fits
 
     def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:
         """The stored fits (metadata only) and the current report's files, or None.

@@ -211,3 +211,15 @@ def test_a_report_from_the_store_shows_a_failed_model_with_its_reason(
 def test_a_report_from_the_store_names_a_model_never_fitted(toy: Path, tmp_path: Path) -> None:
     with pytest.raises(radonspec.FitError, match=r"model 'pooled' of .* has no stored fit"):
         radonspec.report_from_store(toy, store=tmp_path / "empty", out=tmp_path / "b")
+
+
+def test_run_reports_what_pymc_rejects_located_before_sampling(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    toy.write_text(toy.read_text().replace('x: "Normal(0, 5)"', 'x: "Normal(0, sigma=1, tau=2)"'))
+    with pytest.raises(radonspec.SpecErrors) as caught:
+        radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out", jobs=1)
+    (error,) = caught.value.errors
+    assert "PyMC rejects Normal(mu=0, sigma=1, tau=2)" in str(error)
+    assert error.location is not None and error.location.line == 9
+    assert fake_sampler.calls == []

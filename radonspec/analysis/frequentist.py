@@ -4,7 +4,9 @@ statsmodels' ``MixedLM`` fits the Gaussian model that a Bambi formula with one
 grouping factor describes. Bambi's group-specific terms are independent (no
 correlation between a group's intercept and slope), so the random intercept is
 statsmodels' random effect and every other term of the group a separate
-variance component, which keeps them uncorrelated too.
+variance component, which keeps them uncorrelated too (a diagonal covariance).
+For a model whose factor is in ``correlated:`` every term of the group is a random
+effect with a full covariance matrix, as lme4's ``(x | g)``.
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ import numpy as np
 import pandas as pd
 
 from radonspec.errors import CompileError, DataError, did_you_mean
+from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
+from radonspec.study.formula import expand_double_bars
 
 
-def mixedlm_table(formula: str, data: pd.DataFrame) -> pd.DataFrame:
+def mixedlm_table(formula: str, data: pd.DataFrame, *, correlated: bool = False) -> pd.DataFrame:
     """Fit ``formula`` by REML with statsmodels ``MixedLM``; fixed effects and SDs with SEs.
 
     Rows are named as Bambi names the parameters: fixed effects (``Intercept``,
     ``floor``, ``county[AITKIN]``), group SDs (``1|county_sigma``,
-    ``floor|county_sigma``) and the residual SD ``sigma``. Columns: ``estimate``,
-    ``se`` and ``kind`` (``"fixed"`` or ``"sd"``).
+    ``floor|county_sigma``) and the residual SD ``sigma``; with ``correlated`` the
+    group's terms get a full covariance matrix and its correlations are rows too,
+    named as radonspec stores them (``cor|county[1, floor]``, SE not computed: NaN).
+    Columns: ``estimate``, ``se`` and ``kind`` (``"fixed"``, ``"sd"`` or ``"cor"``).
+    The formula may use lme4's ``(x || g)``, which means independent terms.
 
     SEs of the group SDs are statsmodels' SEs of the variances carried to the SD
     scale by the delta method (``se_var / (2 * sd)``). statsmodels profiles the
@@ -45,7 +52,7 @@ def mixedlm_table(formula: str, data: pd.DataFrame) -> pd.DataFrame:
     import statsmodels.api as sm
 
     try:
-        description = formulae.model_description(formula)
+        description = formulae.model_description(expand_double_bars(formula))
     except Exception as exc:  # formulae raises several parse error types
         raise CompileError(f"cannot parse formula '{formula}': {exc}") from None
     if description.response is None:
@@ -68,21 +75,26 @@ def mixedlm_table(formula: str, data: pd.DataFrame) -> pd.DataFrame:
     fixed = _fixed_formula(response, description.common_terms)
     random_intercept = any(t.expr.name == "Intercept" for t in description.group_terms)
     slopes = [str(t.expr.name) for t in description.group_terms if t.expr.name != "Intercept"]
+    if correlated:
+        terms = ["1" if random_intercept else "0", *slopes]
+        re_formula, vc_formula = " + ".join(terms), None
+    else:
+        re_formula = "1" if random_intercept else "0"
+        vc_formula = {s: f"0 + {s}" for s in slopes} or None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model = sm.MixedLM.from_formula(
-                fixed,
-                data,
-                groups=data[factor],
-                re_formula="1" if random_intercept else "0",
-                vc_formula={s: f"0 + {s}" for s in slopes} or None,
+                fixed, data, groups=data[factor], re_formula=re_formula, vc_formula=vc_formula
             )
             result = model.fit(reml=True)
         except Exception as exc:  # patsy and numpy errors alike mean the model can't be built
             reason = " ".join(str(exc).split())
             raise CompileError(f"statsmodels MixedLM cannot fit '{formula}': {reason}") from None
-    table = _table(result, factor, random_intercept, slopes)
+    if correlated:
+        table = _correlated_table(result, factor, random_intercept, slopes)
+    else:
+        table = _table(result, factor, random_intercept, slopes)
     table.attrs["converged"] = bool(result.converged)
     table.attrs["warnings"] = [str(w.message) for w in caught]
     return table
@@ -122,6 +134,40 @@ def _table(result: Any, factor: str, random_intercept: bool, slopes: list[str]) 
         },
         index=pd.Index([*fe_names, *names, "sigma"], name="term"),
     )
+
+
+def _correlated_table(
+    result: Any, factor: str, random_intercept: bool, slopes: list[str]
+) -> pd.DataFrame:
+    """The rows of ``_table`` for a full random-effects covariance, plus its correlations."""
+    k_fe = int(result.k_fe)
+    exprs = ["1"] * random_intercept + slopes
+    cov = np.asarray(result.cov_re, dtype=float)
+    # statsmodels orders the covariance parameters as the lower triangle, row by row
+    rows, cols = np.tril_indices(len(exprs))
+    variance_se = np.sqrt(result.scale * np.diag(np.asarray(result.cov_params()))[k_fe:])
+    diagonal = {
+        int(r): variance_se[i] for i, (r, c) in enumerate(zip(rows, cols, strict=True)) if r == c
+    }
+    sds = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_ses = [diagonal[i] / (2 * sds[i]) for i in range(len(exprs))]
+        scaled = cov / np.outer(sds, sds)
+    upper = list(zip(*np.triu_indices(len(exprs), k=1), strict=True))
+    fixed = _table(result, factor, False, [])  # fixed effects and sigma, no group SDs
+    group = pd.DataFrame(
+        {
+            "estimate": [*sds, *(scaled[i, j] for i, j in upper)],
+            "se": [*sd_ses, *[np.nan] * len(upper)],
+            "kind": ["sd"] * len(exprs) + ["cor"] * len(upper),
+        },
+        index=pd.Index(
+            [f"{e}|{factor}_sigma" for e in exprs]
+            + [f"{CORRELATION_PREFIX}{factor}[{exprs[i]}, {exprs[j]}]" for i, j in upper],
+            name="term",
+        ),
+    )
+    return pd.concat([fixed.iloc[:k_fe], group, fixed.iloc[k_fe:]])
 
 
 _LEVEL = re.compile(r"^(?P<var>[^\[]+)\[(?:T\.)?(?P<level>.*)\]$")

@@ -3,7 +3,8 @@
 Both read Bambi's naming: a group-specific term ``expr|factor`` is stored as the
 posterior variable ``expr|factor`` over the dimension ``factor__factor_dim``, and
 its standard deviation as ``expr|factor_sigma`` (``1|county_sigma``,
-``floor|county_sigma``).
+``floor|county_sigma``). The effects of a factor in a model's ``correlated:`` add
+their correlations, ``cor|factor`` over pairs of terms (``radonspec.compile.correlated``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.errors import DataError, did_you_mean
+from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
 
 PROB = 0.89  # the interval probability of every table here (ArviZ's default)
 SAMPLE_DIMS = ("chain", "draw")
@@ -39,6 +41,23 @@ class RandomEffectRow:
     icc_mean: float | None = None
     icc_lb: float | None = None
     icc_ub: float | None = None
+
+
+@dataclass(frozen=True)
+class CorrelationRow:
+    """The correlation of two group-specific effects of one factor (lme4's ``Corr``).
+
+    ``label`` is the parameter's label in the summary (``cor|county[1, floor]``);
+    ``first`` and ``second`` are the terms' expressions (``1``, ``floor``).
+    """
+
+    group: str
+    first: str
+    second: str
+    label: str
+    mean: float
+    lb: float
+    ub: float
 
 
 @dataclass(frozen=True)
@@ -145,6 +164,52 @@ def random_effects(tree: xr.DataTree, data: pd.DataFrame, family: str) -> list[R
                 )
             )
     return rows
+
+
+def correlations(tree: xr.DataTree) -> list[CorrelationRow]:
+    """Posterior mean and 89% interval of every correlation between group-specific effects.
+
+    One row per pair of terms of each factor whose effects are correlated (a
+    ``cor|factor`` variable in the posterior); none for independent effects.
+    """
+    posterior = tree["posterior"].to_dataset()
+    rows = []
+    for name in map(str, posterior.data_vars):
+        if not name.startswith(CORRELATION_PREFIX):
+            continue
+        draws = posterior[name]
+        (dim,) = [d for d in draws.dims if d not in SAMPLE_DIMS]
+        stats = summarise_draws(draws)
+        for i, pair in enumerate(map(str, draws[dim].values)):
+            first, second = pair.split(", ", 1)
+            rows.append(
+                CorrelationRow(
+                    group=name[len(CORRELATION_PREFIX) :],
+                    first=first,
+                    second=second,
+                    label=f"{name}[{pair}]",
+                    mean=float(stats["mean"][i]),
+                    lb=float(stats["lb"][i]),
+                    ub=float(stats["ub"][i]),
+                )
+            )
+    return rows
+
+
+def effect_structure(tree: xr.DataTree) -> dict[str, str]:
+    """For each grouping factor of a fit, whether its effects are correlated or independent.
+
+    ``{"county": "correlated"}`` when the effects of ``county`` were drawn jointly with
+    an LKJ prior on their correlation, ``"independent"`` when each term was drawn on its
+    own (Bambi's ``(x | g)``, lme4's ``(x || g)``). Empty for a model without
+    group-specific terms.
+    """
+    posterior = tree["posterior"].to_dataset()
+    found = {}
+    for _, _, factor in _group_terms(posterior):
+        joint = f"{CORRELATION_PREFIX}{factor}" in posterior.data_vars
+        found[factor] = "correlated" if joint else "independent"
+    return found
 
 
 def _group_terms(posterior: xr.Dataset) -> list[tuple[str, str, str]]:

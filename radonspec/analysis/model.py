@@ -30,6 +30,8 @@ from radonspec.analysis.grouplevel import group_estimates, group_labels, group_l
 from radonspec.analysis.groups import (
     SAMPLE_DIMS,
     GroupEstimates,
+    correlations,
+    effect_structure,
     random_effects,
     summarise_draws,
 )
@@ -44,13 +46,18 @@ from radonspec.analysis.records import (
 )
 from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
+from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
+from radonspec.study.correlated import requested_factors
 from radonspec.study.family import ORDINAL_FAMILIES
+from radonspec.study.formula import check_formula
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
 
 #: Bump when what an analysis holds or how it is computed changes: stored ones then miss.
-ANALYSIS_VERSION = 3  # 3: what each model models (comparison groups)
+#: 2: the LOO-PIT Δ-ECDF; 3: correlations and group_effects; 4: what each model models
+#: (comparison groups), group estimates from the posterior terms, statsmodels' reference
+ANALYSIS_VERSION = 4
 #: Families whose outcomes are counts or categories (the predictive check counts values).
 DISCRETE_FAMILIES = frozenset(
     {
@@ -64,6 +71,7 @@ LARGE = 20  # a vector parameter with more values than this is left to summary.j
 AUXILIARY = {"sigma", "alpha", "nu", "kappa", "phi", "psi", "lam", "beta", "theta", "tau"}
 POPULATION = "Population-level effects"
 GROUP_SDS = "Group-level standard deviations"
+GROUP_CORRELATIONS = "Group-level correlations"
 AUXILIARIES = "Auxiliary parameters"
 MAX_PRIOR_DRAWS = 2000  # draws kept per prior and posterior panel
 LINE_POINTS = 25
@@ -172,6 +180,10 @@ def analyse_model(
     found["random_effects"] = tuple(effects or ())
     if effects:
         found["residual"] = residual(tree, family)
+        found["correlations"] = tuple(
+            attempt(notes, "The correlations of group effects", correlations, tree) or ()
+        )
+        found["group_effects"] = effect_structure(tree)
     if model is not None:
         from radonspec.compile.model import priors_table
 
@@ -290,7 +302,7 @@ def parameter_kinds(
     data: pd.DataFrame,
     group: str | None,
 ) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
-    """Split the table's labels into the report's three kinds; say what is left out.
+    """Split the table's labels into the report's kinds; say what is left out.
 
     Per-group values (Bambi's ``1|g[level]``, or the coefficients of ``0 + g`` when
     ``g`` is the report's grouping factor) are left to the group-level views and to
@@ -299,17 +311,21 @@ def parameter_kinds(
     posterior = tree["posterior"]
     levels = {str(v) for v in data[group].unique()} if group in data.columns else set()
     population = _population_names(model)
-    kinds: dict[str, list[str]] = {POPULATION: [], GROUP_SDS: [], AUXILIARIES: []}
+    kinds: dict[str, list[str]] = {
+        POPULATION: [], GROUP_SDS: [], GROUP_CORRELATIONS: [], AUXILIARIES: [],
+    }  # fmt: skip
     omitted: list[str] = []
     for var in dict.fromkeys(str(label).split("[")[0] for label in table.index):
         array = posterior[var]
         extra = [str(d) for d in array.dims if d not in SAMPLE_DIMS]
         size = int(np.prod([array.sizes[d] for d in extra])) if extra else 1
-        if "|" in var and not var.endswith("_sigma"):
+        if "|" in var and not var.endswith("_sigma") and not var.startswith(CORRELATION_PREFIX):
             factor = var.split("|", 1)[1]
             omitted.append(f"'{var}': {size} group-specific values, one per level of '{factor}'")
             continue
-        if "|" in var:
+        if var.startswith(CORRELATION_PREFIX):
+            kind = GROUP_CORRELATIONS
+        elif "|" in var:
             kind = GROUP_SDS
         elif (population is not None and var not in population) or (
             population is None and var in AUXILIARY
@@ -359,7 +375,11 @@ def _frequentist(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = frequentist_reference(model, spec.family, list(spec.formulas), frame)
+            # a full random-effects covariance for correlated effects, a diagonal one otherwise
+            joint = bool(requested_factors(spec, check_formula(spec.formulas[0])))
+            table = frequentist_reference(
+                model, spec.family, list(spec.formulas), frame, correlated=joint
+            )
     except NoReference as exc:
         notes.append(f"'{name}' has no frequentist reference: {exc}.")
         return {}, ""

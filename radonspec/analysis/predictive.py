@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import arviz_stats as azs
@@ -106,6 +107,8 @@ class PredictiveCheck:
     pit: np.ndarray | None
     rmsd: float | None
     labels: tuple[str, ...] = ()  # names of ``values`` (an ordinal response's levels)
+    #: the LOO-PIT Δ-ECDF: rows x, ECDF - x, and the 95% simultaneous envelope's bounds - x
+    pit_ecdf: np.ndarray | None = None
 
 
 def predictive_check(
@@ -141,9 +144,10 @@ def predictive_check(
     others = [d for d in array.dims if d not in SAMPLE_DIMS]
     replicated = np.asarray(array.transpose(*SAMPLE_DIMS, *others).values, dtype=float)
     replicated = replicated.reshape(-1, observed.size)
-    pit_values = None
+    pit_values = ecdf = None
     if pit and "log_likelihood" in tree.children:
         pit_values = loo_pit(tree, var_name=name)
+        ecdf = pit_ecdf(pit_values)
     found_rmsd = ppc_rmsd(tree, var_name=name) if rmsd else None
     empty = np.empty(0)
     finite = observed[np.isfinite(observed)]
@@ -154,7 +158,7 @@ def predictive_check(
         quantiles = np.quantile(draws, [0.055, 0.5, 0.945], axis=0)
         return PredictiveCheck(
             name, "frequencies", replicated.shape[0], empty, empty, values, share, quantiles,
-            pit_values, found_rmsd, _labels(values, labels),
+            pit_values, found_rmsd, _labels(values, labels), ecdf,
         )  # fmt: skip
     picks = np.linspace(0, replicated.shape[0] - 1, min(PPC_DRAWS, replicated.shape[0]))
     # boundary correction suits data with a hard lower bound (amounts, durations); on
@@ -163,7 +167,7 @@ def predictive_check(
     curves = np.stack([_kde(replicated[i], bounded) for i in picks.astype(int)])
     return PredictiveCheck(
         name, "density", len(picks), curves, _kde(observed, bounded), empty, empty,
-        np.empty((3, 0)), pit_values, found_rmsd,
+        np.empty((3, 0)), pit_values, found_rmsd, (), ecdf,
     )  # fmt: skip
 
 
@@ -178,3 +182,33 @@ def _labels(values: np.ndarray, labels: tuple[str, ...]) -> tuple[str, ...]:
         return ()
     codes = [int(v) for v in values]
     return tuple(labels[c] if 0 <= c < len(labels) else str(c) for c in codes)
+
+
+def pit_ecdf(pit: np.ndarray) -> np.ndarray:
+    """The Δ-ECDF of LOO-PIT values and its 95% simultaneous envelope, as rows.
+
+    Rows: evaluation points x, ECDF(x) - x, and the envelope's lower and upper bounds
+    minus x (what arviz-plots draws for its LOO-PIT plot).
+    """
+    from arviz_stats.ecdf_utils import compute_ecdf
+
+    values = np.asarray(pit, dtype=float)
+    values = values[np.isfinite(values)]
+    x, lower, upper = _pit_envelope(len(values))
+    ecdf = np.concatenate(([0.0], compute_ecdf(values, x[1:-1]), [1.0]))
+    return np.stack([x, ecdf - x, lower - x, upper - x])
+
+
+@functools.lru_cache(maxsize=8)
+def _pit_envelope(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluation points and 95% simultaneous envelope of the ECDF of ``n`` uniform values.
+
+    It depends on ``n`` alone, and simulating it costs about a second for the radon data:
+    every model of a study shares one (the same numbers as ArviZ's ``ecdf_pit`` gives).
+    """
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    x, _, lower, upper = ecdf_pit(
+        np.linspace(0.0, 1.0, n), 0.95, 1000, rng=np.random.default_rng(214)
+    )
+    return np.asarray(x), np.asarray(lower), np.asarray(upper)

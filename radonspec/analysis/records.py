@@ -17,7 +17,7 @@ import xarray as xr
 
 from radonspec.analysis.comparable import ComparisonGroup, ModelledResponse
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
-from radonspec.analysis.groups import GroupEstimates, RandomEffectRow
+from radonspec.analysis.groups import CorrelationRow, GroupEstimates, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.predictive import PredictiveCheck
 from radonspec.analysis.prior import PriorCheck
@@ -91,8 +91,8 @@ class ModelAnalysis:
     """Everything the report shows about one fitted model, computed from its fit.
 
     ``sections`` lists the parameter table's labels by kind (population-level
-    effects, group-level standard deviations, auxiliary parameters); ``omitted`` says
-    what the table leaves to summary.json. ``notes`` are the model's own notes,
+    effects, group-level standard deviations and correlations, auxiliary parameters);
+    ``omitted`` says what the table leaves to summary.json. ``notes`` are the model's own notes,
     ``ppc_notes`` and ``group_notes`` those of its predictive check and group views.
     """
 
@@ -107,6 +107,9 @@ class ModelAnalysis:
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     omitted: tuple[str, ...] = ()
     random_effects: tuple[RandomEffectRow, ...] = ()
+    correlations: tuple[CorrelationRow, ...] = ()
+    #: grouping factor -> "correlated" or "independent" (empty without group terms)
+    group_effects: dict[str, str] = field(default_factory=dict)
     residual: tuple[float, float, float] | None = None
     #: statsmodels' estimate and SE by label (report.frequentist) and how: "REML" or "ML"
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -164,6 +167,7 @@ RECORDS: dict[str, type] = {
         PredictiveCheck,
         Diagnostics,
         RandomEffectRow,
+        CorrelationRow,
         GroupEstimates,
         ModelledResponse,
     )

@@ -36,13 +36,19 @@ class NoReference(ValueError):
 
 
 def frequentist_reference(
-    model: Any, family: str, formulas: list[str], data: pd.DataFrame
+    model: Any,
+    family: str,
+    formulas: list[str],
+    data: pd.DataFrame,
+    *,
+    correlated: bool = False,
 ) -> pd.DataFrame:
     """Statsmodels' estimates and SEs of the model's parameters, named as Bambi names them.
 
     Returns a frame indexed by parameter label with ``estimate``, ``se`` and ``kind``
     (``"fixed"``, ``"sd"``, ``"threshold"`` or ``"auxiliary"``); ``attrs["method"]``
-    is ``"REML"`` or ``"ML"``, ``attrs["warnings"]`` statsmodels' warnings.
+    is ``"REML"`` or ``"ML"``, ``attrs["warnings"]`` statsmodels' warnings. With
+    ``correlated`` the one grouping factor's effects get a full covariance matrix.
 
     Raises
     ------
@@ -72,10 +78,14 @@ def frequentist_reference(
                 from radonspec.errors import RadonspecError
 
                 try:
-                    table = mixedlm_table(formulas[0], data)
+                    table = mixedlm_table(formulas[0], data, correlated=correlated)
                 except RadonspecError:  # a name patsy cannot read: the same fit from the design
                     table = None
             if table is None:
+                if correlated:
+                    raise NoReference(
+                        "statsmodels' variance components cannot correlate a factor's effects"
+                    )
                 table = _variance_components(model, component)
             method = "REML"
         else:

@@ -134,8 +134,11 @@ def model_analysis(
             else:
                 if isinstance(found, ModelAnalysis) and found.key == key:
                     return replace(found, model=name)
-    if fit.tree is None:
-        raise ValueError(f"model '{name}' has no draws to analyse")
+    if fit.tree is None:  # a record of a stored fit: its draws are read now
+        loaded = store.get(fit.key, lazy=True) if store is not None else None
+        if loaded is None or loaded.tree is None:
+            raise ValueError(f"model '{name}' has no draws to analyse (its stored fit is gone)")
+        fit = replace(fit, tree=loaded.tree)
     model = build(name) if build is not None else None
     found = analyse_model(study, name, fit, data, model=model, settings=settings)
     if store is not None:
@@ -510,8 +513,10 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
 def _formula_columns(formula: str) -> set[str]:
     import formulae
 
+    from radonspec.study.formula import expand_double_bars
+
     try:
-        return {str(n) for n in formulae.model_description(formula).var_names}
+        return {str(n) for n in formulae.model_description(expand_double_bars(formula)).var_names}
     except Exception:  # noqa: BLE001 - a formula formulae cannot parse lists no columns
         return set()
 

@@ -16,6 +16,9 @@ from radonspec.study.checks import formula_infos
 from radonspec.study.loader import load_study
 from radonspec.study.schema import Study
 
+#: Who chose a prior the spec did not give (``priors_table``'s source column).
+_DEFAULTS = {"auto": "Bambi default", "radonspec": "radonspec default"}
+
 
 def show_study(path: Path, models: list[str] | None, console: Console) -> None:
     """Print each selected model's resolved spec and its full priors table."""
@@ -40,7 +43,7 @@ def show_study(path: Path, models: list[str] | None, console: Console) -> None:
         table.add_column("prior")
         table.add_column("from")
         for row in priors_table(compiled.model, spec).itertuples():
-            source = "spec" if row.source == "spec" else "[dim]Bambi default[/dim]"
+            source = "spec" if row.source == "spec" else f"[dim]{_DEFAULTS[row.source]}[/dim]"
             table.add_row(str(row.term), str(row.prior), source)
         console.print(table)
 

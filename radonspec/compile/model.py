@@ -20,12 +20,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radonspec.compile import correlated
 from radonspec.data.levels import LevelsError, ModelLevels, design_frame, model_levels
 from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.study.checks import formula_infos
+from radonspec.study.correlated import PREFIX, correlation_key
 from radonspec.study.family import nest_priors
-from radonspec.study.formula import FormulaError, FormulaInfo, formula_namespace
+from radonspec.study.formula import (
+    FormulaError,
+    FormulaInfo,
+    expand_double_bars,
+    formula_namespace,
+)
 from radonspec.study.priors import to_bambi
 from radonspec.study.schema import ModelSpec, Study
 
@@ -81,6 +88,11 @@ def compile_model(study: Study, name: str, frame: pd.DataFrame) -> Compiled:
     model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
     _order_thresholds(model, prefix)
     _check_auto_priors(model, prefix)
+    try:
+        correlated.plan_model(model, spec, infos[0])
+    except ValueError as exc:
+        at = study.locate("models", name, "correlated")
+        raise CompileError(f"{at}: model '{name}': {exc}" if at else f"{prefix}: {exc}") from None
     return Compiled(name, spec, model, prepared, infos, levels)
 
 
@@ -92,6 +104,7 @@ def _bambi_settings() -> Iterator[Any]:
 
     design.install()  # every model compiled here builds its common terms sparsely
     factors.install()  # and its group factors as level codes, not n x J indicators
+    correlated.install()  # and the terms of a factor in `correlated:` jointly
     previous = bmb.config["UNUSED_PRIORS"]
     bmb.config["UNUSED_PRIORS"] = "error"
     try:
@@ -109,11 +122,12 @@ def _build_bambi(
     spec: ModelSpec, infos: tuple[FormulaInfo, ...], data: pd.DataFrame, prefix: str
 ) -> Any:
     with _bambi_settings() as bmb:
-        priors = nest_priors({key: to_bambi(node) for key, node in spec.priors.items()}, infos)
+        given = {k: v for k, v in spec.priors.items() if not k.startswith(PREFIX)}
+        priors = nest_priors({key: to_bambi(node) for key, node in given.items()}, infos)
         categorical = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
         try:
             return bmb.Model(
-                bmb.Formula(*spec.formulas),
+                bmb.Formula(*map(expand_double_bars, spec.formulas)),
                 data,
                 family=spec.family,
                 link=spec.link,
@@ -254,6 +268,11 @@ def priors_table(model: Any, spec: ModelSpec) -> pd.DataFrame:
                 rows.append(_prior_row(key, term.prior, from_spec))
         else:
             rows.append(_prior_row(component_name, component.prior, component_name in given))
+    plan = getattr(model, correlated.ATTRIBUTE, None)
+    for factor, eta in (plan.eta if plan is not None else {}).items():
+        key = correlation_key(factor)
+        source = "spec" if key in given else "radonspec"  # radonspec's default, not Bambi's
+        rows.append({"term": key, "prior": f"LKJCorr(eta={eta:g})", "source": source})
     return pd.DataFrame(rows, columns=["term", "prior", "source"])
 
 

@@ -87,6 +87,7 @@ def check_study(study: Study, *, initial_point: bool = True) -> Checked:
     errors: list[SpecError] = []
     for name, model in study.models.items():
         errors += check_model(study, name, model, columns)
+        errors += _pymc_verdicts(study, name)
     errors += _check_columns(study, columns)
     if errors:
         return Checked(study, errors)
@@ -105,6 +106,17 @@ def check_study(study: Study, *, initial_point: bool = True) -> Checked:
         except (CompileError, DataError) as exc:
             errors.append(SpecError(_strip_location(str(exc)), where))
     return Checked(study, errors, frame, compiled)
+
+
+def _pymc_verdicts(study: Study, name: str) -> list[SpecError]:
+    """PyMC's objections to a model's priors (left out when the spec was loaded fast)."""
+    from radonspec.study.priors import pymc_verdicts
+
+    errors = []
+    for key, node in study.models[name].priors.items():
+        where = study.locate("models", name, "priors", key)
+        errors += [SpecError(message, where) for message in dict.fromkeys(pymc_verdicts(node))]
+    return errors
 
 
 def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:

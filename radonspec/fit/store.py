@@ -93,6 +93,9 @@ STORE_FORMAT = 2
 KEY_MODEL_FIELDS = (
     "formula", "family", "link", "priors", "noncentered", "center_predictors",
 )  # fmt: skip
+#: Model fields added after format 2: in the key only when set, so that a model without
+#: them keeps the key it had (``correlated: []`` is Bambi's model, as before).
+KEY_MODEL_FIELDS_IF_SET = ("correlated",)
 #: Sampler settings that change the draws or what is stored with them.
 KEY_SAMPLER_FIELDS = (
     "backend", "draws", "tune", "chains", "target_accept", "max_treedepth", "init", "thin",
@@ -119,7 +122,8 @@ def draws_key(
     ----------
     model
         The resolved model spec as JSON-like data (``ModelSpec.model_dump(mode="json")``);
-        only ``KEY_MODEL_FIELDS`` and the sampler's ``KEY_SAMPLER_FIELDS`` are read.
+        only ``KEY_MODEL_FIELDS`` (and ``KEY_MODEL_FIELDS_IF_SET`` when set) and the
+        sampler's ``KEY_SAMPLER_FIELDS`` are read.
     seed
         The model's own seed (from the study seed and the fit's label).
     data
@@ -130,9 +134,11 @@ def draws_key(
         A fit that stores its posterior alone (a cross-validation refit).
     """
     sampler = model.get("sampler") or {}
+    fields = {field: model.get(field) for field in KEY_MODEL_FIELDS}
+    fields |= {field: model[field] for field in KEY_MODEL_FIELDS_IF_SET if model.get(field)}
     payload = {
         "format": STORE_FORMAT,
-        "model": {field: model.get(field) for field in KEY_MODEL_FIELDS},
+        "model": fields,
         "sampler": {field: sampler.get(field) for field in KEY_SAMPLER_FIELDS},
         "seed": seed,
         "data": data,

@@ -1,5 +1,4 @@
-"""The report: one HTML page, its Markdown twin and summary.json, from a study's fits."""
+"""The report: one HTML page, its Markdown twin and summary.json, from a study's analysis.
 
-from radonspec.report.render import write_report
-
-__all__ = ["write_report"]
+Rendering only (``render.write_report``); nothing here imports fitting or compiling code.
+"""

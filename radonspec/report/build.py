@@ -108,8 +108,12 @@ def _model_view(
     if analysis.random_effects and analysis.residual is not None:
         sigma = analysis.reml.get("sigma")
         view.residual = Residual(*analysis.residual, sigma[0] if sigma is not None else None)
-    view.reml_sd = {k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma")}
+    view.reml_sd = {
+        k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma") or k.startswith("cor|")
+    }
     view.reference_method = analysis.reference_method or "REML"
+    view.correlations = list(analysis.correlations)
+    view.structure = dict(analysis.group_effects)
     view.group_estimates = {
         factor: [
             {str(k): v for k, v in row.items()} for row in found.table.to_dict(orient="records")

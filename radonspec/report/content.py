@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from radonspec.analysis.diagnostics import Diagnostics
-from radonspec.analysis.groups import RandomEffectRow
+from radonspec.analysis.groups import CorrelationRow, RandomEffectRow
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.records import DataSummary
 from radonspec.analysis.sweep import SweepView
@@ -90,6 +90,9 @@ class ModelView:
     sections: list[ParamSection] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)
     random_effects: list[RandomEffectRow] = field(default_factory=list)
+    correlations: list[CorrelationRow] = field(default_factory=list)
+    #: grouping factor -> "correlated" or "independent"
+    structure: dict[str, str] = field(default_factory=dict)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
     reference_method: str = "REML"  # how the frequentist reference was fitted: REML or ML

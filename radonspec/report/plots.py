@@ -9,7 +9,6 @@ looks the same in every figure of a report.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -120,13 +119,13 @@ def ppc_figure(model: str, colour: str, check: PredictiveCheck) -> Figure:
     is left out.
     """
     with style():
-        figure, axes = new_figure(1, 2 if check.pit is not None else 1, 3.6)
+        figure, axes = new_figure(1, 2 if check.pit_ecdf is not None else 1, 3.6)
         if check.kind == "frequencies":
             _frequencies(axes[0, 0], colour, check)
         else:
             _densities(axes[0, 0], colour, check)
-        if check.pit is not None:
-            _loo_pit(axes[0, 1], colour, np.asarray(check.pit, dtype=float))
+        if check.pit_ecdf is not None:
+            _loo_pit(axes[0, 1], colour, check.pit_ecdf)
         figure.suptitle(f"Posterior predictive check: {model}")
     return figure
 
@@ -170,31 +169,12 @@ def _frequencies(ax: Axes, colour: str, check: PredictiveCheck) -> None:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _pit_envelope(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evaluation points and 95% simultaneous envelope of the ECDF of ``n`` uniform values.
-
-    It depends on ``n`` alone, and simulating it costs about a second for the radon data:
-    every model of a study shares one (the same numbers as ArviZ's ``ecdf_pit`` gives).
-    """
-    from arviz_stats.ecdf_utils import ecdf_pit
-
-    x, _, lower, upper = ecdf_pit(
-        np.linspace(0.0, 1.0, n), 0.95, 1000, rng=np.random.default_rng(214)
-    )
-    return x, lower, upper
-
-
-def _loo_pit(ax: Axes, colour: str, pit: np.ndarray) -> None:
-    # arviz-plots draws its LOO-PIT plot from this helper; the simultaneous envelope is
-    # what makes the Δ-ECDF readable (pointwise bands would flag ~5% of points by chance)
-    from arviz_stats.ecdf_utils import compute_ecdf
-
-    pit = pit[np.isfinite(pit)]
-    x, lower, upper = _pit_envelope(len(pit))
-    ecdf = np.concatenate(([0.0], compute_ecdf(pit, x[1:-1]), [1.0]))
-    ax.fill_between(x, lower - x, upper - x, color=NEUTRAL, alpha=0.25, step="post")
-    ax.step(x, ecdf - x, where="post", color=colour, linewidth=1.6)
+def _loo_pit(ax: Axes, colour: str, pit_ecdf: np.ndarray) -> None:
+    # the simultaneous envelope is what makes the Δ-ECDF readable (pointwise bands would
+    # flag ~5% of points by chance); both come from the analysis (predictive.pit_ecdf)
+    x, delta, lower, upper = np.asarray(pit_ecdf, dtype=float)
+    ax.fill_between(x, lower, upper, color=NEUTRAL, alpha=0.25, step="post")
+    ax.step(x, delta, where="post", color=colour, linewidth=1.6)
     ax.axhline(0.0, color=NEUTRAL, linewidth=0.8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("LOO-PIT value")

@@ -148,6 +148,8 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         "seconds": dict(view.seconds),
         "cached": view.cached,
         "parameters": parameters,
+        # grouping factor -> "correlated" or "independent" (empty without group terms)
+        "group_effects": dict(view.structure),
         # per grouping factor and level: the linear predictor averaged over the level's rows
         "group_estimates": view.group_estimates,
         # from the reference model; None for the reference itself (or when there is none)

@@ -22,6 +22,23 @@ def _image(
     return Image(name, title, caption, plots.to_png(draw(*args, **kwargs)))
 
 
+#: PNGs of per-model figures by (figure, model, analysis key, colour): a long-lived
+#: process (``watch``) redraws only the figures of models whose analysis changed.
+_DRAWN: dict[tuple[str, str, str, str], bytes] = {}
+_DRAWN_KEPT = 256
+
+
+def _drawn(kind: str, name: str, key: str, colour: str, draw: Callable[[], Any]) -> bytes:
+    slot = (kind, name, key, colour)
+    png = _DRAWN.get(slot)
+    if png is None:
+        png = plots.to_png(draw())
+        if len(_DRAWN) >= _DRAWN_KEPT:
+            _DRAWN.pop(next(iter(_DRAWN)))
+        _DRAWN[slot] = png
+    return png
+
+
 # -- posterior predictive checks ------------------------------------------------------------
 
 PPC_CAPTION = (
@@ -45,18 +62,21 @@ def ppc_section(content: Content, results: Results) -> Section:
         check = analysis.ppc
         if check is None:
             continue
-        image = attempt(
+        png = attempt(
             section.notes,
             f"The predictive check of '{view.name}'",
-            _image,
-            f"ppc-{view.name}",
-            f"Posterior predictive check: {view.name}",
-            PPC_CAPTION.format(draws=check.draws),
-            plots.ppc_figure,
+            _drawn,
+            "ppc",
             view.name,
+            analysis.key,
             view.colour,
-            check,
+            lambda: plots.ppc_figure(view.name, view.colour, check),  # noqa: B023 - now
         )
+        image = None
+        if png is not None:
+            caption = PPC_CAPTION.format(draws=check.draws)
+            image = Image(f"ppc-{view.name}", f"Posterior predictive check: {view.name}",
+                          caption, png)  # fmt: skip
         if image is not None:
             section.images.append(image)
     return section

@@ -93,13 +93,13 @@ def _is_neutral(axis: str, value: Any, base: ModelSpec) -> bool:
 
 
 def _default_link(family: str) -> str | None:
-    from bambi.defaults.families import BUILTIN_FAMILIES
+    from radonspec.study.registry import FAMILIES
 
     try:
         parent, _ = family_params(family)
     except FamilyError:
         return None
-    links: dict[str, str] = BUILTIN_FAMILIES[family].get("link", {})
+    links: dict[str, str] = FAMILIES[family]["default_links"]
     return links.get(parent)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
+from radonspec.study.correlated import PREFIX, requested_factors
 from radonspec.study.family import FamilyError, check_family_link, prior_keys
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
 from radonspec.study.noncentered import noncentered_problem
+from radonspec.study.priors import CORRELATION_PRIOR
 
 if TYPE_CHECKING:
     from radonspec.study.schema import ModelSpec, Study
@@ -57,19 +59,99 @@ def check_model(
         errors.append(SpecError(f"model '{name}': {exc}", study.locate("models", name, exc.field)))
     if errors or not infos:
         return errors
-    allowed = prior_keys(infos, model.family)
-    for key in model.priors:
+    errors += _check_correlated(study, name, model, infos[0])
+    if errors:
+        return errors
+    allowed = prior_keys(infos, model.family, requested_factors(model, infos[0]))
+    for key, prior in model.priors.items():
+        where = study.locate_key("models", name, "priors", key)
+        if key.startswith(PREFIX) and key not in allowed:
+            factor = key[len(PREFIX) :]
+            if factor in infos[0].group_factors:
+                errors.append(
+                    SpecError(
+                        f"model '{name}': prior '{key}' is the correlation of the effects of"
+                        f" '{factor}', which are independent; add '{factor}' to correlated,"
+                        f" e.g. correlated: [{factor}]",
+                        where,
+                    )
+                )
+                continue
+        if key in allowed and (key.startswith(PREFIX)) != (prior.dist == CORRELATION_PRIOR):
+            errors.append(
+                SpecError(
+                    f"model '{name}': prior '{key}' is {prior.dist}; "
+                    + (
+                        f"the correlation of a factor's effects takes {CORRELATION_PRIOR},"
+                        f" e.g. '{key}': {CORRELATION_PRIOR}(eta=2)"
+                        if key.startswith(PREFIX)
+                        else f"{CORRELATION_PRIOR} is only for the correlation of correlated"
+                        " effects, under a key such as 'cor|county'"
+                    ),
+                    where,
+                )
+            )
+            continue
         if key not in allowed:
             errors.append(
                 SpecError(
                     f"model '{name}': prior '{key}' names no term of the formula"
                     f" '{model.formulas[0]}'{did_you_mean(key, allowed)};"
                     f" prior keys here are {one_of(allowed)}",
-                    study.locate_key("models", name, "priors", key),
+                    where,
                 )
             )
     if model.noncentered:
         errors += _check_noncentered(study, name, model, infos)
+    return errors
+
+
+def _check_correlated(
+    study: Study, name: str, model: ModelSpec, main: FormulaInfo
+) -> list[SpecError]:
+    """Every factor in ``correlated`` is a factor of the main formula written with '|'."""
+    if model.correlated is True:
+        if not requested_factors(model, main):
+            found = (
+                "has no group-specific term"
+                if not main.group_factors
+                else ("writes every group-specific term with '||' (independent)")
+            )
+            return [
+                SpecError(
+                    f"model '{name}': correlated is true, but the main formula {found};"
+                    " add a term such as (x | g), or remove correlated",
+                    study.locate("models", name, "correlated"),
+                )
+            ]
+        return []
+    errors = []
+    factors = main.group_factors
+    for index, factor in enumerate(model.correlated):
+        where = study.locate("models", name, "correlated", index)
+        if factor in main.independent_factors:
+            errors.append(
+                SpecError(
+                    f"model '{name}': '{factor}' is in correlated, but the formula writes its"
+                    " effects with '||', which means independent (as in lme4); write '|' to"
+                    f" correlate them, or remove '{factor}' from correlated",
+                    where,
+                )
+            )
+        elif factor not in factors:
+            listed = (
+                f"its grouping factors are {one_of(factors)}"
+                if factors
+                else ("it has no group-specific term, e.g. (x | g)")
+            )
+            errors.append(
+                SpecError(
+                    f"model '{name}': correlated names '{factor}', which is not a grouping"
+                    f" factor of the main formula '{model.formulas[0]}'"
+                    f"{did_you_mean(factor, factors)}; {listed}",
+                    where,
+                )
+            )
     return errors
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from radonspec.errors import SpecError, did_you_mean, one_of
+from radonspec.study.correlated import DEFAULT_ETA, PREFIX, eta_of, requested_factors
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
 from radonspec.study.priors import PriorNode
 from radonspec.study.schema import DataSpec, ModelSpec, Study
@@ -55,6 +56,7 @@ def diff_models(a: ModelSpec, b: ModelSpec) -> list[Difference]:
     """
     found: list[Difference] = []
     found += _formula_differences(a, b)
+    found += _correlation_differences(a, b)
     found += _prior_differences(a, b)
     if a.family != b.family:
         found.append(Difference("family", f"changes the family from '{a.family}' to '{b.family}'"))
@@ -299,6 +301,39 @@ def _set_change(kind: Kind, noun: str, a: list[str], b: list[str], where: str) -
 # Priors -----------------------------------------------------------------------------
 
 
+def _correlated(spec: ModelSpec) -> dict[str, float]:
+    infos = _infos(spec)
+    if infos is None or None not in infos:
+        return {}
+    return {f: eta_of(spec, f) for f in requested_factors(spec, infos[None])}
+
+
+def _correlation_differences(a: ModelSpec, b: ModelSpec) -> list[Difference]:
+    """Factors whose effects one model correlates and the other draws independently."""
+    joint_a, joint_b = _correlated(a), _correlated(b)
+    factors_b = (_infos(b) or {}).get(None)
+    found = []
+    for factor, eta in joint_b.items():
+        if factor not in joint_a:
+            found.append(
+                Difference(
+                    "group",
+                    f"correlates the group-specific effects of '{factor}' (drawn jointly, LKJ"
+                    f" prior with eta {_number(eta)}) instead of drawing them independently",
+                )
+            )
+    for factor in joint_a:
+        if factor not in joint_b and factors_b is not None and factor in factors_b.group_factors:
+            found.append(
+                Difference(
+                    "group",
+                    f"draws the group-specific effects of '{factor}' independently instead of"
+                    " correlated",
+                )
+            )
+    return found
+
+
 def _has_groups(spec: ModelSpec) -> bool:
     infos = _infos(spec)
     return infos is None or any(info.group_terms for info in infos.values())
@@ -332,13 +367,15 @@ def _prior_differences(a: ModelSpec, b: ModelSpec) -> list[Difference]:
         if left == right:
             continue
         if left is None and right is not None:
-            if terms_a is not None and key not in terms_a and key not in GLOBAL_PRIOR_KEYS:
+            named = key in GLOBAL_PRIOR_KEYS or key.startswith(PREFIX)
+            if terms_a is not None and key not in terms_a and not named:
                 # a term model A lacks had no prior there, automatic or not
                 found.append(Difference("prior", f"gives the new term '{key}' the prior {right}"))
             else:
-                found.append(
-                    Difference("prior", f"gives '{key}' the prior {right} (was {AUTO_PRIOR})")
+                was = (
+                    f"LKJCorr(eta={_number(DEFAULT_ETA)})" if key.startswith(PREFIX) else AUTO_PRIOR
                 )
+                found.append(Difference("prior", f"gives '{key}' the prior {right} (was {was})"))
         elif right is None and left is not None:
             if terms_b is not None and key not in terms_b:
                 continue  # the term itself is gone: the formula sentences say so

@@ -27,10 +27,10 @@ class FamilyError(ValueError):
 
 
 def _families() -> Mapping[str, Any]:
-    from bambi.defaults.families import BUILTIN_FAMILIES
+    # a snapshot of Bambi's registry: importing Bambi to read it takes seconds
+    from radonspec.study.registry import FAMILIES
 
-    families: Mapping[str, Any] = BUILTIN_FAMILIES
-    return families
+    return FAMILIES
 
 
 def family_params(family: str) -> tuple[str, tuple[str, ...]]:
@@ -47,9 +47,9 @@ def family_params(family: str) -> tuple[str, tuple[str, ...]]:
             f"unknown family '{family}'{did_you_mean(family, families)};"
             f" families are {', '.join(repr(f) for f in sorted(families))}"
         )
-    likelihood = families[family]["likelihood"]
-    parent = likelihood["parent"]
-    return parent, tuple(p for p in likelihood["params"] if p != parent)
+    entry = families[family]
+    parent = entry["parent"]
+    return parent, tuple(p for p in entry["params"] if p != parent)
 
 
 def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None:
@@ -66,7 +66,7 @@ def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None
     parent, auxiliary = family_params(family)
     params = (parent, *auxiliary)
     links = {parent: link} if isinstance(link, str) else dict(link or {})
-    supported = _families()[family]["family"].SUPPORTED_LINKS
+    supported = _families()[family]["links"]
     for param, name in links.items():
         if param not in params:
             raise FamilyError(
@@ -83,17 +83,21 @@ def check_family_link(family: str, link: str | Mapping[str, str] | None) -> None
             )
 
 
-def prior_keys(infos: Sequence[FormulaInfo], family: str) -> frozenset[str]:
+def prior_keys(
+    infos: Sequence[FormulaInfo], family: str, correlated: Sequence[str] = ()
+) -> frozenset[str]:
     """Every key a ``priors:`` mapping may use for a model; main formula first in ``infos``.
 
     The main formula's term names, ``common`` and ``group_specific``, the family's
-    auxiliary parameters that no formula models (``sigma``), and for each
-    distributional formula its term names prefixed by its target, as Bambi names their
-    variables (``sigma_Intercept``, ``sigma_x``, ``sigma_1|g``); ``nest_priors`` turns
-    those into the nested mapping Bambi expects.
+    auxiliary parameters that no formula models (``sigma``), for each distributional
+    formula its term names prefixed by its target, as Bambi names their variables
+    (``sigma_Intercept``, ``sigma_x``, ``sigma_1|g``; ``nest_priors`` turns those into
+    the nested mapping Bambi expects), and ``cor|g`` (the LKJ prior on the correlation)
+    for each factor ``g`` in ``correlated``.
     """
     main, *others = infos
     keys = {*main.common_terms, *main.group_terms, "common", "group_specific"}
+    keys |= {f"cor|{factor}" for factor in correlated}
     if family in ORDINAL_FAMILIES:
         keys.discard("Intercept")  # Bambi drops it: the thresholds take its place
     try:

@@ -24,10 +24,17 @@ any name in backquotes (```Solar R```). Such a name must be a column of the data
 the columns are known (a spec loaded, no data read) it is left for that check, which
 always comes before Bambi. The one subscript allowed is the response's level,
 ``use[Y] ~ x``: the event a binary model models, a word or quoted text, never code.
+
+lme4's ``(x || g)`` (independent intercept and slopes) is read before step 1:
+``expand_double_bars`` writes each ``||`` as ``| `` (same length, so every offset
+still points into the text the user wrote). Bambi's ``(x | g)`` already means
+independent terms, so that is the whole expansion; ``FormulaInfo.independent_factors``
+remembers which factors were written with ``||``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import keyword
@@ -164,6 +171,18 @@ class FormulaInfo:
     group_factors: tuple[str, ...]
     transforms: frozenset[str]
     response_level: str | None = None
+    independent_factors: tuple[str, ...] = ()
+
+
+def expand_double_bars(formula: str) -> str:
+    """The formula as formulae and Bambi read it: lme4's ``(x || g)`` becomes ``(x | g)``.
+
+    In lme4 ``(x || g)`` means an intercept and slopes with no correlation between them,
+    which is what Bambi's ``(x | g)`` always means. Each ``||`` is written ``| `` so the
+    text keeps its length. Only the characters ``||`` change; anything else, ``|||``
+    included, is left for ``check_formula`` to refuse.
+    """
+    return formula.replace("||", "| ")
 
 
 def formula_namespace() -> dict[str, Any]:
@@ -203,18 +222,25 @@ def check_formula(
     if not isinstance(formula, str):
         raise FormulaError(f"a formula is a string, not {type(formula).__name__}")
     known = None if columns is None else frozenset(columns)
+    text = expand_double_bars(formula)
     try:
-        tokens, offsets = _scan(formula, known)
-        _cross_check(formula, tokens)
-        tree = _parse(formula, tokens, offsets)
+        tokens, offsets = _scan(text, known)
+        _cross_check(text, tokens)
+        tree = _parse(text, tokens, offsets)
         walker = _Walker(tree.starts, known)
         target = walker.formula(tree.root, main=main)
     except FormulaError as exc:
         raise _unquoted_column(formula, known) or exc from None
     if target is not None and family is not None:
         _check_target(target, family, walker.offset(tree.root))
-    rhs = formula if main else formula[formula.find("~") + 1 :]
-    return _describe(formula, rhs, target, walker)
+    rhs = text if main else text[text.find("~") + 1 :]
+    info = _describe(formula, rhs, target, walker)
+    doubles = [i for i in range(len(formula) - 1) if formula[i : i + 2] == "||"]
+    if not doubles:
+        return info
+    bars = [offset for token, offset in zip(tokens, offsets, strict=True) if token.kind == "PIPE"]
+    independent = _double_bar_factors(walker, bars, set(doubles))
+    return dataclasses.replace(info, independent_factors=independent)
 
 
 def bare(name: str) -> bool:
@@ -588,6 +614,7 @@ class _Walker:
         self.used: set[str] = set()
         self.transforms: set[str] = set()
         self.response_level: str | None = None
+        self.bars: list[Any] = []  # the (expr | factor) nodes, in order
 
     def offset(self, node: Any) -> int:
         return self.starts.get(id(node), 0)
@@ -656,6 +683,8 @@ class _Walker:
                 raise FormulaError(
                     f"'{node.operator.lexeme}' is not allowed here", self.offset(node)
                 )
+            if kind == "PIPE":
+                self.bars.append(node)
             self.term(node.left)
             if kind == "STAR_STAR":
                 right = node.right
@@ -855,6 +884,33 @@ def _describe(formula: str, rhs: str, target: str | None, walker: _Walker) -> Fo
         transforms=frozenset(walker.transforms),
         response_level=walker.response_level,
     )
+
+
+def _double_bar_factors(walker: _Walker, bars: list[int], doubles: set[int]) -> tuple[str, ...]:
+    """Grouping factors of the ``(expr || factor)`` terms, named as formulae names them.
+
+    A bar belongs to the group term whose factor starts right after it: the last bar
+    before the start of the node's right operand.
+    """
+    from formulae.resolver import Resolver
+
+    factors: dict[str, None] = {}
+    for node in walker.bars:
+        start = walker.offset(node.right)
+        bar = max((b for b in bars if b < start), default=-1)
+        if bar not in doubles:
+            continue
+        try:
+            resolved = Resolver(node).resolve()  # a Model, or one GroupSpecificTerm
+        except Exception as exc:  # formulae's resolver errors have several types
+            raise FormulaError(
+                f"formulae cannot build the terms of the formula: {exc}", bar
+            ) from None
+        for term in getattr(resolved, "terms", [resolved]):
+            factor = getattr(term, "factor", None)
+            if factor is not None:
+                factors[str(factor.name)] = None
+    return tuple(factors)
 
 
 def _is_offset(term: Any) -> bool:

@@ -58,12 +58,10 @@ def study_json_schema(datasets: Collection[str] = ()) -> dict[str, Any]:
 
 
 def _enums(defs: dict[str, Any], datasets: Collection[str]) -> None:
-    from bambi.defaults.families import BUILTIN_FAMILIES
-    from bambi.families.link import LINKS
-
     from radonspec.study.priors import distribution_names
+    from radonspec.study.registry import FAMILIES, LINKS
 
-    families = sorted(BUILTIN_FAMILIES)
+    families = sorted(FAMILIES)
     links = sorted(LINKS)
     for name in ("ModelFile", "Defaults", "ModelSpec"):
         props = defs[name]["properties"]

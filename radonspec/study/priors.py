@@ -19,13 +19,15 @@ that user text is only ever read, never evaluated (no ``eval``, no ``ast``)::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import math
 import re
 import reprlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -70,7 +72,13 @@ DIST_CONSTRAINTS: dict[str, dict[str, str | None]] = {
     "SkewNormal": {"alpha": None},  # skewness
     "Wald": {"alpha": "nonnegative"},  # shift
     "Rice": {"nu": "nonnegative", "b": "nonnegative"},  # noncentrality
+    "LKJCorr": {"eta": "positive"},
 }
+
+#: The one multivariate distribution a prior may name: the LKJ prior on the correlation
+#: matrix of a factor's correlated group-specific effects (key ``cor|factor``). Its size
+#: is the number of those effects, so the spec gives ``eta`` only.
+CORRELATION_PRIOR = "LKJCorr"
 
 _CONSTRAINT_TEXT = {
     "positive": "positive (> 0)",
@@ -183,7 +191,22 @@ class DistInfo:
 
 @functools.cache
 def _pymc_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
-    # Imported here: pymc takes seconds to import and most spec work never needs it.
+    """PyMC's univariate distributions and the refused ones, from the registry snapshot.
+
+    Asking PyMC itself takes seconds of import; ``study.registry`` holds what
+    ``live_distributions`` found for the pinned version (a test keeps them equal).
+    """
+    from radonspec.study.registry import DISTRIBUTIONS, REFUSED
+
+    allowed = {
+        name: DistInfo(cls, tuple(positional), tuple(params), tuple(required))
+        for name, (cls, positional, params, required) in DISTRIBUTIONS.items()
+    }
+    return allowed, dict(REFUSED)
+
+
+def live_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
+    """PyMC's univariate distributions a prior may name, and why the others may not."""
     import pymc as pm
     import pymc.distributions as pmd
 
@@ -224,6 +247,8 @@ def _pymc_distributions() -> tuple[dict[str, DistInfo], dict[str, str]]:
             params=tuple(p.name for p in params),
             required=tuple(p.name for p in params if p.default is inspect.Parameter.empty),
         )
+    refused.pop(CORRELATION_PRIOR, None)
+    allowed[CORRELATION_PRIOR] = DistInfo(CORRELATION_PRIOR, ("eta",), ("eta",), ("eta",))
     return allowed, refused
 
 
@@ -304,12 +329,38 @@ def _pymc_value(value: PriorValue) -> Any:
     return value
 
 
+#: While set, parsing leaves PyMC's own verdict on a prior's arguments to ``pymc_verdicts``
+#: (importing PyMC takes seconds; a study whose every fit is stored needs no verdict).
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("pymc_deferred", default=False)
+
+
+@contextlib.contextmanager
+def pymc_verdicts_deferred() -> Iterator[None]:
+    """Parse priors without asking PyMC whether it accepts their arguments."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def pymc_verdicts(node: PriorNode) -> list[str]:
+    """PyMC's objections to a prior and to each prior nested in it (empty when accepted)."""
+    found = [f"PyMC rejects {node}: {why}" for why in [_pymc_rejects(node)] if why is not None]
+    for _, value in node.args:
+        if isinstance(value, PriorNode):
+            found += pymc_verdicts(value)
+    return found
+
+
 @functools.lru_cache(maxsize=1024)
 def _pymc_rejects(node: PriorNode) -> str | None:
     import pymc as pm
 
     cls = getattr(pm, node.dist)
     kwargs = {k: _pymc_value(v) for k, v in node.args}
+    if node.dist == CORRELATION_PRIOR:
+        kwargs["n"] = 2  # any size: only eta is the spec's
     try:
         # The graph is discarded; only PyMC's verdict on the arguments matters, so
         # its warnings (if any) are noise here.
@@ -323,6 +374,16 @@ def _pymc_rejects(node: PriorNode) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _check_top_level(info: DistInfo, depth: int, where: _Where) -> None:
+    """The correlation prior is a whole prior of its own, never an argument of another."""
+    if info.name == CORRELATION_PRIOR and depth > 1:
+        raise _fail(
+            f"{CORRELATION_PRIOR} is the prior of a correlation matrix, not of a parameter;"
+            f" give it under its own key, e.g. 'cor|county': {CORRELATION_PRIOR}(eta=2)",
+            where,
+        )
 
 
 def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
@@ -339,6 +400,12 @@ def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
             )
         if arg.name in seen:
             raise _fail(f"{info.name}() got multiple values for '{arg.name}'", arg.where)
+        if info.name == CORRELATION_PRIOR and not isinstance(arg.value, int | float):
+            raise _fail(
+                f"{CORRELATION_PRIOR}'s '{arg.name}' is one number, e.g."
+                f" {CORRELATION_PRIOR}(eta=2)",
+                arg.value_where,
+            )
         _check_value(info, arg)
         seen[arg.name] = arg
     missing = [p for p in info.required if p not in seen]
@@ -350,7 +417,7 @@ def _make_node(info: DistInfo, args: list[_Arg], where: _Where) -> PriorNode:
             where,
         )
     node = PriorNode(info.name, tuple((p, seen[p].value) for p in info.params if p in seen))
-    rejected = _pymc_rejects(node)
+    rejected = None if _DEFERRED.get() else _pymc_rejects(node)
     if rejected is not None:
         raise _fail(f"PyMC rejects {node}: {rejected}", where)
     return node
@@ -463,6 +530,7 @@ class _Parser:
                 self.at(name.offset),
             )
         info = _lookup(name.text, self.at(name.offset))
+        _check_top_level(info, depth, self.at(name.offset))
         if self.tok.kind != "(":
             raise _fail(f"expected '(' after '{name.text}', got {self.describe()}", self.at())
         self.advance()
@@ -621,6 +689,7 @@ def _parse_mapping(value: Mapping[Any, Any], path: tuple[str, ...], depth: int) 
             _Where(0, (*path, "dist")),
         )
     info = _lookup(dist, _Where(0, (*path, "dist")))
+    _check_top_level(info, depth, _Where(0, (*path, "dist")))
     args: list[_Arg] = []
     for key, raw in value.items():
         if key == "dist":

@@ -178,6 +178,25 @@ class ModelSpec(Frozen):
         default_factory=dict, description="Priors by Bambi term name, or common/group_specific."
     )
     noncentered: bool = Field(True, description="Non-centered group-specific effects.")
+    correlated: Annotated[
+        Literal[True] | tuple[str, ...],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                ]
+            }
+        ),
+    ] = Field(
+        (),
+        description="Grouping factors whose group-specific effects are correlated: a list"
+        " such as [county], or true for every factor of the main formula written with '|'."
+        " The intercept and slopes of such a factor are drawn jointly from a multivariate"
+        " normal with an LKJ prior on their correlation (eta 2; set it in priors with"
+        " 'cor|county': LKJCorr(eta=4)). Default: none, Bambi's independent effects;"
+        " (x || g) asks for independence explicitly, as in lme4.",
+    )
     center_predictors: bool = Field(True, description="Center common predictors (Bambi).")
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     description: str | None = None
@@ -186,6 +205,24 @@ class ModelSpec(Frozen):
     def formulas(self) -> tuple[str, ...]:
         """The formula as a tuple, main formula first."""
         return (self.formula,) if isinstance(self.formula, str) else self.formula
+
+    @field_validator("correlated", mode="before")
+    @classmethod
+    def _correlated_factors(cls, value: Any) -> Any:
+        if value is False:
+            return ()
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if not isinstance(item, str) or not item.strip():
+                    raise ValueError(
+                        f"item {index} of correlated is {item!r}; list grouping factors by"
+                        " name, e.g. [county], or write true for every factor"
+                    )
+            seen = [item for index, item in enumerate(value) if item in value[:index]]
+            if seen:
+                raise ValueError(f"'{seen[0]}' is listed twice in correlated; list it once")
+            return tuple(value)
+        return value
 
     @field_validator("description")
     @classmethod

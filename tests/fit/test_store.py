@@ -20,6 +20,7 @@ from radonspec.errors import StoreError
 from radonspec.fit.record import Fit
 from radonspec.fit.store import (
     KEY_MODEL_FIELDS,
+    KEY_MODEL_FIELDS_IF_SET,
     KEY_SAMPLER_FIELDS,
     NOT_IN_KEY,
     RunRecord,
@@ -121,8 +122,9 @@ def test_every_spec_field_is_either_in_the_key_or_listed_as_not_changing_the_dra
     from radonspec.study.schema import ModelSpec, SamplerSpec
 
     model = set(ModelSpec.model_fields)
-    assert model == set(KEY_MODEL_FIELDS) | set(NOT_IN_KEY["model"])
-    assert not set(KEY_MODEL_FIELDS) & set(NOT_IN_KEY["model"])
+    keyed = set(KEY_MODEL_FIELDS) | set(KEY_MODEL_FIELDS_IF_SET)
+    assert model == keyed | set(NOT_IN_KEY["model"])
+    assert not keyed & set(NOT_IN_KEY["model"])
     sampler = set(SamplerSpec.model_fields)
     assert sampler == set(KEY_SAMPLER_FIELDS) | set(NOT_IN_KEY["sampler"])
 
@@ -139,8 +141,9 @@ def test_each_field_that_changes_the_draws_changes_the_key() -> None:
         "priors": {"x": "Normal(0, 1)"},
         "noncentered": False,
         "center_predictors": False,
+        "correlated": ["g"],
     }
-    assert set(changed) == set(KEY_MODEL_FIELDS)
+    assert set(changed) == set(KEY_MODEL_FIELDS) | set(KEY_MODEL_FIELDS_IF_SET)
     for field, value in changed.items():
         assert (
             draws_key(spec | {field: value}, seed=1, data="d", versions={"pymc": "6.4.0"}) != base

@@ -266,8 +266,7 @@ def test_the_seed_study_loads_with_default_sampler_settings() -> None:
 def test_report_of_a_fit_without_predictive_draws_says_what_it_skipped(
     study: Study, fits: dict[str, Fit], tmp_path: Path
 ) -> None:
-    from radonspec.fit.runner import study_frame
-    from radonspec.report import write_report
+    from radonspec.api import analyse, write_report
 
     reported = study.model_copy(
         update={
@@ -281,17 +280,14 @@ def test_report_of_a_fit_without_predictive_draws_says_what_it_skipped(
             )
         }
     )
-    from radonspec.api import _built_models
-
-    models = _built_models(reported, fits)
-    written = write_report(reported, study_frame(study), fits, tmp_path, models=models)
+    written = write_report(reported, analyse(reported, fits), tmp_path)
     markdown = written["markdown"].read_text()
     assert "'blind' has no posterior predictive draws to check (its sampler has predictive:" in (
         markdown
     )
     assert "PP RMSD of 'blind' not computed: the fit stores no predictive draws" in markdown
     assert "could not be made" not in markdown  # the fitted lines need only the posterior
-    assert "no built model" not in markdown
+    assert "could not be built" not in markdown
 
 
 def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(

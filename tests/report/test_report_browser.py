@@ -140,8 +140,8 @@ class DevTools:
 
 
 def _test_report_module() -> ModuleType:
-    """tests/report/test_report.py, loaded by path: its example study and fits are reused here."""
-    path = Path(__file__).with_name("test_report.py")
+    """tests/report/test_render.py, loaded by path: its example study and fits are reused here."""
+    path = Path(__file__).with_name("test_render.py")
     spec = importlib.util.spec_from_file_location("_report_example", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

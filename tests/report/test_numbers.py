@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
+FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
+SECTIONS = [
+    "Model comparison",
+    "Sampling diagnostics",
+    "Parameters",
+    "Random effects",
+    "Group-level views",
+    "Posterior predictive checks",
+    "Prior vs posterior",
+    "Appendix: specs and priors",
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (-1080.1, "-1080"),
+        (28.04, "28.0"),
+        (0.99996, "1.00"),
+        (-0.6612, "-0.661"),
+        (0.0001234, "0.000123"),
+        (3.2e-7, "3.20e-07"),
+        (0.0, "0"),
+        (-0.0001, "-0.000100"),
+        (float("nan"), "—"),
+        (None, "—"),
+        (float("inf"), "—"),
+    ],
+)
+def test_fmt_writes_three_significant_digits(value: Any, text: str) -> None:
+    assert fmt(value) == text
+
+
+def test_other_number_formats() -> None:
+    assert fmt_rhat(1.0031) == "1.003" and fmt_rhat(None) == "—"
+    assert fmt_int(812.4) == "812" and fmt_int(float("nan")) == "—"
+    assert fmt_short(7.5) == "7.5" and fmt_short(12.0) == "12"
+    assert fmt_fixed(2.78e-15) == "0.00" and fmt_fixed(0.999999) == "1.00"
+
+
+def test_percent_and_axis_value_formats() -> None:
+    from radonspec.report.numbers import fmt_percent, fmt_value
+
+    assert fmt_percent(0.333) == "33%" and fmt_percent(0.004) == "<1%" and fmt_percent(0) == "0%"
+    assert fmt_percent(float("nan")) == "—"
+    assert fmt_value(np.float64(0.5)) == "0.5" and fmt_value(2) == "2"
+    assert fmt_value("y ~ x") == "y ~ x" and fmt_value("") == "—" and fmt_value(None) == "—"

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shrinkage_figure
+from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
+FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
+SECTIONS = [
+    "Model comparison",
+    "Sampling diagnostics",
+    "Parameters",
+    "Random effects",
+    "Group-level views",
+    "Posterior predictive checks",
+    "Prior vs posterior",
+    "Appendix: specs and priors",
+]
+
+
+def test_palette_is_assigned_once_in_order_and_never_runs_out() -> None:
+    colours = palette(["a", "b", "c"])
+    assert list(colours.values()) == list(MODEL_COLOURS[:3])
+    many = palette([f"m{i}" for i in range(30)])
+    assert len(set(many.values())) == 30
+
+
+def _texts(figure: Any) -> tuple[str, list[str], list[str], bool]:
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    title = figure._suptitle.get_text() if figure._suptitle else ""
+    has_legend = bool(figure.legends) or any(ax.get_legend() for ax in axes)
+    return title, [ax.get_xlabel() for ax in axes], [ax.get_ylabel() for ax in axes], has_legend
+
+
+def predictive_tree(observed: np.ndarray, replicated: np.ndarray) -> Any:
+    """A fit's groups as the predictive check reads them: observed and replicated data."""
+    import xarray as xr
+
+    n = observed.size
+    return xr.DataTree.from_dict(
+        {
+            "observed_data": xr.Dataset({"count": ("__obs__", observed)}),
+            "posterior_predictive": xr.Dataset(
+                {"count": (("chain", "draw", "__obs__"), replicated.reshape(2, -1, n))}
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
+    from dataclasses import replace
+
+    from radonspec.analysis.predictive import predictive_check
+
+    rng = np.random.default_rng(0)
+    observed = rng.poisson(3, 60).astype(float) if discrete else rng.normal(size=60)
+    replicated = rng.poisson(3, (80, 60)).astype(float) if discrete else rng.normal(size=(80, 60))
+    check = predictive_check(predictive_tree(observed, replicated), discrete=discrete, pit=False)
+    assert check.kind == ("frequencies" if discrete else "density")
+    from radonspec.analysis.predictive import pit_ecdf
+
+    figure = ppc_figure("m", "#0072B2", replace(check, pit_ecdf=pit_ecdf(rng.uniform(size=60))))
+    title, xlabels, ylabels, legend = _texts(figure)
+    assert title == "Posterior predictive check: m"
+    assert xlabels == ["count", "LOO-PIT value"] and all(ylabels) and legend
+    assert to_png(figure).startswith(PNG)
+
+
+def test_a_continuous_family_with_whole_number_data_gets_densities_of_bounded_size() -> None:
+    """Diameters in whole millimetres: one bar per distinct replicated value hung the report."""
+    from radonspec.analysis.predictive import PPC_DRAWS, predictive_check
+
+    rng = np.random.default_rng(1)
+    observed = np.round(rng.normal(24, 2, 5_000))  # 15-ish distinct whole numbers
+    replicated = rng.normal(24, 2, (400, 5_000))  # every replicated value distinct
+    check = predictive_check(predictive_tree(observed, replicated), discrete=False, pit=False)
+    assert check.kind == "density" and check.draws == PPC_DRAWS
+    assert check.curves.shape[0] == PPC_DRAWS and check.curves.size < 200_000
+
+
+def test_shrinkage_figure_draws_prior_dominated_estimates_on_the_edge() -> None:
+    n = np.array([1, 2, 5, 10, 20, 40, 60, 80, 100, 120])
+    wild = np.array([40.0, 1.0, 1.2, 0.8, 1.1, 0.9, 1.0, 1.05, 0.95, 1.0])
+    before = [Estimates("unpooled", n, wild, wild - 1, wild + 1)]
+    after = [Estimates("hierarchical", n, np.full(10, 1.0), np.zeros(10), np.full(10, 2.0), 1.0)]
+    colours = {"unpooled": "#D55E00", "hierarchical": "#009E73"}
+    figure, clipped = shrinkage_figure(before, after, colours, ["intercept"])
+    assert clipped == 1
+    title, xlabels, ylabels, legend = _texts(figure)
+    assert figure.axes[0].get_title() == "Partial pooling: unpooled → hierarchical"
+    assert xlabels == ["observations in group (log scale)"] and ylabels == ["intercept"] and legend
+    assert figure.axes[0].get_ylim()[1] < 10
+
+
+def test_highlight_figure_has_one_panel_per_group() -> None:
+    x = np.array([0.0, 1.0, 1.0])
+    line = (np.linspace(0, 1, 5), np.zeros(5), -np.ones(5), np.ones(5))
+    panels = [Panel(f"g = {i}", x, x * 2, {"a": line, "b": line}) for i in range(5)]
+    figure = highlight_figure(panels, {"a": "#000000", "b": "#111111"}, "x", "y")
+    title, xlabels, ylabels, legend = _texts(figure)
+    assert len([ax for ax in figure.axes if ax.get_visible()]) == 5
+    assert title == "Fitted lines in selected groups" and legend
+    assert set(xlabels) == {"x"} and ylabels == ["y", "", "", "", "y"]  # first column only
+
+
+def test_prior_predictive_figures_put_absurd_priors_on_a_readable_axis() -> None:
+    from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure
+
+    rng = np.random.default_rng(0)
+    observed = rng.normal(1.0, 0.8, 200)
+    rows = [
+        PriorRow("vague", "#0072B2", rng.normal(0, 100, (50, 200))),
+        PriorRow("sensible", "#D55E00", rng.normal(1, 1, (50, 200))),
+    ]
+    figure = prior_intervals_figure(observed, rows, "log_radon")
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "asinh"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["observed data", "vague", "sensible"]
+    assert ax.get_xlim()[1] > 100  # the vague prior's 98% interval is on the page
+    assert "logarithmic beyond" in ax.get_xlabel() and figure.legends
+    assert to_png(figure).startswith(PNG)
+    figure = prior_datasets_figure(observed, rows, "log_radon")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    vague, share = titles[0].split("\n")
+    assert vague == "vague" and share.endswith("% of values outside this window")
+    assert int(share.split("%")[0]) > 90
+    assert titles[1] == "sensible\n0% of values outside this window"
+    # a data set piling up in one bin is cut at the top instead of flattening the rest
+    assert figure.axes[0].get_ylim()[1] < 1.0
+    assert to_png(figure).startswith(PNG)
+
+
+@pytest.fixture(autouse=True)
+def _no_open_figures() -> Iterator[None]:
+    # the report draws on Figure objects, never through pyplot's global state
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    yield
+    assert len(plt.get_fignums()) == before
