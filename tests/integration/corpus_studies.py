@@ -129,7 +129,8 @@ def run_study(dataset: str, folder: str, sampler: str, models: list[str], extra:
     warnings.simplefilter("ignore")
     base = Path(folder)
     path = base / f"{dataset}.yaml"
-    path.write_text(study_text(dataset, sampler=sampler, models=models, extra=extra))
+    text = study_text(dataset, sampler=sampler, models=models, correlated=True, extra=extra)
+    path.write_text(text)
     out = base / "out" / dataset
     radonspec.run(path, store=base / "store", out=out, jobs=1)
     return str(out)

@@ -89,7 +89,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         for dataset in DATASETS:
             models = [
-                m["id"] for m in model_entries(dataset, correlated=False) if m["id"] not in HARD
+                m["id"] for m in model_entries(dataset, correlated=True) if m["id"] not in HARD
             ]
             jobs[dataset] = pool.submit(
                 run_study, dataset, str(folder), SAMPLER, models, _report_block(dataset)
@@ -108,7 +108,7 @@ def _compared_models() -> list[tuple[str, str]]:
     return [
         (dataset, model["id"])
         for dataset in DATASETS
-        for model in model_entries(dataset, correlated=False)
+        for model in model_entries(dataset, correlated=True)
         if model["id"] not in HARD
     ]
 
@@ -152,6 +152,10 @@ def test_agrees_with_r(corpus: dict[str, Outcome], dataset: str, model: str) -> 
         check("sigma", reference["sigma"], tolerance["sigma_rel"] * reference["sigma"])
     if "alpha_rel" in tolerance:
         check("alpha", reference["alpha"], tolerance["alpha_rel"] * reference["alpha"])
+    for cor in reference.get("group_cor", []):
+        first, second = (term.split("|")[0] for term in cor["terms"])
+        allowed = tolerance["cor_abs"][" ~ ".join(cor["terms"])]
+        check(f"cor|{cor['group']}[{first}, {second}]", cor["cor"], allowed)
     assert not failures, "; ".join(failures)
 
 
