@@ -176,13 +176,27 @@ def _existing(spec: DataSpec, base: Path) -> Path:
     return path
 
 
+#: What a CSV field may say for a missing value: pandas' markers less "None", which is a
+#: level word in real data (MASS's survey: Exer is None, Some or Freq), not Python's None.
+NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
+)  # fmt: skip
+
+
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             # mixed types are refused below, by column and row: pandas' own warning about
             # them would come first, as noise before the one located line
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(path, encoding="utf-8", **kwargs)
+            frame = pd.read_csv(
+                path,
+                encoding="utf-8",
+                keep_default_na=False,
+                na_values=list(NA_MARKERS),
+                **kwargs,
+            )
         header = _header(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {path.name} is empty; it needs a header row and data") from None

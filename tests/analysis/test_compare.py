@@ -13,7 +13,8 @@ import xarray as xr
 from arviz_base import from_dict
 
 from radonspec.analysis.diagnostics import diagnose
-from radonspec.analysis.groups import group_estimates, parameter_names, random_effects
+from radonspec.analysis.grouplevel import group_estimates
+from radonspec.analysis.groups import parameter_names, random_effects
 from radonspec.analysis.loo import compare_fits
 from radonspec.analysis.parameters import parameter_table
 from radonspec.analysis.predictive import loo_pit, ppc_rmsd, prediction_rmsd
