@@ -230,9 +230,12 @@ def run(
     analysed or rewritten (``RunResult.reused``). Parameters are those of
     ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
     """
+    from radonspec.report.output import check_out_dir
+
     started = time.perf_counter()
     space = _Workspace.load(study)
     folder = Path(out) if out is not None else default_out(space.study)
+    check_out_dir(folder)  # before any fitting: a bad --out costs nothing
     if not force:
         current = space.current_report(folder, store)
         if current is not None:
@@ -270,8 +273,11 @@ def report_from_store(
 
     A k-fold study's refits must be stored too (``run`` stores them).
     """
+    from radonspec.report.output import check_out_dir
+
     started = time.perf_counter()
     space = _Workspace.load(study)
+    check_out_dir(Path(out) if out is not None else default_out(space.study))
     fit_store = open_store(store)
     fits = Fits()
     if any(item.data is None for item in space.planned()):
@@ -308,18 +314,19 @@ def prior_only(
     """
     from radonspec.analysis.prior import capped_draws, prior_predictives
     from radonspec.analysis.results import analyse as analyse_fits
-    from radonspec.report.manifest import forget
+    from radonspec.report.output import check_out_dir
 
     started = time.perf_counter()
     space = _Workspace.check(study, initial_point=False)
+    folder = Path(out) if out is not None else default_out(space.study)
+    check_out_dir(folder)  # before any work: a bad --out costs nothing
     frame = space.frame
     found = prior_predictives(
         space.study, draws=capped_draws(len(frame), draws), built=space.models(), data=frame
     )
     results = analyse_fits(space.study, {}, frame, build=space.build, prior_draws=found)
     results = replace(results, prior_only=True)
-    folder = Path(out) if out is not None else default_out(space.study)
-    forget(folder)  # `run` would otherwise take this report for its own, current one
+    # the folder is replaced whole, with no manifest: `run` never takes it for its own report
     from radonspec.report.render import write_report as render
 
     written = render(results, folder, spec_hash=spec_hash(space.study))
@@ -547,15 +554,18 @@ class _Workspace:
 
     def write(self, results: Results, folder: Path, fits: Mapping[str, Fit],
               comparison: Comparison | None) -> dict[str, Path]:  # fmt: skip
-        from radonspec.report.manifest import current_report, write_manifest
+        from radonspec.report.manifest import REPORT_MANIFEST, current_report, manifest_bytes
         from radonspec.report.render import write_report as render
 
         inputs = self._inputs(fits, comparison)
         current = current_report(folder, inputs)
         if current is not None:
             return current
-        written = render(results, folder, spec_hash=spec_hash(self.study))
-        write_manifest(folder, inputs, written)
+        # the manifest goes into the same folder write: it never describes another report
+        manifest = manifest_bytes(inputs, self.study.report.formats)
+        written: dict[str, Path] = render(
+            results, folder, spec_hash=spec_hash(self.study), extra={REPORT_MANIFEST: manifest}
+        )
         return written
 
     def stored(self, store: Any, progress: Progress | None = None) -> Fits:

@@ -97,6 +97,14 @@ class StoreError(RadonspecError, OSError):
     """A fit store that cannot be read or written."""
 
 
+class ForeignFileError(StoreError):
+    """A file or link radonspec did not make, where it would read or write; left alone."""
+
+
+class OutputError(RadonspecError, OSError):
+    """A report folder that cannot be written, or must not be replaced."""
+
+
 class MissingExtraError(RadonspecError, ImportError):
     """An optional dependency group is needed but not installed."""
 

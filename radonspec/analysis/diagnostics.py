@@ -67,6 +67,7 @@ def diagnose(
     ebfmi_min: float = 0.3,
     max_treedepth: int | None = 10,
     key: str | None = None,
+    centered: bool | None = None,
 ) -> Diagnostics:
     """Diagnose one fit.
 
@@ -89,6 +90,10 @@ def diagnose(
     key
         The fit's store key: its statistics are computed once per process and shared
         with ``parameter_table`` (see ``parameter_statistics``).
+    centered
+        Whether the model's group-specific effects are centered (``noncentered: false``);
+        ``noncentered: true`` is advised only then, and only for a fit with group-specific
+        terms. ``None``: not known, advised for any fit with them.
     """
     params = tree["posterior"].to_dataset()[parameter_names(tree)]
     found = parameter_statistics(tree, key=key)
@@ -103,6 +108,8 @@ def diagnose(
 
     problems: list[str] = []
     advice: list[str] = []
+    grouped = any("|" in str(name) for name in params.data_vars)
+    noncenter = [ADVICE["noncentered"]] if grouped and centered is not False else []
     if rhat[0] > rhat_max:
         problems.append(
             f"R-hat is {rhat[0]:.3f} for '{rhat[1]}', above {rhat_max:g}: the chains disagree."
@@ -119,7 +126,7 @@ def diagnose(
             f"{divergences} of {total} draws ({100 * divergences / total:.1f}%) ended in a"
             f" divergent transition; at most {max_divergences} allowed."
         )
-        advice += [ADVICE["target_accept"], ADVICE["noncentered"]]
+        advice += [ADVICE["target_accept"], *noncenter]
     if hits:
         where = f" {max_treedepth}" if max_treedepth is not None else ""
         problems.append(f"{hits} of {total} draws hit the maximum tree depth{where}.")
@@ -128,7 +135,7 @@ def diagnose(
     if low:
         chains = ", ".join(f"chain {c} ({v:.2f})" for c, v in low)
         problems.append(f"E-BFMI is below {ebfmi_min:g} in {chains}: momentum resampling is poor.")
-        advice += [ADVICE["noncentered"], ADVICE["tune"]]
+        advice += [*noncenter, ADVICE["tune"]]
     return Diagnostics(
         r_hat_max=rhat[0],
         ess_bulk_min=bulk[0],
@@ -180,7 +187,8 @@ def diagnostics_summary(fit: Any) -> dict[str, Any]:
         warnings.simplefilter("ignore")  # small fits make ArviZ warn; the numbers say it
         spec = (fit.meta or {}).get("spec", {})
         depth = spec.get("sampler", {}).get("max_treedepth", 10) if spec else 10
-        found = diagnose(fit.tree, key=fit.key, max_treedepth=depth)
+        centered = not spec.get("noncentered", True) if spec else None
+        found = diagnose(fit.tree, key=fit.key, max_treedepth=depth, centered=centered)
     return {
         "diagnostics": {
             "r_hat_max": found.r_hat_max,

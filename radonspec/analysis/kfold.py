@@ -162,7 +162,8 @@ def cross_validate(
     )
     notes = [f"'{n}' left out of the k-fold comparison: {r.error}" for n, r in results.items()
              if r.error is not None]  # fmt: skip
-    return replace(comparison, warnings=(*comparison.warnings, *notes))
+    pointwise = {n: r.elpd_i for n, r in usable.items()}
+    return replace(comparison, warnings=(*comparison.warnings, *notes), pointwise=pointwise)
 
 
 def _draws(fit: Fit) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 import html
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import arviz_stats as azs
@@ -48,6 +48,8 @@ class Comparison:
     criterion: str  # "loo" or "kfold"
     rows: tuple[ComparisonRow, ...]
     warnings: tuple[str, ...] = ()
+    #: k-fold's pointwise elpd by model (so the analysis can regroup what is comparable)
+    pointwise: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The ranked table, one row per model, best first."""

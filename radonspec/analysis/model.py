@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from radonspec.analysis.comparable import ModelledResponse, modelled_response
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, diagnose
+from radonspec.analysis.grouplevel import group_estimates, group_labels, group_lines
 from radonspec.analysis.groups import (
     SAMPLE_DIMS,
     GroupEstimates,
     correlations,
     effect_structure,
-    group_estimates,
-    parameter_names,
     random_effects,
     summarise_draws,
 )
@@ -49,6 +49,7 @@ from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
 from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
 from radonspec.study.correlated import requested_factors
+from radonspec.study.family import ORDINAL_FAMILIES
 from radonspec.study.formula import check_formula
 from radonspec.study.schema import Study
 
@@ -85,6 +86,7 @@ class AnalysisSettings:
     max_treedepth: int | None = 10
     effects: tuple[tuple[str, str | None], ...] = ()
     prior_sensitivity: bool = False
+    centered: bool | None = None  # group-specific effects centered (noncentered: false)
 
     @classmethod
     def of(cls, study: Study, name: str, thresholds: Mapping[str, float] | None = None) -> Any:
@@ -101,6 +103,7 @@ class AnalysisSettings:
             max_treedepth=spec.sampler.max_treedepth if spec is not None else 10,
             effects=tuple((e.predictor, e.by) for e in report.effects),
             prior_sensitivity=bool(report.prior_sensitivity),
+            centered=not spec.noncentered if spec is not None else None,
         )
 
     @property
@@ -160,11 +163,18 @@ def analyse_model(
         **settings.limits,
         max_treedepth=settings.max_treedepth,
         key=fit.key,
+        centered=settings.centered,
     )
     table = attempt(notes, "The parameter table", parameter_table, tree, key=fit.key)
+    ordinal = (
+        _threshold_names(_response_levels(tree, data, fit)) if family in ORDINAL_FAMILIES else {}
+    )
+    if table is not None and ordinal:
+        table = table.rename(index=lambda label: ordinal.get(str(label), label))
     found["table"] = table
-    reml = _reml(study, name, data) if settings.frequentist else {}
-    found["reml"] = reml
+    if settings.frequentist:
+        reference, found["reference_method"] = _frequentist(study, name, model, data, notes)
+        found["reml"] = {ordinal.get(label, label): value for label, value in reference.items()}
     if table is not None:
         sections, omitted = parameter_kinds(tree, table, model, data, settings.group)
         found["sections"], found["omitted"] = sections, omitted
@@ -193,14 +203,15 @@ def analyse_model(
             found["loo"] = attempt(notes, "PSIS-LOO", pointwise_loo, tree)
         # ArviZ's advice reaches the reader; numpy's floating-point chatter does not
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    found["modelled"] = attempt(notes, "What the model models", _modelled, study, name, tree, data)
     ppc_notes: list[str] = []
-    found["ppc"] = _predictive(name, tree, family, data, ppc_notes)
+    found["ppc"] = _predictive(name, tree, family, data, ppc_notes, fit.meta.get("levels"))
     found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
     group_notes: list[str] = []
-    if settings.group is not None:
-        found["groups"], found["lines"] = _group_views(
-            name, tree, model, data, settings, group_notes
-        )
+    rows = model_rows(study, name, data)
+    found["groups"], found["lines"], found["factor_estimates"] = _group_views(
+        name, tree, model, data, rows, settings, group_notes
+    )
     found |= after_fit(name, tree, model, family, settings)
     return ModelAnalysis(
         model=name,
@@ -262,6 +273,57 @@ def after_fit(
         found["sensitivity_note"] = sensitivity_notes[0] if sensitivity_notes else None
     found["effect_notes"] = tuple(notes)
     return found
+
+
+def _threshold_names(levels: list[str]) -> dict[str, str]:
+    """An ordinal model's thresholds named by the levels they separate (``threshold[low|mid]``).
+
+    Bambi numbers them 0..K-2; threshold k lies between levels k and k + 1, as R's
+    ``clm`` names them ``low|mid``.
+    """
+    return {
+        f"threshold[{k}]": f"threshold[{levels[k]}|{levels[k + 1]}]" for k in range(len(levels) - 1)
+    }
+
+
+def _response_levels(tree: xr.DataTree, data: pd.DataFrame, fit: Fit) -> list[str]:
+    found = (fit.meta.get("levels") or {}).get("response_levels")
+    if found:
+        return [str(v) for v in found]
+    response = _response(tree)
+    if response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
+        return [str(c) for c in data[response].cat.categories]
+    return []
+
+
+def model_rows(study: Study, name: str, data: pd.DataFrame) -> np.ndarray:
+    """Positions in the study's data of the rows model ``name`` uses (``data.dropna``)."""
+    from radonspec.compile.model import used_columns
+    from radonspec.study.checks import formula_infos
+
+    spec = study.models[name]
+    columns = [c for c in used_columns(formula_infos(spec, list(data.columns))) if c in data]
+    if not study.data.dropna or not columns:
+        return np.arange(len(data))
+    return np.flatnonzero(data[columns].notna().all(axis=1).to_numpy())
+
+
+def _modelled(
+    study: Study, name: str, tree: xr.DataTree, data: pd.DataFrame
+) -> ModelledResponse | None:
+    response = _response(tree)
+    if response is None:
+        return None
+    observed = np.asarray(tree["observed_data"][response].values)
+    rows = model_rows(study, name, data)
+    if observed.shape[0] != len(rows):
+        raise ValueError(
+            f"the fit has {observed.shape[0]} observations but the data give {len(rows)} rows"
+        )
+    spec = study.models[name]
+    return modelled_response(
+        spec.formulas[0], observed, data, rows, discrete=spec.family in DISCRETE_FAMILIES
+    )
 
 
 def pointwise_loo(tree: xr.DataTree) -> Pointwise:
@@ -348,19 +410,38 @@ def residual(tree: xr.DataTree, family: str) -> tuple[float, float, float] | Non
     return float(stats["mean"]), float(stats["lb"]), float(stats["ub"])
 
 
-def _reml(study: Study, name: str, data: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """The statsmodels REML estimates and SEs by Bambi label, where the model allows one."""
-    from radonspec.analysis.frequentist import mixedlm_table
+def _frequentist(
+    study: Study, name: str, model: Any, data: pd.DataFrame, notes: list[str]
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """The estimates and SEs of statsmodels by Bambi label, and the method (REML or ML).
+
+    Where statsmodels has no fit of the model, one sentence in ``notes`` says why.
+    """
+    from radonspec.analysis.reference import NoReference, frequentist_reference
 
     spec = study.models[name]
-    if spec.family != "gaussian" or len(spec.formulas) != 1 or "|" not in spec.formula:
-        return {}
-    # a full random-effects covariance for correlated effects, a diagonal one otherwise
-    joint = bool(requested_factors(spec, check_formula(spec.formulas[0])))
-    table = attempt([], "REML", mixedlm_table, spec.formulas[0], data, correlated=joint)
-    if table is None:
-        return {}
-    return {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}
+    if model is None:
+        notes.append(f"'{name}' has no frequentist reference: its model could not be built.")
+        return {}, ""
+    frame = getattr(model, "data", None)
+    frame = frame if isinstance(frame, pd.DataFrame) else data
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # a full random-effects covariance for correlated effects, a diagonal one otherwise
+            joint = bool(requested_factors(spec, check_formula(spec.formulas[0])))
+            table = frequentist_reference(
+                model, spec.family, list(spec.formulas), frame, correlated=joint
+            )
+    except NoReference as exc:
+        notes.append(f"'{name}' has no frequentist reference: {exc}.")
+        return {}, ""
+    except Exception as exc:  # noqa: BLE001 - statsmodels' own failures become the note
+        reason = " ".join(str(exc).split())[:160]
+        notes.append(f"'{name}' has no frequentist reference: statsmodels failed ({reason}).")
+        return {}, ""
+    found = {str(t): (float(r["estimate"]), float(r["se"])) for t, r in table.iterrows()}
+    return found, str(table.attrs.get("method", "ML"))
 
 
 def _population_names(model: Any) -> set[str] | None:
@@ -388,7 +469,12 @@ def _response(tree: xr.DataTree) -> str | None:
 
 
 def _predictive(
-    name: str, tree: xr.DataTree, family: str, data: pd.DataFrame, notes: list[str]
+    name: str,
+    tree: xr.DataTree,
+    family: str,
+    data: pd.DataFrame,
+    notes: list[str],
+    levels: Mapping[str, Any] | None = None,
 ) -> PredictiveCheck | None:
     if "posterior_predictive" not in tree.children:
         notes.append(
@@ -398,7 +484,18 @@ def _predictive(
         return None
     response = _response(tree)
     labels: tuple[str, ...] = ()
-    if response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
+    ordered = [str(v) for v in (levels or {}).get("response_levels") or ()]
+    event = (levels or {}).get("event")
+    column = (levels or {}).get("response") or response
+    if not ordered and column in data.columns:
+        if isinstance(data[column].dtype, pd.CategoricalDtype):
+            ordered = [str(c) for c in data[column].cat.categories]
+    if event is not None and len(ordered) == 2 and str(event) in ordered:
+        # Bambi models the response as 0/1 with 1 for the event
+        labels = (next(v for v in ordered if v != str(event)), str(event))
+    elif ordered:
+        labels = tuple(ordered)
+    elif response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
         labels = tuple(str(c) for c in data[response].cat.categories)
     return attempt(
         notes,
@@ -453,64 +550,76 @@ def _group_views(
     tree: xr.DataTree,
     model: Any,
     data: pd.DataFrame,
+    rows: np.ndarray,
     settings: AnalysisSettings,
     notes: list[str],
-) -> tuple[GroupEstimates | None, tuple[FittedLine, ...]]:
+) -> tuple[GroupEstimates | None, tuple[FittedLine, ...], dict[str, GroupEstimates]]:
+    """The report group's estimates and fitted lines, and every grouping factor's estimates."""
     group, predictor = settings.group, settings.predictor
-    assert group is not None
-    if group not in data.columns:
-        return None, ()
-    if predictor is not None and predictor not in data.columns:
-        predictor = None
     if model is None:
-        notes.append(f"'{name}' has no group estimates: its model could not be built")
-        return None, ()
-    frame = model_frame(model, data, [group, predictor])
-    estimates = attempt(
-        notes,
-        f"The group estimates of '{name}'",
-        group_estimates,
-        model,
-        tree,
-        frame,
-        group,
-        predictor,
-        name=name,
-    )
-    lines: tuple[FittedLine, ...] = ()
-    if predictor is not None:
-        levels = highlight_levels(data, group, settings.highlight, [])
-        response = _response(tree)
-        if levels and response is not None and response in data.columns:
-            xs = np.linspace(
-                float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS
-            )
-            found = attempt(
-                notes,
-                f"The fitted lines of '{name}'",
-                fitted_lines,
-                model,
-                tree,
-                frame,
-                group,
-                predictor,
-                levels,
-                xs,
-            )
-            lines = tuple(found or ())
-    return estimates, lines
-
-
-def model_frame(model: Any, data: pd.DataFrame, needed: list[str | None]) -> pd.DataFrame:
-    """The data the model saw when it holds the needed columns, else the study's data.
-
-    A model that does not use the grouping column (complete pooling) was built
-    on a frame without it; its predictions ignore the column either way.
-    """
+        if group is not None:
+            notes.append(f"'{name}' has no group estimates: its model could not be built")
+        return None, (), {}
     frame = getattr(model, "data", None)
-    if isinstance(frame, pd.DataFrame) and all(c is None or c in frame for c in needed):
-        return frame
-    return data
+    if not isinstance(frame, pd.DataFrame) or len(frame) != len(rows):
+        notes.append(f"'{name}' has no group estimates: its data are not the fit's")
+        return None, (), {}
+    if predictor is not None and (
+        predictor not in frame.columns or not pd.api.types.is_numeric_dtype(frame[predictor])
+    ):
+        if predictor in data.columns and predictor not in frame.columns:
+            notes.append(
+                f"'{name}' does not use report.predictor '{predictor}': its group estimates"
+                " are intercepts only and its fitted lines are flat"
+            )
+        predictor_here = None
+    else:
+        predictor_here = predictor
+    factors: dict[str, GroupEstimates] = {}
+    for factor in _factors(tree):
+        if not all(c in frame.columns for c in factor.split(":")):
+            continue
+        found = attempt(
+            notes, f"The estimates of '{name}' by {factor}", group_estimates, model, tree, frame,
+            factor, predictor_here, name=name,
+        )  # fmt: skip
+        if found is not None:
+            factors[factor] = found
+    if group is None or group not in data.columns:
+        return None, (), factors
+    labels = group_labels(data.iloc[rows], group)
+    estimates = factors.get(group)
+    if estimates is None:
+        estimates = attempt(
+            notes, f"The group estimates of '{name}'", group_estimates, model, tree, frame,
+            group, predictor_here, name=name, labels=labels,
+        )  # fmt: skip
+    lines: tuple[FittedLine, ...] = ()
+    if predictor is not None and predictor in data.columns:
+        levels = [str(v) for v in highlight_levels(data, group, settings.highlight, [])]
+        xs = np.linspace(float(data[predictor].min()), float(data[predictor].max()), LINE_POINTS)
+        if predictor_here is None:
+            frame = frame.assign(**{"__x__": 0.0})
+        found_lines = attempt(
+            notes, f"The fitted lines of '{name}'", group_lines, model, tree, frame, labels,
+            predictor_here or "__x__", levels, xs,
+        )  # fmt: skip
+        lines = tuple(
+            FittedLine(
+                level, xs, v["mean"], v["lb"], v["ub"], v["link_mean"], v["link_lb"], v["link_ub"]
+            )  # fmt: skip
+            for level, v in (found_lines or {}).items()
+        )
+    return estimates, lines, factors
+
+
+def _factors(tree: xr.DataTree) -> list[str]:
+    """The grouping factors of a fit (``county``, ``batch:cask``), in order of appearance."""
+    found = []
+    for var in map(str, tree["posterior"].data_vars):
+        if "|" in var and not var.endswith("_sigma") and not var.startswith("cor|"):
+            found.append(var.split("|", 1)[1])
+    return list(dict.fromkeys(found))
 
 
 def highlight_levels(
@@ -536,78 +645,6 @@ def highlight_levels(
                 f"{did_you_mean(str(wanted), by_text)}"
             )
     return levels
-
-
-def fitted_lines(
-    model: Any,
-    tree: xr.DataTree,
-    frame: pd.DataFrame,
-    group: str,
-    predictor: str,
-    levels: list[Any],
-    xs: np.ndarray,
-) -> list[FittedLine]:
-    """Each level's fitted mean (response scale) and 89% band along ``xs``.
-
-    Other numeric columns sit at the group's mean, other categorical ones at their
-    first level. Levels the model never saw are left out.
-    """
-    known = {str(v) for v in frame[group].unique()} if group in frame else None
-    levels = [lv for lv in levels if known is None or str(lv) in known]
-    if not levels:
-        return []
-    grid = _grid(frame, group, predictor, levels, xs)
-    posterior = tree["posterior"].to_dataset()
-    # a tree of the parameters only: Bambi's predict then writes into a small copy
-    slim = xr.DataTree.from_dict({"posterior": posterior[parameter_names(tree)]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        model.predict(slim, kind="response_params", data=grid, inplace=True)
-    parent = model.family.likelihood.parent
-    stats = summarise_draws(slim["posterior"].to_dataset()[parent])
-    found = []
-    for i, level in enumerate(levels):
-        part = slice(i * xs.size, (i + 1) * xs.size)
-        found.append(
-            FittedLine(
-                str(level),
-                xs,
-                np.asarray(stats["mean"][part]),
-                np.asarray(stats["lb"][part]),
-                np.asarray(stats["ub"][part]),
-            )
-        )
-    return found
-
-
-def _grid(
-    frame: pd.DataFrame, group: str, predictor: str, levels: list[Any], xs: np.ndarray
-) -> pd.DataFrame:
-    grid = pd.DataFrame(index=range(len(levels) * xs.size))
-    keys = np.repeat(np.asarray([str(v) for v in levels], dtype=object), xs.size)
-    for column in frame.columns:
-        series = frame[column]
-        if column in (group, predictor):
-            continue
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            if group in frame:
-                means = series.groupby(frame[group].astype(str)).mean()
-                grid[column] = means.reindex(keys).to_numpy()
-            else:
-                grid[column] = series.mean()
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            grid[column] = pd.Categorical(
-                [series.cat.categories[0]] * len(grid), series.cat.categories
-            )
-        else:
-            grid[column] = sorted(series.dropna().unique())[0]
-    values = np.repeat(np.asarray(levels, dtype=object), xs.size)
-    if group in frame and isinstance(frame[group].dtype, pd.CategoricalDtype):
-        grid[group] = pd.Categorical(values, categories=frame[group].cat.categories)
-    else:
-        grid[group] = values
-    grid[predictor] = np.tile(xs, len(levels))
-    return grid
 
 
 __all__ = [

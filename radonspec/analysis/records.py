@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from radonspec.analysis.comparable import ComparisonGroup, ModelledResponse
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS, Diagnostics
 from radonspec.analysis.effects import Effect, EffectLine
 from radonspec.analysis.groups import CorrelationRow, GroupEstimates, RandomEffectRow
@@ -72,13 +73,20 @@ class PriorPosterior:
 
 @dataclass(frozen=True)
 class FittedLine:
-    """One group's fitted mean (response scale) and 89% band along the predictor."""
+    """One group's fitted line and 89% band along the predictor, averaged over its own rows.
+
+    ``mean``, ``lb`` and ``ub`` are on the response scale (the mean of the response
+    distribution), ``link_*`` the same on the link scale (the linear predictor).
+    """
 
     level: str
     x: np.ndarray
     mean: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
+    link_mean: np.ndarray | None = None
+    link_lb: np.ndarray | None = None
+    link_ub: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -110,14 +118,20 @@ class ModelAnalysis:
     #: grouping factor -> "correlated" or "independent" (empty without group terms)
     group_effects: dict[str, str] = field(default_factory=dict)
     residual: tuple[float, float, float] | None = None
+    #: statsmodels' estimate and SE by label (report.frequentist) and how: "REML" or "ML"
     reml: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reference_method: str = ""
     priors: tuple[dict[str, str], ...] = ()
     loo: Pointwise | None = None
+    #: what the model's elpd is a density of (response, values, rows): who it ranks with
+    modelled: ModelledResponse | None = None
     ppc: PredictiveCheck | None = None
     prior_posterior: tuple[PriorPosterior, ...] = ()
     prior_note: str | None = None
     groups: GroupEstimates | None = None
     lines: tuple[FittedLine, ...] = ()
+    #: every grouping factor's estimates (``county``, ``batch:cask``), by factor
+    factor_estimates: dict[str, GroupEstimates] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     ppc_notes: tuple[str, ...] = ()
     group_notes: tuple[str, ...] = ()
@@ -173,8 +187,18 @@ RECORDS: dict[str, type] = {
         Effect,
         EffectLine,
         Sensitivity,
+        ModelledResponse,
     )
 }
+
+
+@dataclass(frozen=True)
+class RankedGroup:
+    """Models that can be ranked against each other, and their comparison."""
+
+    group: ComparisonGroup
+    comparison: Comparison | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,6 +277,10 @@ class Results:
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DIAGNOSE_DEFAULTS))
     comparison: Comparison | None = None
     comparison_notes: tuple[str, ...] = ()
+    #: every set of models ranked together (the first is ``comparison``'s); with more than
+    #: one, ``unranked`` says why they are not ranked against each other
+    comparison_groups: tuple[RankedGroup, ...] = ()
+    unranked: tuple[str, ...] = ()
     also_loo: Comparison | None = None  # PSIS-LOO beside a k-fold comparison
     reference: str | None = None
     differences: dict[str, tuple[str, ...]] = field(default_factory=dict)

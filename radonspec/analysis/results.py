@@ -21,6 +21,12 @@ import numpy as np
 import pandas as pd
 
 from radonspec.analysis.cache import CacheFormatError, decode, encode
+from radonspec.analysis.comparable import (
+    TRANSFORMS,
+    ComparisonGroup,
+    comparison_groups,
+    on_scale,
+)
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS
 from radonspec.analysis.loo import Comparison, compare_fits
 from radonspec.analysis.model import AnalysisSettings, analyse_model, highlight_levels
@@ -33,6 +39,7 @@ from radonspec.analysis.records import (
     ModelAnalysis,
     ModelResult,
     PriorPredictive,
+    RankedGroup,
     Results,
 )
 from radonspec.analysis.sweep import sweep_view
@@ -180,6 +187,13 @@ def _model_result(
 
 
 def _compared(results: Results, given: Comparison | None) -> Results:
+    """Rank the compared models, in groups of models that model the same values.
+
+    Each group is ranked on its own (``comparison_groups``); the largest is the
+    study's ``comparison``. PSIS-LOO comes from each model's kept pointwise values, a
+    k-fold comparison from the caller's pointwise values; a model whose response is
+    a transform of another's column enters with its Jacobian added.
+    """
     study = results.study
     notes: list[str] = []
     wanted = list(study.compare.models or list(results.models))
@@ -195,24 +209,59 @@ def _compared(results: Results, given: Comparison | None) -> Results:
     if left_out:
         names = ", ".join(f"'{name}'" for name in left_out)
         notes.append(f"{names} {'is' if len(left_out) == 1 else 'are'} not in compare.models")
-    loo = {n: a.loo.elpd_data() for n, a in usable.items() if a.loo is not None}
-    no_loo = [n for n in usable if n not in loo]
-    comparison = given
+    kfold = given is not None and given.criterion == "kfold"
+    if given is None and study.compare.criterion != "loo":
+        notes.append(
+            f"compare.criterion is '{study.compare.criterion}' but no such comparison was"
+            " made; PSIS-LOO is shown instead"
+        )
+    if kfold:
+        assert given is not None
+        scored = {row.model for row in given.rows}
+        candidates = [n for n in usable if n in scored]
+    else:
+        candidates = [n for n in usable if usable[n].loo is not None]
+        notes += [
+            f"'{n}' is not compared: its fit stores no log-likelihood"
+            for n in usable
+            if usable[n].loo is None
+        ]
+    if not candidates:
+        if given is not None:
+            notes += list(given.warnings)
+        if not usable:
+            notes.append("no model has a usable fit, so nothing is compared")
+        return replace(results, comparison_notes=tuple(notes))
+    groups, unranked = comparison_groups({n: usable[n].modelled for n in candidates}, candidates)
+    if kfold and given is not None and not given.pointwise:
+        # a caller's k-fold table without pointwise values cannot be regrouped: used as it is
+        groups = [ComparisonGroup(tuple(candidates), "the response", 0)]
+        unranked = []
+    ranked: list[RankedGroup] = []
+    for group in groups:
+        if kfold and given is not None and not given.pointwise:
+            ranked.append(RankedGroup(group, _with_rmsd(given, usable, study.compare.rmsd)))
+            continue
+        group_notes: list[str] = list(group.notes)
+        elpd = {
+            name: _elpd(usable[name], group, given if kfold else None, study.compare.kfold.k)
+            for name in group.models
+        }
+        found = attempt(group_notes, "The comparison", compare_fits, {},
+                        criterion="kfold" if kfold else "loo", elpd=elpd)  # fmt: skip
+        if found is not None:
+            found = _with_rmsd(found, usable, study.compare.rmsd)
+            if kfold and given is not None:
+                found = _with_kfold_rows(found, given)
+        ranked.append(RankedGroup(group, found, tuple(group_notes)))
+    main = max(ranked, key=lambda g: len(g.group.models))  # the first of the largest
+    comparison = main.comparison
     if comparison is None:
-        if study.compare.criterion != "loo":
-            notes.append(
-                f"compare.criterion is '{study.compare.criterion}' but no such comparison was"
-                " made; PSIS-LOO is shown instead"
-            )
-        notes += [f"'{n}' is not compared: its fit stores no log-likelihood" for n in no_loo]
-        if not loo:
-            if not usable:
-                notes.append("no model has a usable fit, so nothing is compared")
-            return replace(results, comparison_notes=tuple(notes))
-        comparison = attempt(notes, "The comparison", compare_fits, {}, elpd=loo)
-        if comparison is None:
-            return replace(results, comparison_notes=tuple(notes))
-    comparison = _with_rmsd(comparison, usable, study.compare.rmsd)
+        return replace(results, comparison_notes=tuple([*notes, *main.notes]),
+                       comparison_groups=tuple(ranked), unranked=tuple(unranked))  # fmt: skip
+    if kfold and given is not None:
+        notes += [w for w in given.warnings if w not in comparison.warnings]
+    notes += list(main.notes)
     notes += list(comparison.warnings)
     if study.compare.rmsd:
         notes += [
@@ -221,11 +270,57 @@ def _compared(results: Results, given: Comparison | None) -> Results:
             if row.model in usable and usable[row.model].ppc is None
         ]
     also = None
-    if comparison.criterion == "kfold":
-        compared = {row.model: loo[row.model] for row in comparison.rows if row.model in loo}
+    if kfold:
+        compared = {
+            row.model: _elpd(usable[row.model], main.group, None, 0)
+            for row in comparison.rows
+            if usable[row.model].loo is not None
+        }
         if compared:
             also = attempt(notes, "PSIS-LOO beside k-fold", compare_fits, {}, elpd=compared)
-    return replace(results, comparison=comparison, comparison_notes=tuple(notes), also_loo=also)
+    return replace(
+        results,
+        comparison=comparison,
+        comparison_notes=tuple(dict.fromkeys(notes)),
+        also_loo=also,
+        comparison_groups=tuple(ranked),
+        unranked=tuple(unranked),
+    )
+
+
+def _elpd(analysis: ModelAnalysis, group: Any, kfold: Comparison | None, folds: int) -> Any:
+    """The model's pointwise elpd as ArviZ's record, on the group's scale."""
+    jacobian = None
+    if analysis.modelled is not None and analysis.model in group.jacobian:
+        jacobian = analysis.modelled.jacobian
+    loo = analysis.loo
+    if kfold is None:
+        assert loo is not None
+        if jacobian is None:
+            return loo.elpd_data()
+        values = on_scale(loo.elpd_i, jacobian)
+        return replace(loo, elpd=float(values.sum()), se=_se(values), elpd_i=values).elpd_data()
+    from radonspec.analysis.kfold import KFoldResult, to_elpd
+
+    row = next(r for r in kfold.rows if r.model == analysis.model)
+    kept = kfold.pointwise.get(analysis.model)
+    if kept is None:  # no pointwise values: the caller's numbers as they are
+        alone = np.full(1, row.elpd)
+        return to_elpd(KFoldResult(row.model, row.elpd, row.se, row.p, alone, folds),
+                       loo.n_samples if loo else 1000)  # fmt: skip
+    values = on_scale(kept, jacobian)
+    result = KFoldResult(row.model, float(values.sum()), _se(values), row.p, values, folds)
+    return to_elpd(result, loo.n_samples if loo is not None else 1000)
+
+
+def _se(values: np.ndarray) -> float:
+    return float(np.sqrt(len(values) * np.var(values)))
+
+
+def _with_kfold_rows(found: Comparison, given: Comparison) -> Comparison:
+    """Keep the caller's pointwise values and Pareto counts (k-fold has none)."""
+    return replace(found, pointwise={n: v for n, v in given.pointwise.items()
+                                     if n in {r.model for r in found.rows}})  # fmt: skip
 
 
 def _with_rmsd(
@@ -238,7 +333,7 @@ def _with_rmsd(
         if wanted and analysis is not None and analysis.ppc is not None:
             rmsd = analysis.ppc.rmsd
         rows.append(replace(row, rmsd=rmsd))
-    return Comparison(comparison.criterion, tuple(rows), comparison.warnings)
+    return replace(comparison, rows=tuple(rows))
 
 
 def _differences(results: Results) -> Results:
@@ -280,23 +375,44 @@ def _panels(results: Results, data: pd.DataFrame) -> Results:
     group, predictor = report.group, report.predictor
     if group is None or predictor is None or group not in data or predictor not in data:
         return results
-    response = next((a.response for a in results.analyses.values() if a.response), None)
+    first = next((a for a in results.analyses.values() if a.response), None)
+    response = first.response if first is not None else None
     notes: list[str] = []
     levels = highlight_levels(data, group, tuple(map(str, report.highlight)), notes)
-    if response is None or response not in data.columns:
+    values = _response_values(first, data)
+    if response is None or values is None:
         return replace(results, panel_notes=tuple(notes))
     panels = []
     for level in levels:
-        rows = data[data[group].astype(str) == str(level)]
+        rows = (data[group].astype(str) == str(level)).to_numpy()
         panels.append(
             GroupPanel(
                 str(level),
-                f"{group} = {level} (n = {len(rows)})",
-                rows[predictor].to_numpy(dtype=float),
-                rows[response].to_numpy(dtype=float),
+                f"{group} = {level} (n = {int(rows.sum())})",
+                data.loc[rows, predictor].to_numpy(dtype=float),
+                values[rows],
             )
         )
     return replace(results, panels=tuple(panels), panel_notes=tuple(notes))
+
+
+def _response_values(analysis: ModelAnalysis | None, data: pd.DataFrame) -> np.ndarray | None:
+    """The modelled response on every row of the data: a column, or a transform of one."""
+    if analysis is None or analysis.response is None:
+        return None
+    if analysis.response in data.columns:
+        column = data[analysis.response]
+        if not pd.api.types.is_numeric_dtype(column):
+            return None
+        return column.to_numpy(dtype=float)
+    modelled = analysis.modelled
+    if modelled is None or modelled.column not in data.columns:
+        return None
+    if modelled.transform not in TRANSFORMS:
+        return None
+    forward = TRANSFORMS[str(modelled.transform)][0]
+    with np.errstate(all="ignore"):
+        return np.asarray(forward(data[str(modelled.column)].to_numpy(dtype=float)))
 
 
 def _prior_predictive(

@@ -241,7 +241,10 @@ def _diagnose(study: Study, name: str, fit: Any) -> Diagnostics | None:
     spec = study.models.get(name)
     depth = spec.sampler.max_treedepth if spec is not None else 10
     try:
-        return diagnose(fit.tree, max_treedepth=depth, key=getattr(fit, "key", None))
+        centered = not spec.noncentered if spec is not None else None
+        return diagnose(
+            fit.tree, max_treedepth=depth, key=getattr(fit, "key", None), centered=centered
+        )
     except Exception:  # noqa: BLE001 - a view without diagnostics beats no view
         return None
 

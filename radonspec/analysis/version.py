@@ -3,7 +3,9 @@
 Bump ``ANALYSIS_VERSION`` when what an analysis holds or how it is computed changes:
 analyses kept in the store then miss and are made again, and reports made from the old
 ones are no longer current. History: 2 the LOO-PIT Δ-ECDF; 3 correlations and group
-effects; 4 effects, Bayes R² and prior sensitivity.
+effects; 4 effects, Bayes R² and prior sensitivity; 5 what each model models (comparison
+groups), group estimates from the posterior terms, statsmodels' frequentist reference and
+the non-centering advice.
 """
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from radonspec.cli.console import err, handle_errors, out, state
+from radonspec.cli.console import err, handle_errors, out, plain, state
 from radonspec.errors import FitError
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ def validate(studies: StudyArgs) -> None:
         try:
             with handle_errors():
                 study = check(path)
-                out.print(f"{escape(str(path))}: ok ({len(study.models)} models)")
+                out.print(f"{plain(path)}: ok ({len(study.models)} models)")
         except typer.Exit as stop:
             failed = max(failed, stop.exit_code)
     raise typer.Exit(failed)
@@ -106,7 +105,7 @@ def run(
             code = run_prior_only(studies, console=out, strict=strict, out_dir=out_dir)
         raise typer.Exit(code)
     if executor not in ("local", "dask"):
-        err.print(f"error: --executor must be 'local' or 'dask', got '{escape(executor)}'")
+        err.print(f"error: --executor must be 'local' or 'dask', got '{plain(executor)}'")
         raise typer.Exit(1)
     from radonspec.api import run as run_study
     from radonspec.cli.progress import RunDisplay
@@ -124,7 +123,7 @@ def run(
             )  # fmt: skip
             if result.reused and not quiet:
                 for name in result.fits:
-                    out.print(f"  {escape(name)}: stored fit reused")
+                    out.print(f"  {plain(name)}: stored fit reused")
             print_summary(result)
             code = max(code, result.exit_code(strict=strict))
     raise typer.Exit(code)
@@ -143,14 +142,14 @@ def print_summary(result: RunResult) -> None:
     """The run's table (status, cache, timings, diagnostics), failures and report files."""
     fits = result.fits
     title = f"{result.study.name}: {len(fits)} models in {result.seconds:.1f} s"
-    table = Table(title=escape(title))
+    table = Table(title=plain(title))
     for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
         table.add_column(column, justify="right" if column not in ("model", "status") else "left")
     for name, fit in fits.items():
         diag = fit.meta.get("diagnostics") or {}
         table.add_row(
-            escape(name),
-            fit.status if fit.status == "ok" else f"[red]{escape(fit.status)}[/red]",
+            plain(name),
+            fit.status if fit.status == "ok" else f"[red]{plain(fit.status)}[/red]",
             "yes" if fit.cached else "no",
             f"{fit.seconds.get('total', 0.0):.1f}",
             _num(diag.get("r_hat_max"), ".3f"),
@@ -162,17 +161,17 @@ def print_summary(result: RunResult) -> None:
     for name, count in dropped.items():
         if count:
             out.print(
-                f"{escape(name)}: {count} rows with a missing value dropped (data.dropna: true)"
+                f"{plain(name)}: {count} rows with a missing value dropped (data.dropna: true)"
             )
     for name, fit in fits.items():
         if fit.status != "ok":
-            out.print(f"[red]{escape(name)} failed:[/red] {escape(fit.error or '')}")
+            out.print(f"[red]{plain(name)} failed:[/red] {plain(fit.error or '')}")
     _print_files(result.written)
 
 
 def _print_files(written: Mapping[str, Path]) -> None:
     for kind, file in written.items():
-        out.print(f"{kind}: {escape(str(file))}", highlight=False)
+        out.print(f"{kind}: {plain(file)}", highlight=False)
 
 
 @app.command()
@@ -221,7 +220,7 @@ def predict(
             force=force, seed=seed,
         )  # fmt: skip
         out.print(
-            f"{escape(str(out_file))}: {found.rows} rows predicted by '{escape(model)}'"
+            f"{plain(str(out_file))}: {found.rows} rows predicted by '{plain(model)}'"
             f" (posterior mean and sd of the expected value, {interval:.0%} predictive"
             " interval)",
             highlight=False,
@@ -231,7 +230,7 @@ def predict(
                 f" and {len(levels) - 5} more" if len(levels) > 5 else ""
             )
             out.print(
-                f"  {escape(factor)}: {len(levels)} level(s) the fit never saw ({escape(shown)});"
+                f"  {plain(factor)}: {len(levels)} level(s) the fit never saw ({plain(shown)});"
                 " their rows (new_group = True) are predicted from the population of groups",
                 highlight=False,
             )
@@ -278,11 +277,11 @@ def runs(store: StoreOpt = None) -> None:
             table.add_column(column)
         for row in rows:
             table.add_row(
-                escape(row.model),
-                escape(row.study),
-                escape(row.key[:12]),
-                escape(row.status),
-                escape(row.created[:19]),
+                plain(row.model),
+                plain(row.study),
+                plain(row.key[:12]),
+                plain(row.status),
+                plain(row.created[:19]),
                 _num(row.seconds, ".1f"),
                 _num(row.r_hat_max, ".3f"),
                 _num(row.ess_bulk_min, ".0f"),
@@ -309,5 +308,5 @@ def main() -> None:
     try:
         app()
     except FitError as exc:  # raised outside a handled block
-        err.print(f"error: {escape(str(exc))}")
+        err.print(f"error: {plain(exc)}")
         sys.exit(exc.exit_code)

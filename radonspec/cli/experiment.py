@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from radonspec.cli.console import err, handle_errors, out
+from radonspec.cli.console import err, handle_errors, out, plain
 
 if TYPE_CHECKING:
     from radonspec.analysis.prior import PriorCheck
@@ -97,7 +96,10 @@ def try_command(
         study = try_study(spec)  # every problem before any sampling, and before --save writes
         if save is not None:
             save_spec(spec, save)
-            out.print(f"wrote {save}; fit it again with: radonspec run {save}", highlight=False)
+            out.print(
+                f"wrote {plain(save)}; fit it again with: radonspec run {plain(save)}",
+                highlight=False,
+            )
         result = try_formula(spec, store=store, force=force, study=study)
         code = print_try(result, out, show_all=show_all)
     raise typer.Exit(code)
@@ -110,13 +112,14 @@ def print_try(result: TryResult, console: Console, *, show_all: bool = False) ->
     fit = result.fit
     spec = next(iter(result.study.models.values()))
     console.print(
-        f"[bold]{spec.formulas[0]}[/bold] ({spec.family}) on {_data_name(result.study)}:"
+        f"[bold]{plain(spec.formulas[0])}[/bold] ({plain(spec.family)})"
+        f" on {plain(_data_name(result.study))}:"
         f" {'stored fit reused' if fit.cached else 'fitted'}"
         f" in {fit.seconds.get('total', 0.0):.1f} s",
         highlight=False,
     )
     if not fit.ok or result.table is None:
-        console.print(f"[red]the fit failed:[/red] {fit.error}", highlight=False)
+        console.print(f"[red]the fit failed:[/red] {plain(fit.error)}", highlight=False)
         return 2
     table = Table(box=None, padding=(0, 1))
     for column in ("parameter", "mean", "sd", "89% interval", "ess_bulk", "r_hat"):
@@ -127,7 +130,7 @@ def print_try(result: TryResult, console: Console, *, show_all: bool = False) ->
             hidden += 1
             continue
         table.add_row(
-            str(label),
+            plain(label),  # group-level labels carry the data's level names
             f"{row['mean']:.3g}",
             f"{row['sd']:.2g}",
             f"[{row['eti89_lb']:.3g}, {row['eti89_ub']:.3g}]",
@@ -143,9 +146,9 @@ def print_try(result: TryResult, console: Console, *, show_all: bool = False) ->
     elif diag is not None:
         console.print("[yellow]diagnostics failed:[/yellow]", highlight=False)
         for problem in diag.problems:
-            console.print(f"  - {problem}", highlight=False)
+            console.print(f"  - {plain(problem)}", highlight=False)
         for advice in diag.advice:
-            console.print(f"  try: {advice}", highlight=False)
+            console.print(f"  try: {plain(advice)}", highlight=False)
     return 0
 
 
@@ -191,13 +194,13 @@ def diff_command(
 
 def print_differences(title: str, differences: list[Difference] | None, console: Console) -> None:
     """Print one pair's differences under its title (``None``: the pair has one side only)."""
-    console.print(f"[bold]{title}[/bold]", highlight=False)
+    console.print(f"[bold]{plain(title)}[/bold]", highlight=False)
     if differences is None:
         return
     if not differences:
         console.print("  no statistical differences")
     for difference in differences:
-        console.print(f"  - {difference}", highlight=False)
+        console.print(f"  - {plain(difference)}", highlight=False)
 
 
 def init_command(
@@ -238,19 +241,20 @@ def init_command(
         path = written.study
         study = load_study(path)
         out.print(
-            f"wrote {path} ({', '.join(study.models)}); check it with: radonspec validate {path};"
-            f" fit it with: radonspec run {path}",
+            f"wrote {plain(path)} ({plain(', '.join(study.models))}); check it with: radonspec"
+            f" validate {plain(path)}; fit it with: radonspec run {plain(path)}",
             highlight=False,
         )
         schema = written.schema
         if schema is not None and schema.action == "written":
             out.print(
-                f"wrote {schema.path} (the schema editors check the study with)", highlight=False
+                f"wrote {plain(schema.path)} (the schema editors check the study with)",
+                highlight=False,
             )
         elif schema is not None and schema.action == "kept":
             out.print(
-                f"kept {schema.path}, which differs from this radonspec's schema; update it"
-                f" with: radonspec schema > {schema.path} (or pass --force)",
+                f"kept {plain(schema.path)}, which differs from this radonspec's schema; update"
+                f" it with: radonspec schema > {plain(schema.path)} (or pass --force)",
                 highlight=False,
             )
 
@@ -262,10 +266,10 @@ def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> in
         table.add_column(column, justify="left" if column in ("model", "verdict") else "right")
     for name, check in checks.items():
         if check.error is not None:
-            table.add_row(escape(name), "", "", "", f"[red]{escape(check.error)}[/red]")
+            table.add_row(plain(name), "", "", "", f"[red]{plain(check.error)}[/red]")
             continue
         table.add_row(
-            escape(name),
+            plain(name),
             f"[{check.observed[0.05]:.3g}, {check.observed[0.95]:.3g}]",
             f"[{check.predicted[0.05]:.3g}, {check.predicted[0.95]:.3g}]",
             f"{check.share_in_range:.0%}",
@@ -274,7 +278,7 @@ def print_prior_checks(checks: Mapping[str, PriorCheck], console: Console) -> in
     console.print(table)
     for check in checks.values():
         for problem in check.problems if check.error is None else ():
-            console.print(f"  {escape(check.model)}: {escape(problem)}", highlight=False)
+            console.print(f"  {plain(check.model)}: {plain(problem)}", highlight=False)
     return 0 if all(c.passed for c in checks.values()) else 2
 
 
@@ -305,7 +309,7 @@ def run_prior_only(
         if strict:
             code = max(code, failed)
         for kind, file in result.written.items():
-            console.print(f"{kind}: {escape(str(file))}", highlight=False)
+            console.print(f"{kind}: {plain(file)}", highlight=False)
     return code
 
 

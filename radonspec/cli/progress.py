@@ -6,9 +6,9 @@ import time
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from radonspec.cli.console import plain
 from radonspec.fit.record import Fit
 
 _STATES = {
@@ -39,7 +39,7 @@ class RunDisplay:
         self._tasks: dict[str, TaskID] = {}
         self._progress = Progress(
             SpinnerColumn(finished_text="•"),
-            TextColumn("{task.fields[model]}"),
+            TextColumn("{task.fields[model]}", markup=False),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
             console=console,
@@ -77,24 +77,24 @@ class RunDisplay:
             self._show_line(model, event, fit, took)
 
     def _show_live(self, model: str, event: str, fit: Fit | None) -> None:  # noqa: ARG002
-        text = _STATES.get(event, escape(event))  # a failure's reason follows in the summary
+        text = _STATES.get(event, plain(event))  # a failure's reason follows in the summary
         if model not in self._tasks:
             if self._folds and event in ("started", "cached"):
                 return
-            self._tasks[model] = self._progress.add_task(text, model=escape(model), total=1)
+            self._tasks[model] = self._progress.add_task(text, model=model, total=1)
         done = event in ("cached", "done", "failed", "scored", "unscored")
         self._progress.update(self._tasks[model], description=text, completed=int(done))
 
     def _show_line(self, model: str, event: str, fit: Fit | None, took: float) -> None:
         if event == "started" and not self._folds:
-            self._console.print(f"  {escape(model)}: sampling ...")
+            self._console.print(f"  {plain(model)}: sampling ...")
         elif event == "cached" and not self._folds:
-            self._console.print(f"  {escape(model)}: stored fit reused")
+            self._console.print(f"  {plain(model)}: stored fit reused")
         elif event == "done":
-            self._console.print(f"  {escape(model)}: done in {took:.1f} s")
+            self._console.print(f"  {plain(model)}: done in {took:.1f} s")
         elif event == "scoring":
-            self._console.print(f"  {escape(model)}: scoring held-out folds ...")
+            self._console.print(f"  {plain(model)}: scoring held-out folds ...")
         elif event in ("scored", "unscored"):
-            self._console.print(f"  {escape(model)}: {event} in {took:.1f} s")
+            self._console.print(f"  {plain(model)}: {event} in {took:.1f} s")
         elif event == "failed" and fit is not None:
-            self._console.print(f"  [red]{escape(model)}: failed[/red]: {escape(fit.error or '')}")
+            self._console.print(f"  [red]{plain(model)}: failed[/red]: {plain(fit.error or '')}")

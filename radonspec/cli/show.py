@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 
+from radonspec.cli.console import plain
 from radonspec.compile.model import compile_model, priors_table, study_base, used_columns
 from radonspec.data.load import load_data
 from radonspec.errors import SpecError, did_you_mean, one_of
@@ -32,19 +33,22 @@ def show_study(path: Path, models: list[str] | None, console: Console) -> None:
             )
     columns = {c for n in names for c in used_columns(formula_infos(study.models[n]))}
     frame = load_data(study.data, study_base(study), sorted(columns))
-    console.print(f"[bold]{study.name}[/bold] ({path}): data {_source(study)}, {len(frame)} rows")
+    console.print(
+        f"[bold]{plain(study.name)}[/bold] ({plain(path)}): data {plain(_source(study))},"
+        f" {len(frame)} rows"
+    )
     for name in names:
         spec = study.models[name]
         compiled = compile_model(study, name, frame)
-        console.rule(f"model {name}")
+        console.rule(f"model {plain(name)}")
         console.print(_yaml(spec.model_dump(mode="json", exclude_none=True)), markup=False)
-        table = Table(title=f"priors of {name}", title_justify="left")
+        table = Table(title=f"priors of {plain(name)}", title_justify="left")
         table.add_column("term")
         table.add_column("prior")
         table.add_column("from")
         for row in priors_table(compiled.model, spec).itertuples():
             source = "spec" if row.source == "spec" else f"[dim]{_DEFAULTS[row.source]}[/dim]"
-            table.add_row(str(row.term), str(row.prior), source)
+            table.add_row(plain(row.term), plain(row.prior), source)
         console.print(table)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
+from radonspec.cli.console import plain
 from radonspec.errors import RadonspecError, SpecError, SpecErrors
 from radonspec.study.schema import Study
 
@@ -96,7 +96,7 @@ class Watcher:
         self.store = store
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.jobs = jobs
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
         self.runner = runner or api_runner(store, out_dir, jobs)
         self.last_good: Study | None = None
         self.last: Cycle | None = None
@@ -140,7 +140,7 @@ class Watcher:
         def event(model: str, what: str, fit: Any) -> None:
             if what == "started":
                 sampled.append(model)
-                self.console.print(f"  {escape(model)}: sampling ...")
+                self.console.print(f"  {plain(model)}: sampling ...")
             elif what == "cached":
                 cached.append(model)
 
@@ -155,9 +155,7 @@ class Watcher:
         except RadonspecError as exc:
             errors = _lines(exc)
             for line in errors:
-                self.console.print(
-                    f"[red]error:[/red] {escape(line)}", markup=True, highlight=False
-                )
+                self.console.print(f"[red]error:[/red] {plain(line)}", markup=True, highlight=False)
             if self.last_good is not None:
                 self.console.print("  the last good report stays in place; fix and save again")
             self.last = Cycle(False, errors=errors)
@@ -183,15 +181,15 @@ class Watcher:
         return self.last
 
     def _print(self, cycle: Cycle) -> None:
-        fitted = f" ({escape(', '.join(cycle.sampled))})" if cycle.sampled else ""
+        fitted = f" ({plain(', '.join(cycle.sampled))})" if cycle.sampled else ""
         parts = [f"{len(cycle.sampled)} fitted{fitted}"]
         parts.append(f"{len(cycle.cached)} from the store")
         if cycle.failed:
-            names = escape(", ".join(cycle.failed))
+            names = plain(", ".join(cycle.failed))
             parts.append(f"[red]{len(cycle.failed)} failed ({names})[/red]")
         self.console.print("  valid; " + ", ".join(parts), markup=True, highlight=False)
         for kind, file in cycle.written.items():
-            self.console.print(f"  {kind}: {escape(str(file))}", highlight=False)
+            self.console.print(f"  {kind}: {plain(file)}", highlight=False)
 
     # the loop ---------------------------------------------------------------------
 
@@ -218,7 +216,7 @@ class Watcher:
         int
             The exit code: 0 when the last cycle was good, 1 otherwise.
         """
-        self.console.print(f"watching {self.path} (Ctrl-C stops)", highlight=False)
+        self.console.print(f"watching {plain(self.path)} (Ctrl-C stops)", highlight=False)
         cycles = 0
         try:
             self._announce([self.path], first=True)
@@ -239,7 +237,7 @@ class Watcher:
     def _announce(self, files: list[Path], *, first: bool = False) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         what = "checking" if first else "changed: " + ", ".join(_display(f) for f in files)
-        self.console.print(f"[bold]{stamp}[/bold] {what}", markup=True, highlight=False)
+        self.console.print(f"[bold]{stamp}[/bold] {plain(what)}", markup=True, highlight=False)
 
 
 def extends_chain(path: Path) -> list[Path]:

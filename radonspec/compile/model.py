@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from radonspec.compile import correlated
+from radonspec.compile.usable import check_before_build, check_built
 from radonspec.data.levels import (
     LevelsError,
     ModelLevels,
@@ -99,7 +100,11 @@ def compile_model(
         levels = model_levels(study.data, spec, infos, prepared.frame)
     except LevelsError as exc:
         raise CompileError(f"{prefix}: {exc.message}") from None
-    model = _build_bambi(spec, infos, design_frame(prepared.frame, levels), prefix)
+    frame = design_frame(prepared.frame, levels)
+    check_before_build(spec, infos, frame, prefix)
+    model = _build_bambi(spec, infos, frame, prefix)
+    check_built(model, prefix)
+    _order_thresholds(model, prefix)
     _check_auto_priors(model, prefix)
     try:
         correlated.plan_model(model, spec, infos[0])
@@ -172,6 +177,43 @@ def _build_bambi(
             raise CompileError(
                 f"{prefix}: Bambi cannot build the model: {_first_line(exc)}"
             ) from exc
+
+
+def _order_thresholds(model: Any, prefix: str) -> None:
+    """Keep a cumulative model's thresholds ordered under a prior the spec gives.
+
+    Bambi orders the thresholds of its own default prior (an ``ordered`` transform,
+    means spread over -2..2) but passes a given prior such as ``Normal(0, 10)`` on
+    as it is: unordered thresholds, whose cumulative likelihood has no finite density
+    wherever two cross. The transform is added; the prior's locations must then be
+    increasing, one per threshold, since its initial point is there (a scalar
+    location would start every threshold at one value, where the ordered transform
+    is undefined; PyMC's ``initval`` would avoid that, but nutpie refuses models
+    that set one).
+    """
+    import pymc as pm
+    from bambi.families.univariate import Cumulative
+
+    if not isinstance(model.family, Cumulative):
+        return
+    component = model.parameters.get("threshold")
+    prior = getattr(component, "prior", None)
+    if prior is None or getattr(prior, "auto_scale", True) or not hasattr(prior, "args"):
+        return
+    if "transform" in prior.args:
+        return
+    count = len(model.response_term.levels) - 1
+    location = next((prior.args[k] for k in ("mu", "alpha", "nu") if k in prior.args), None)
+    spread = np.round(np.linspace(-2, 2, num=count), 2)
+    values = np.atleast_1d(np.asarray(location, dtype=float)) if location is not None else None
+    if values is None or values.shape != (count,) or not np.all(np.diff(values) > 0):
+        example = f"{prior.name}([{', '.join(f'{v:g}' for v in spread)}], 10)"
+        raise CompileError(
+            f"{prefix}: the prior on 'threshold' must give one increasing location per"
+            f" threshold ({count} for {count + 1} levels), lowest first, so that the"
+            f" thresholds start in order; for example threshold: {example}"
+        )
+    prior.update(transform=pm.distributions.transforms.ordered)
 
 
 def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:

@@ -147,14 +147,27 @@ def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:
     return errors
 
 
+#: Jittered starting points tried when the model's own initial point fails, as the
+#: samplers do (PyMC's and nutpie's initialisation jitter it): validate refused gamma with
+#: an identity link, whose unjittered start has mu = 0, although run fitted it.
+JITTERED_STARTS = 20
+
+
 def _check_initial_point(model: Any, name: str) -> None:
     import math
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.build()
-        logps = model.backend.model.point_logps()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.build()
+            pymc_model = model.backend.model
+            logps = pymc_model.point_logps()
+            if not all(math.isfinite(v) for v in logps.values()):
+                logps = _jittered_logps(pymc_model, logps)
+    except Exception as exc:  # Bambi or PyMC refusing to build: one line, not a traceback
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise CompileError(f"model '{name}': Bambi cannot build the model: {text[:300]}") from exc
     bad = [term for term, value in logps.items() if not math.isfinite(value)]
     if bad:
         raise CompileError(
@@ -162,6 +175,22 @@ def _check_initial_point(model: Any, name: str) -> None:
             f" {', '.join(repr(b) for b in bad)}; check those priors (a zero or infinite scale)"
             " and that the data lie in the family's support"
         )
+
+
+def _jittered_logps(pymc_model: Any, first: dict[str, float]) -> dict[str, float]:
+    """The log densities at the first jittered start where all are finite; else ``first``."""
+    import math
+
+    from pymc.initial_point import make_initial_point_fn
+
+    start = make_initial_point_fn(
+        model=pymc_model, jitter_rvs=set(pymc_model.free_RVs), return_transformed=True
+    )
+    for seed in range(JITTERED_STARTS):
+        logps = pymc_model.point_logps(start(seed))
+        if all(math.isfinite(v) for v in logps.values()):
+            return dict(logps)
+    return first
 
 
 def _strip_location(message: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import os
 import re
+import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +44,35 @@ def columns_of(spec: DataSpec, base: Path) -> list[str]:
     path = _existing(spec, base)
     if path.suffix.lower() == ".csv":
         return list(_read_csv(path, nrows=0).columns)
+    return _parquet_names(path)
+
+
+def _parquet_names(path: Path) -> list[str]:
+    """The columns of a Parquet file; two of one name are refused, as in a CSV header."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return list(pq.read_schema(path).names)
+        names = list(pq.read_schema(path).names)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"data file {path.name} is not a readable Parquet file: {exc}") from None
+        raise DataError(
+            f"data file {path.name} is not a readable Parquet file: {_line(exc)}"
+        ) from None
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataError(
+                f"data file {path.name} has two columns named '{name}' (columns {seen[name]}"
+                f" and {index}); rename one so each column has its own name"
+            )
+        seen[name] = index
+    return names
+
+
+def _line(exc: BaseException) -> str:
+    """An exception's message on one line (pyarrow's carry the schema, line by line)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def load_data(spec: DataSpec, base: Path, columns: Collection[str] | None = None) -> pd.DataFrame:
@@ -146,16 +170,43 @@ def _name(spec: DataSpec) -> str:
 def _existing(spec: DataSpec, base: Path) -> Path:
     path = source_path(spec, base)
     assert path is not None
-    if not path.is_file():
+    if not path.exists():
         raise DataError(
             f"data file {spec.path} not found (looked for {path}); paths are relative to the spec"
         )
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise DataError(f"data file {spec.path} ({path}) is {kind}; name a .csv or .parquet file")
+    try:  # O_NONBLOCK: the file may have been replaced by a FIFO since the check above
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        raise DataError(
+            f"cannot read data file {spec.path} ({exc.strerror}); check its permissions"
+        ) from None
     return path
+
+
+#: What a CSV field may say for a missing value: pandas' markers less "None", which is a
+#: level word in real data (MASS's survey: Exer is None, Some or Freq), not Python's None.
+NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
+)  # fmt: skip
 
 
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, encoding="utf-8", **kwargs)
+        with warnings.catch_warnings():
+            # mixed types are refused below, by column and row: pandas' own warning about
+            # them would come first, as noise before the one located line
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = pd.read_csv(
+                path,
+                encoding="utf-8",
+                keep_default_na=False,
+                na_values=list(NA_MARKERS),
+                **kwargs,
+            )
         header = _header(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {path.name} is empty; it needs a header row and data") from None
@@ -259,10 +310,13 @@ def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _parquet_names(path)
     try:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"data file {path.name} is not a readable Parquet file: {exc}") from None
+        raise DataError(
+            f"data file {path.name} is not a readable Parquet file: {_line(exc)}"
+        ) from None
     for field in table.schema:
         if pa.types.is_nested(field.type):
             raise DataError(
@@ -372,6 +426,7 @@ def _check_values(series: pd.Series, column: str, spec: DataSpec) -> None:
     if isinstance(series.dtype, pd.CategoricalDtype):
         if series.nunique() < 1:
             raise DataError(f"{_name(spec)}: column '{column}' has no values")
+        _refuse_nul(series, column, spec)
         return
     if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         if pd.api.types.is_bool_dtype(series.dtype):
@@ -389,6 +444,16 @@ def _check_values(series: pd.Series, column: str, spec: DataSpec) -> None:
         raise DataError(
             f"{_name(spec)}: column '{column}' has {int(infinite.sum())} infinite values,"
             f" first at row {row + 1} ({values[row]}); remove or replace them"
+        )
+
+
+def _refuse_nul(series: pd.Series, column: str, spec: DataSpec) -> None:
+    """A level holding a NUL byte cannot be stored with the fit (NetCDF strings end at NUL)."""
+    bad = [level for level in series.cat.categories if isinstance(level, str) and "\x00" in level]
+    if bad:
+        raise DataError(
+            f"{_name(spec)}: column '{column}' has a value with a NUL byte (row"
+            f" {_first_row(series == bad[0])}: {bad[0]!r}); remove the NUL from the data"
         )
 
 

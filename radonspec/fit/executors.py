@@ -22,6 +22,7 @@ from concurrent.futures import (
     as_completed,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
+from radonspec.fit import pool
 from radonspec.fit.record import Fit
 from radonspec.study.schema import Study
 
@@ -209,7 +211,7 @@ TASKS_PER_WORKER = 20
 
 def _run_in_worker(job: FitJob) -> tuple[int, Fit | None, float]:
     """Run ``job``; say which process fitted it (so holds its model compiled), and when."""
-    fit = run_job(job)
+    fit = pool.run_noting(run_job, job)  # reported as started, for blame if the worker dies
     return os.getpid(), fit, time.time()
 
 
@@ -228,6 +230,11 @@ def _drain(plan: Any) -> list[FitJob]:
             break
         left.append(step.job)
     return left
+
+
+def _broke(future: Future[Any]) -> bool:
+    """Whether ``future`` failed because its pool broke (a worker died), not by itself."""
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
 def _outcome(future: Future[Fit], job: FitJob) -> Fit:
@@ -281,47 +288,98 @@ class PoolExecutor:
         in_parent: bool = False,
         refits: bool = False,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("spawn")
         self._in_parent = in_parent and jobs > 1
         self._workers = jobs - 1 if self._in_parent else jobs
-        self._pool = ProcessPoolExecutor(
+        self._initializer = initializer
+        self._refits = refits
+        self._started = self._context.SimpleQueue()  # (pid, key) as each worker starts a fit
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=self._workers,
-            mp_context=context,
-            initializer=_worker_start,
-            initargs=(os.getpid(), initializer),
-            max_tasks_per_child=None if refits else TASKS_PER_WORKER,
+            mp_context=self._context,
+            initializer=pool.start_worker,
+            initargs=(self._started, os.getpid(), self._initializer, _worker_start),
+            max_tasks_per_child=None if self._refits else TASKS_PER_WORKER,
         )
 
     def run(self, jobs: Iterable[FitJob]) -> Iterator[Fit]:
         """Submit every job, yield fits as they complete.
 
-        Refits (more than workers) are handed out one per free worker, each to a worker
-        that has compiled its model where one can (``radonspec.fit.affinity``).
+        A worker that dies fails only the job it was running: the others, running or
+        waiting, are fitted again in a fresh pool (see ``radonspec.fit.pool``). Refits
+        (more than workers) are handed out one per free worker, each to a worker that
+        has compiled its model where one can (``radonspec.fit.affinity``).
         """
         listed = list(jobs)
         if not self._in_parent and len(listed) > self._workers and all(j.refit for j in listed):
             yield from self._run_by_affinity(listed)
-            return
-        futures: dict[Future[Fit], FitJob] = {self._pool.submit(run_job, j): j for j in listed}
-        if self._in_parent:
-            # the last submitted start last: take them back, while no worker has begun them
-            for future in reversed(list(futures)):
-                if future in futures and future.cancel():
-                    yield run_job(futures.pop(future))
-                    for done in [f for f in futures if f.done()]:
-                        yield _outcome(done, futures.pop(done))
-        for future in as_completed(list(futures)):
-            yield _outcome(future, futures[future])
+        else:
+            yield from self._run_all(listed)
+
+    def _run_all(self, jobs: list[FitJob]) -> Iterator[Fit]:
+        """Submit every job at once; jobs of a broken pool are fitted again, or blamed."""
+        todo, first, breaks = list(jobs), True, dict[str, int]()
+        last: dict[int, str] = {}
+        while todo:
+            futures = {self._pool.submit(pool.run_noting, run_job, j): j for j in todo}
+            todo, broken = [], []
+            if self._in_parent and first:
+                # the last submitted start last: take them back, while no worker has begun them
+                for future in reversed(list(futures)):
+                    if future in futures and future.cancel():
+                        yield run_job(futures.pop(future))
+                        for done in [f for f in futures if f.done()]:
+                            job = futures.pop(done)
+                            if _broke(done):
+                                broken.append(job)
+                            else:
+                                yield _outcome(done, job)
+            first = False
+            for future in as_completed(list(futures)):
+                if _broke(future):
+                    broken.append(futures[future])
+                else:
+                    yield _outcome(future, futures[future])
+            if not broken:
+                break
+            blamed = pool.died_on_their_own(dict(self._pool._processes), self._started, last)
+            for job in broken:
+                if job.key in blamed:
+                    how = pool.describe_exit(blamed[job.key])
+                    yield failed_fit(
+                        job,
+                        f"the worker process fitting it died ({how}); the run's other models"
+                        " were fitted on",
+                    )
+                    continue
+                breaks[job.key] = breaks.get(job.key, 0) + 1
+                if breaks[job.key] > pool.MAX_UNBLAMED_BREAKS:
+                    yield failed_fit(job, "the worker processes fitting it kept dying")
+                else:
+                    todo.append(job)
+            self._pool.shutdown(wait=True)
+            self._pool = self._new_pool()
 
     def _run_by_affinity(self, jobs: list[FitJob]) -> Iterator[Fit]:
+        """Hand refits out one per free worker; a broken pool's jobs go to ``_run_all``.
+
+        When a worker dies, the job it was running is blamed (as ``_run_all`` does) and
+        every other refit not yet fitted is fitted in a fresh pool, in submission order.
+        """
         from radonspec.fit.affinity import Affinity
 
         plan = Affinity(jobs)
         running: dict[Future[tuple[int, Fit | None, float]], FitJob | None] = {}
-        refused: list[Fit] = []
+        broken: list[FitJob] = []
+        last: dict[int, str] = {}
 
         def hand(worker: int | None) -> None:
             """Submit the next step of ``worker``, the one free process of the pool."""
+            if broken:
+                return
             step = plan.next_for(worker)
             if step.job is None and step.wait <= 0:
                 return
@@ -330,25 +388,27 @@ class PoolExecutor:
                     running[self._pool.submit(_run_in_worker, step.job)] = step.job
                 else:  # keeps the worker busy, so the next refit goes to the free one
                     running[self._pool.submit(_pause_in_worker, step.wait)] = None
-            except Exception as exc:  # a broken pool: every job left fails, none is lost
-                for job in [step.job, *_drain(plan)]:
-                    if job is not None:
-                        refused.append(failed_fit(job, f"the worker pool broke ({exc!r})"))
+            except BrokenProcessPool:
+                broken.extend([step.job] if step.job is not None else [])
 
         for _ in range(self._workers):
             hand(None)
-        while running or refused:
-            yield from refused
-            refused.clear()
-            if not running:
-                break
+        while running and not broken:
             wait(list(running), return_when=FIRST_COMPLETED)
+            # read the workers' start reports as they come: hundreds of refits would
+            # fill the pipe they are written to, and a worker writing to it would wait
+            while not self._started.empty():
+                pid, key = self._started.get()
+                last[pid] = key
             finished = []
             for future in [f for f in running if f.done()]:
                 job = running.pop(future)
+                if _broke(future):
+                    broken.extend([job] if job is not None else [])
+                    continue
                 try:
                     worker, fit, at = future.result()
-                except Exception as exc:  # a crashed worker fails its model, not the study
+                except Exception as exc:  # a job that failed by itself fails its model
                     reason = f"the worker process fitting it crashed ({exc!r})"
                     worker, fit, at = None, None if job is None else failed_fit(job, reason), 0.0
                 if job is not None and fit is not None:
@@ -361,6 +421,36 @@ class PoolExecutor:
             for _, worker, _ in finished:
                 hand(worker)
             yield from (fit for _, _, fit in finished if fit is not None)
+        if not broken:
+            return
+        wait(list(running))  # the pool is broken: what still runs ends now too
+        for future, job in running.items():
+            if job is None:
+                continue
+            if _broke(future):
+                broken.append(job)
+                continue
+            try:
+                _, fit, _ = future.result()
+            except Exception as exc:
+                fit = failed_fit(job, f"the worker process fitting it crashed ({exc!r})")
+            if fit is not None:
+                yield fit
+        blamed = pool.died_on_their_own(dict(self._pool._processes), self._started, last)
+        rest = []
+        for job in [*broken, *_drain(plan)]:
+            if job.key in blamed:
+                how = pool.describe_exit(blamed[job.key])
+                yield failed_fit(
+                    job,
+                    f"the worker process fitting it died ({how}); the run's other models"
+                    " were fitted on",
+                )
+            else:
+                rest.append(job)
+        self._pool.shutdown(wait=True)
+        self._pool = self._new_pool()
+        yield from self._run_all(rest)
 
     def close(self, *, abandon: bool = False) -> None:
         """Shut the pool down, cancelling what has not started (and stopping what has)."""
@@ -370,6 +460,7 @@ class PoolExecutor:
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._started.close()
 
 
 class DaskExecutor:

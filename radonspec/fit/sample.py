@@ -31,6 +31,7 @@ from radonspec.fit.budget import (
     fit_time_limit,
     time_limit,
 )
+from radonspec.fit.numerics import use_exact_math
 from radonspec.fit.nutpiedims import comma_free_dims, restore_dims
 from radonspec.fit.record import Fit
 from radonspec.study.schema import SamplerSpec
@@ -115,6 +116,7 @@ def sample_model(
     name = label or compiled.name
     try:
         require_backend(sampler.backend)
+        use_exact_math()  # draws must not depend on the compile cache (run.numerics)
         reuse = reuse_compile and sampler.backend == "nutpie"
         model = compiled.model
         notify(name, "build")
@@ -151,8 +153,7 @@ def sample_model(
                 tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
             meta.update(record())
             tree = restore_dims(tree, renames)
-            if interrupted():  # nutpie returns the draws so far: never a fit to keep
-                raise KeyboardInterrupt
+            interrupted()  # nutpie returns the draws so far: never a fit to keep
             _check_draws(tree, sampler)
             seconds["sample"] = time.perf_counter() - tick
             tree = thin_tree(tree, sampler.thin)
@@ -239,38 +240,50 @@ def _compiles(reuse: bool) -> Iterator[Callable[[], dict[str, Any]]]:
 
 
 @contextlib.contextmanager
-def _noticing_interrupts() -> Iterator[Callable[[], bool]]:
-    """Yield a function telling whether Ctrl-C came while the block ran.
+def _noticing_interrupts() -> Iterator[Callable[[], None]]:
+    """Yield a function that raises the interrupt if Ctrl-C (or SIGTERM) came in the block.
 
     nutpie answers a ``KeyboardInterrupt`` by stopping its chains and returning the
     draws so far, as if sampling had finished, or, during tuning, by an error ("Sampler
     has no results to take") that would be recorded as the model's failure; either way
     the interrupt itself is gone. Here the handler notes it first, then raises as
-    Python's own does, and an error after it is the interrupt. Only the main thread
-    receives signals: elsewhere nothing is installed.
+    Python's own does, and an error after it is the interrupt. SIGTERM is noted the
+    same way when a handler raises for it (the command line's does). Only the main
+    thread receives signals: elsewhere nothing is installed.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: None
         return
-    seen: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
+    seen: list[BaseException] = []
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def note(signum: int, frame: Any) -> None:
-        seen.append(signum)
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            signal.default_int_handler(signum, frame)
+        handler = previous[signum]
+        try:
+            if callable(handler):
+                handler(signum, frame)
+            else:
+                signal.default_int_handler(signum, frame)
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    def check() -> None:
+        if seen:
+            raise seen[0]
 
     signal.signal(signal.SIGINT, note)
+    if callable(previous[signal.SIGTERM]):
+        signal.signal(signal.SIGTERM, note)
     try:
-        yield lambda: bool(seen)
+        yield check
     except Exception:
         if seen:  # what nutpie made of the interrupt ("Sampler has no results to take")
-            raise KeyboardInterrupt from None
+            raise seen[0] from None
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _check_draws(tree: Any, sampler: SamplerSpec) -> None:

@@ -13,6 +13,13 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
 The folders are the truth and the index only caches their ``meta.json`` for listing.
 A folder only ever appears under ``fits/`` complete (written under ``tmp/``, synced,
 then renamed), and is only served when its ``fit.nc`` matches the recorded checksum.
+
+The store shares its folder with whatever else is there (``--store .`` is allowed), so
+it only ever deletes, replaces or rewrites what it can tell it made: temporary folders
+named ``<key>.(new|old|bad).<random>`` that hold nothing but a fit's two files, fit
+folders under ``fits/``, and an index that carries radonspec's SQLite application id
+(``PRAGMA application_id``). It follows no symbolic link inside the store: a planted
+``tmp``, ``fits``, ``locks`` or index link is refused, never written through.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import stat
 import sys
 import tempfile
 import threading
@@ -42,7 +50,7 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
-from radonspec.errors import StoreError
+from radonspec.errors import ForeignFileError, StoreError
 from radonspec.fit.record import Fit
 
 log = logging.getLogger(__name__)
@@ -51,8 +59,15 @@ FIT_FILE = "fit.nc"
 META_FILE = "meta.json"
 ANALYSIS_PREFIX = "analysis-"  # analysis-<analysis key>.npz beside fit.nc
 ANALYSIS_SUFFIX = ".npz"
+_ANALYSIS_NAME = re.compile(
+    r"(analysis-[0-9A-Za-z_-]+\.npz|\.analysis-[0-9A-Za-z_-]+\.[0-9a-f]+\.tmp)"
+)
 INDEX_FILE = "index.sqlite"
 INDEX_VERSION = 2  # PRAGMA user_version; a different value makes the index rebuild itself
+#: ``PRAGMA application_id`` of radonspec's index ("rdsp"): a database without it is
+#: another program's, and is never dropped, rebuilt or written.
+APPLICATION_ID = 0x72647370
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_SECONDS = 30.0
 _KEY = re.compile(r"[0-9A-Za-z_-]{2,128}")
 _TMP_NAME = re.compile(r"(?P<key>[0-9A-Za-z_-]{2,128})\.(new|old|bad)\.[0-9A-Za-z_]+")
@@ -152,6 +167,11 @@ def draws_key(
     }
     if compile_mode is not None:
         payload["compile"] = compile_mode
+    if sampler.get("backend", "nutpie") == "nutpie":
+        # Numba-compiled: with fast math the draws depended on the compile cache (numerics)
+        from radonspec.fit.numerics import NUMERICS
+
+        payload["numerics"] = dict(NUMERICS)
     return fit_key(payload)
 
 
@@ -234,9 +254,13 @@ class Store:
     # -- reading ------------------------------------------------------------------------
 
     def read_meta(self, key: str) -> dict[str, Any] | None:
-        """Return the ``meta.json`` of a stored fit, failed ones included; ``None`` if absent."""
+        """Return the ``meta.json`` of a stored fit, failed ones included; ``None`` if absent.
+
+        Fields radonspec reads are of the types it wrote (a tampered file's others are
+        dropped): ``seconds``, ``versions`` and ``diagnostics`` mappings, ``error`` text.
+        """
         try:
-            return _read_json(self.folder(key) / META_FILE)
+            return _typed(_read_json(self.folder(key) / META_FILE))
         except (OSError, ValueError):
             return None
 
@@ -250,7 +274,7 @@ class Store:
         """
         folder = self.folder(key)
         try:
-            meta = _read_json(folder / META_FILE)
+            meta = _typed(_read_json(folder / META_FILE))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -312,8 +336,8 @@ class Store:
         """
         _check_key(name)
         folder = self.folder(key)
-        if not (folder / META_FILE).is_file():
-            return False
+        if not _is_real_dir(folder) or not (folder / META_FILE).is_file():
+            return False  # not stored, or a link planted in the store: nothing to write into
         path = folder / f"{ANALYSIS_PREFIX}{name}{ANALYSIS_SUFFIX}"
         temporary = folder / f".{ANALYSIS_PREFIX}{name}.{secrets.token_hex(6)}.tmp"
         try:
@@ -327,8 +351,16 @@ class Store:
         return True
 
     def runs(self, study: str | None = None) -> list[RunRecord]:
-        """Return the index's rows, newest first; only ``study``'s when given."""
+        """Return the index's rows, newest first; only ``study``'s when given.
+
+        A folder that holds no store (no ``fits/`` and no index) lists nothing and is left
+        as it is: listing never creates files.
+        """
         if not self.root.is_dir():
+            if self.root.exists():
+                raise self._not_a_folder()
+            return []
+        if not (self.root / "fits").exists() and not _lexists(self.index_path):
             return []
         sql = f"SELECT {', '.join(_COLUMNS)} FROM runs"
         args: tuple[str, ...] = ()
@@ -348,6 +380,8 @@ class Store:
                 log.info("index %s is out of date; rebuilding it", self.index_path)
                 self.rebuild_index()
                 rows = self._transact(lambda con: con.execute(sql, args).fetchall(), write=False)
+        except ForeignFileError:
+            raise  # not radonspec's index: say so rather than list a store that is not there
         except StoreError as exc:  # e.g. a read-only store: list from the folders instead
             log.info("%s; listing the fit folders instead", exc)
             found = [r for r in self._scan() if study is None or r[2] == study]
@@ -429,31 +463,28 @@ class Store:
 
         return self._transact(refill)
 
-    def clean(self, max_age: float = 3600.0) -> int:
+    def clean(self) -> int:
         """Delete leftovers under ``tmp/`` (e.g. of a writer killed mid-write); return how many.
 
-        A leftover named after a key goes as soon as nobody holds that key's lock: every
-        writer holds it from before its temporary folder exists until after the rename.
-        Anything else goes once older than ``max_age`` seconds.
+        Only what a writer of this store leaves is deleted: a real folder (not a link)
+        named ``<key>.(new|old|bad).<random>`` holding nothing but a fit folder's files
+        (``fit.nc``, ``meta.json``, analyses), once nobody holds that key's lock (every
+        writer holds it from before its temporary folder exists until after the rename).
+        Anything else in ``tmp/`` is another program's and is left alone, whatever its age.
         """
         tmp = self.root / "tmp"
-        try:
-            entries = list(tmp.iterdir())
-        except FileNotFoundError:
-            return 0
+        if not _is_real_dir(tmp):
+            return 0  # absent, or a link or file planted there: nothing of ours to clean
         removed = 0
-        for entry in entries:
+        for entry in list(tmp.iterdir()):
             match = _TMP_NAME.fullmatch(entry.name)
+            if match is None or not _is_leftover(entry):
+                continue
             try:
-                if match is None:
-                    if time.time() - entry.lstat().st_mtime < max_age:
+                with self._hold(self._lock_path(match["key"]), timeout=0) as free:
+                    if not free:
                         continue
-                    _remove_path(entry)
-                else:
-                    with self._hold(self._lock_path(match["key"]), timeout=0) as free:
-                        if not free:
-                            continue
-                        _remove_path(entry)
+                    shutil.rmtree(entry)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -502,9 +533,14 @@ class Store:
                     _HELD[ident] = (fd, count - 1)
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._own_dir(path.parent)
+            # O_NOFOLLOW: a lock file planted as a link must not open (or create) its target
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
+            if isinstance(exc, StoreError):
+                raise
+            if exc.errno == errno.ELOOP:
+                raise self._link_error(path) from None
             raise self._os_error(exc, "create", path) from exc
         try:
             got = _flock(fd, timeout)
@@ -542,7 +578,7 @@ class Store:
         work: Path | None = None
         old: Path | None = None
         try:
-            tmp.mkdir(parents=True, exist_ok=True)
+            self._own_dir(tmp)
             work = Path(tempfile.mkdtemp(prefix=f"{fit.key}.new.", dir=tmp))
             os.chmod(work, 0o755)  # mkdtemp's 0o700 would hide the fit from other users
             if fit.status == "ok" and fit.tree is not None:
@@ -551,11 +587,21 @@ class Store:
                 # collection (h5py 3, HDF5 1.14); this way ENOSPC is a plain OSError
                 with _local_write_lock():
                     data = fit.tree.to_netcdf(engine="h5netcdf")
-                stored["checksum"], stored["size"] = _write_file(work / FIT_FILE, data)
+                try:
+                    stored["checksum"], stored["size"] = _write_file(work / FIT_FILE, data)
+                finally:
+                    # xarray hands out a view of its BytesIO: a failed write's traceback kept
+                    # the view alive until the collector freed the BytesIO first, which is a
+                    # SystemError ("deallocated BytesIO object has exported buffers") and a
+                    # segmentation fault
+                    if isinstance(data, memoryview):
+                        data.release()
                 stored["file"] = FIT_FILE
             _write_json(work / META_FILE, stored)
             _sync_dir(work)
-            folder.parent.mkdir(parents=True, exist_ok=True)
+            self._own_dir(folder.parent)
+            if folder.is_symlink() or (_lexists(folder) and not folder.is_dir()):
+                raise self._link_error(folder)  # never replace what is not a fit folder
             if folder.exists():
                 old = self._aside(fit.key, "old")
                 os.rename(folder, old)
@@ -578,7 +624,7 @@ class Store:
         return stored
 
     def _aside(self, key: str, kind: str) -> Path:
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._own_dir(self.root / "tmp")
         return self.root / "tmp" / f"{key}.{kind}.{secrets.token_hex(6)}"
 
     def _discard(self, key: str, checksum: str | None, problem: str) -> None:
@@ -593,6 +639,8 @@ class Store:
                 current = self.read_meta(key) or {}
                 if not free or not folder.exists() or current.get("checksum") != checksum:
                     return  # being rewritten, or already replaced or removed
+                if not _is_real_dir(folder):
+                    return  # a link planted in the store: not a folder of ours to remove
                 aside = self._aside(key, "bad")
                 os.rename(folder, aside)
                 shutil.rmtree(aside, ignore_errors=True)
@@ -607,10 +655,15 @@ class Store:
             log.debug("cleaning %s failed: %s", self.root / "tmp", exc)
 
     def _folders(self) -> list[Path]:
+        """The fit folders: real folders only (a link planted under ``fits/`` is skipped)."""
         fits = self.root / "fits"
-        if not fits.is_dir():
+        if not _is_real_dir(fits):
             return []
-        return sorted(p for shard in fits.iterdir() if shard.is_dir() for p in shard.iterdir())
+        found = []
+        for shard in fits.iterdir():
+            if _is_real_dir(shard):
+                found += [p for p in shard.iterdir() if _KEY.fullmatch(p.name) and _is_real_dir(p)]
+        return sorted(found)
 
     def _scan(self) -> list[tuple[Any, ...]]:
         """Index rows from the folders' ``meta.json``; unreadable ones are skipped."""
@@ -655,11 +708,19 @@ class Store:
         raise AssertionError("unreachable")
 
     def _connect(self) -> sqlite3.Connection:
+        if self.root.exists() and not self.root.is_dir():
+            raise self._not_a_folder()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._check_index_file()
         con = sqlite3.connect(self.index_path, timeout=BUSY_SECONDS, isolation_level=None)
         try:
             con.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
-            if con.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
+            application = con.execute("PRAGMA application_id").fetchone()[0]
+            if application not in (0, APPLICATION_ID) or (
+                application == 0 and not _is_blank_or_legacy(con)
+            ):
+                raise self._foreign_index()
+            if con.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION or not application:
                 self._create_index(con)
             else:
                 con.execute("PRAGMA journal_mode = WAL")
@@ -673,12 +734,16 @@ class Store:
         con.execute("PRAGMA journal_mode = WAL")  # not allowed inside a transaction
         con.execute("BEGIN IMMEDIATE")
         try:
+            application = con.execute("PRAGMA application_id").fetchone()[0]
+            if application == 0 and not _is_blank_or_legacy(con):
+                raise self._foreign_index()  # another program made it between our checks
             if con.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
                 con.execute("DROP TABLE IF EXISTS runs")
                 con.execute(_SCHEMA)
                 for row in self._scan():
                     _upsert(con, row)
                 con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -686,7 +751,13 @@ class Store:
             raise
 
     def _drop_index(self, exc: sqlite3.DatabaseError) -> None:
-        """Delete a corrupt index file (it is rebuilt on the next connect)."""
+        """Delete a corrupt index file (it is rebuilt on the next connect).
+
+        Only a file whose header says it is radonspec's index: a damaged database of
+        another program, or any other file named like the index, is left alone.
+        """
+        if _header_application_id(self.index_path) != APPLICATION_ID:
+            raise self._foreign_index(damaged=True)
         with self._hold(self._lock_path("index"), timeout=None):
             try:  # another process may have rebuilt it while we waited for the lock
                 with contextlib.closing(sqlite3.connect(self.index_path, timeout=1)) as con:
@@ -700,8 +771,66 @@ class Store:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{self.index_path}{suffix}")
 
+    def _check_index_file(self) -> None:
+        """Refuse an index (or its journal files) that is a link, or not a regular file."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path = Path(f"{self.index_path}{suffix}")
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(mode):
+                raise self._link_error(path)
+            if not stat.S_ISREG(mode):
+                raise ForeignFileError(
+                    f"{path} is not a regular file, so it is not radonspec's index; radonspec"
+                    " leaves it alone: move it away, or pass --store DIR naming another folder"
+                )
+        if _header_application_id(self.index_path) not in (None, 0, APPLICATION_ID):
+            raise self._foreign_index()
+
+    def _own_dir(self, path: Path) -> None:
+        """Make ``path`` (a folder of the store) exist as a real folder, never a link."""
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            if path.parent == self.root:
+                self.root.mkdir(parents=True, exist_ok=True)
+            else:
+                self._own_dir(path.parent)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path)
+        if not _is_real_dir(path):
+            raise self._link_error(path)
+
+    def _link_error(self, path: Path) -> ForeignFileError:
+        kind = "a symbolic link" if path.is_symlink() else "not a folder radonspec made"
+        return ForeignFileError(
+            f"fit store {self.root}: {path} is {kind}; radonspec neither follows links nor"
+            " replaces files it did not make inside its store: remove it, or pass --store DIR"
+            " naming another folder"
+        )
+
+    def _not_a_folder(self) -> StoreError:
+        return StoreError(
+            f"fit store {self.root} is a file, not a folder; pass --store DIR naming a folder"
+            " (a new one is created)"
+        )
+
+    def _foreign_index(self, *, damaged: bool = False) -> ForeignFileError:
+        what = "is damaged and is not recognisably" if damaged else "is not"
+        return ForeignFileError(
+            f"{self.index_path} {what} radonspec's index (another program's file?); radonspec"
+            " leaves it alone: pass --store DIR naming another folder, or delete the file if it"
+            " was radonspec's (the index is rebuilt from the fit folders)"
+        )
+
     def _os_error(self, exc: OSError, doing: str, path: Path | None = None) -> StoreError:
         where = exc.filename or path or self.root
+        if exc.errno in {errno.ENOTDIR, errno.EEXIST} and not self.root.is_dir():
+            return self._not_a_folder()
         if exc.errno in _READ_ONLY:
             return StoreError(
                 f"fit store {self.root} is read-only (cannot {doing} {where}: {exc.strerror});"
@@ -851,11 +980,90 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+def _typed(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with the fields radonspec reads back of the type it wrote them in.
+
+    A ``meta.json`` is read from disk, where anyone may have edited it: ``seconds: true``
+    crashed the lookup with a ``TypeError``.
+    """
+    out = dict(meta)
+    for field in ("seconds", "versions", "diagnostics", "spec"):
+        if field in out and not isinstance(out[field], Mapping):
+            del out[field]
+    if isinstance(out.get("seconds"), Mapping):
+        out["seconds"] = {str(k): float(v) for k, v in out["seconds"].items() if _is_number(v)}
+    for field in ("error", "model", "study", "backend", "file", "created"):
+        if out.get(field) is not None and not isinstance(out[field], str):
+            out[field] = str(out[field])
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def _is_real_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _is_leftover(path: Path) -> bool:
+    """Whether ``path`` is what a writer of this store leaves: a real folder of fit files."""
+    if not _is_real_dir(path):
+        return False
+    try:
+        return all(_is_fit_file(entry.name) and stat.S_ISREG(entry.lstat().st_mode)
+                   for entry in path.iterdir())  # fmt: skip
+    except OSError:
+        return False
+
+
+def _is_fit_file(name: str) -> bool:
+    """A file a fit folder holds: the fit, its meta, its analyses (and their temporaries)."""
+    return name in (FIT_FILE, META_FILE) or bool(_ANALYSIS_NAME.fullmatch(name))
+
+
+def _header_application_id(path: Path) -> int | None:
+    """The application id in an SQLite file's header; ``None`` when it is no SQLite file.
+
+    An empty file counts as a new database (0).
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return None
+    if not head:
+        return 0
+    if len(head) < 72 or not head.startswith(_SQLITE_MAGIC):
+        return None
+    return int.from_bytes(head[68:72], "big")
+
+
+def _is_blank_or_legacy(con: sqlite3.Connection) -> bool:
+    """A database without radonspec's application id that is still radonspec's to use.
+
+    Either new (no table at all) or an index written before the id was set: only the
+    ``runs`` table, with radonspec's columns, at radonspec's index version.
+    """
+    tables = con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    if not tables:
+        return True
+    if [name for (name,) in tables] != ["runs"]:
+        return False
+    if con.execute("PRAGMA user_version").fetchone()[0] not in range(1, INDEX_VERSION + 1):
+        return False  # radonspec's index versions so far, all with these columns
+    columns = tuple(row[1] for row in con.execute("PRAGMA table_info(runs)"))
+    return columns == _COLUMNS
 
 
 def _row(meta: Mapping[str, Any], root: Path) -> tuple[Any, ...]:

@@ -117,8 +117,15 @@ def _model_view(
     view.reml_sd = {
         k: v[0] for k, v in analysis.reml.items() if k.endswith("_sigma") or k.startswith("cor|")
     }
+    view.reference_method = analysis.reference_method or "REML"
     view.correlations = list(analysis.correlations)
     view.structure = dict(analysis.group_effects)
+    view.group_estimates = {
+        factor: [
+            {str(k): v for k, v in row.items()} for row in found.table.to_dict(orient="records")
+        ]
+        for factor, found in analysis.factor_estimates.items()
+    }
     return view
 
 

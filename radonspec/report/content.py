@@ -99,6 +99,9 @@ class ModelView:
     structure: dict[str, str] = field(default_factory=dict)
     residual: Residual | None = None
     reml_sd: dict[str, float] = field(default_factory=dict)
+    reference_method: str = "REML"  # how the frequentist reference was fitted: REML or ML
+    #: each grouping factor's per-level estimates (link scale), as records for summary.json
+    group_estimates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     spec_yaml: str = ""
     priors: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -137,6 +140,19 @@ class PriorPredictiveView:
         return [{str(k): v for k, v in row.items()} for row in self.table.to_dict("records")]
 
 
+@dataclass(frozen=True)
+class GroupView:
+    """One set of models ranked together (``Results.comparison_groups``)."""
+
+    models: tuple[str, ...]
+    response: str
+    rows: int
+    comparison: Comparison | None
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+    main: bool = False
+
+
 @dataclass
 class Content:
     """The whole report, before formatting."""
@@ -153,6 +169,9 @@ class Content:
     comparison: Comparison | None = None
     verdict: str = ""
     comparison_notes: list[str] = field(default_factory=list)
+    #: every set of models ranked together, when there are several, and why they are apart
+    comparison_groups: list[GroupView] = field(default_factory=list)
+    unranked: list[str] = field(default_factory=list)
     # PSIS-LOO of the same models when the main comparison is k-fold, and how the two agree
     also_loo: Comparison | None = None
     also_loo_note: str = ""

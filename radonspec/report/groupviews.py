@@ -96,7 +96,7 @@ def _labels(links: Mapping[str, str], names: list[str], predictor: str | None) -
     if predictor is None:
         return {"intercept": f"group mean of the linear predictor{scale}"}
     return {
-        "intercept": f"intercept at {predictor} = 0{scale}",
+        "intercept": f"linear predictor at {predictor} = 0{scale}",
         "slope": f"slope of {predictor}{scale}",
     }
 
@@ -183,7 +183,10 @@ def _estimates(
         return None
     caption = (
         f"Each point is one level of '{group}': its posterior mean and 89% interval against its"
-        " number of observations (spread slightly where sizes tie). The dashed line and grey"
+        " number of observations (spread slightly where sizes tie). A group's value is the"
+        " model's linear predictor averaged over the group's own rows (the population terms at"
+        " the group's own covariate values plus its group-specific deviations; offsets left"
+        " out), on the link scale. The dashed line and grey"
         " band are the population-level mean and its 89% interval. A model without"
         " group-specific terms puts every group on one value; without pooling, small groups"
         " scatter furthest with the widest intervals. Points beyond the axis sit on its edge"
@@ -226,8 +229,9 @@ def _highlights(
     ]
     caption = (
         f"Observed data (black; jittered along {predictor} when it takes few values) and each"
-        " model's fitted mean with its 89% band, per group. Lines are drawn with other"
-        " numeric predictors at the group's mean."
+        " model's fitted mean with its 89% band, per group, on the response scale (the mean of"
+        " the response distribution). Each line is averaged over the group's own rows, so every"
+        " other predictor takes the group's own values."
     )
     figure = groupplots.highlight_figure(panels, content.colours, predictor, str(response))
     return Image("groups-lines", "Fitted lines in selected groups", caption, plots.to_png(figure))

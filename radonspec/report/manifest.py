@@ -1,16 +1,16 @@
 """Whether a report folder is current: a manifest of what its report was made from.
 
-``run`` writes the manifest beside the report. When the study, the fits behind it and
-radonspec are unchanged, the files listed there are the report that would be written
-again, and nothing is analysed or rendered.
+``run`` writes the manifest with the report, in the same folder write (so it never
+describes another report). When the study, the fits behind it and radonspec are
+unchanged, the files listed there are the report that would be written again, and
+nothing is analysed or rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,35 +42,36 @@ def report_inputs(
 
 
 def current_report(folder: Path, inputs: str) -> dict[str, Path] | None:
-    """The files of an up-to-date report in ``folder``, or None when it must be rebuilt."""
+    """The files of an up-to-date report in ``folder``, or None when it must be rebuilt.
+
+    The manifest names the report's files (its format's file names only: a manifest
+    that points elsewhere is not believed), and the folder must hold nothing else.
+    """
+    from radonspec.report.output import foreign_entries
+    from radonspec.report.render import FILES
+
     try:
         manifest = json.loads((folder / REPORT_MANIFEST).read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            return None
+        listed = manifest["files"]
+        files = {k: folder / FILES[k] for k, name in listed.items() if FILES.get(k) == name}
+        if (
+            manifest.get("inputs") != inputs
+            or not files
+            or len(files) != len(listed)
+            or not all(p.is_file() and not p.is_symlink() for p in files.values())
+            or foreign_entries(folder)
+        ):
+            return None
     except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    listed = manifest.get("files", {})
-    files = (
-        {str(kind): Path(path) for kind, path in listed.items()} if isinstance(listed, dict) else {}
-    )
-    if (
-        manifest.get("inputs") != inputs
-        or not files
-        or not all(p.is_file() for p in files.values())
-    ):
         return None
     return files
 
 
-def write_manifest(folder: Path, inputs: str, files: Mapping[str, Path]) -> None:
-    """Record what the report in ``folder`` was made from (atomically)."""
-    data: dict[str, Any] = {"inputs": inputs, "files": {k: str(p) for k, p in files.items()}}
-    path = folder / REPORT_MANIFEST
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, path)
+def manifest_bytes(inputs: str, formats: Iterable[str]) -> bytes:
+    """The manifest of a report of ``formats`` made from ``inputs``, to write with it."""
+    from radonspec.report.render import FILES
 
-
-def forget(folder: Path) -> None:
-    """Drop the manifest, so the next ``run`` writes its report anew."""
-    (folder / REPORT_MANIFEST).unlink(missing_ok=True)
+    data: dict[str, Any] = {"inputs": inputs, "files": {k: FILES[k] for k in formats}}
+    return json.dumps(data, indent=1).encode()

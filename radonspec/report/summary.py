@@ -36,6 +36,26 @@ def summary(content: Content) -> dict[str, Any]:
             "verdict": content.verdict,
             "notes": list(content.comparison_notes),
         }
+    if comparison is not None and content.comparison_groups:
+        comparison["groups"] = [
+            {
+                "models": list(group.models),
+                "response": group.response,
+                "rows": group.rows,
+                "main": group.main,
+                "table": [
+                    {name: getattr(row, name) for name in COMPARISON_FIELDS}
+                    for row in sorted(group.comparison.rows, key=lambda r: r.rank)
+                ]
+                if group.comparison is not None
+                else [],
+                "verdict": group.verdict,
+                "notes": list(group.notes),
+            }
+            for group in content.comparison_groups
+        ]
+    if comparison is not None:
+        comparison["not_ranked"] = list(content.unranked)
     if comparison is not None and content.also_loo is not None:
         comparison["psis_loo"] = {
             "table": [
@@ -134,6 +154,8 @@ def _model(view: ModelView, reference: str | None) -> dict[str, Any]:
         "parameters": parameters,
         # grouping factor -> "correlated" or "independent" (empty without group terms)
         "group_effects": dict(view.structure),
+        # per grouping factor and level: the linear predictor averaged over the level's rows
+        "group_estimates": view.group_estimates,
         # from the reference model; None for the reference itself (or when there is none)
         "differences": None if reference is None or view.is_reference else view.differences,
     }

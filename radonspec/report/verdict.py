@@ -6,13 +6,28 @@ from collections.abc import Mapping
 
 from radonspec.analysis.loo import Comparison
 from radonspec.analysis.records import Results
-from radonspec.report.content import Content, ModelView
+from radonspec.report.content import Content, GroupView, ModelView
 from radonspec.report.numbers import fmt
 
 
 def compare_section(content: Content, results: Results) -> None:
     """Fill the comparison, its verdict and its notes into ``content``."""
     content.comparison_notes.extend(results.comparison_notes)
+    content.unranked.extend(results.unranked)
+    if len(results.comparison_groups) > 1:
+        for ranked in results.comparison_groups:
+            found = ranked.comparison
+            content.comparison_groups.append(
+                GroupView(
+                    models=ranked.group.models,
+                    response=ranked.group.response,
+                    rows=ranked.group.rows,
+                    comparison=found,
+                    verdict=verdict(found, content.by_name) if found is not None else "",
+                    notes=[*ranked.notes, *(found.warnings if found is not None else ())],
+                    main=found is not None and found is results.comparison,
+                )
+            )
     comparison = results.comparison
     if comparison is None:
         return

@@ -7,6 +7,7 @@ entry that caused it; errors that would repeat once per cell are reported once.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from radonspec.study.labels import axis_labels, format_number
 from radonspec.study.priors import PriorNode
 from radonspec.study.scaling import scale_prior, unscalable
 from radonspec.study.schema import (
+    MAX_NAME_LENGTH,
     MAX_SWEEP_CELLS,
     MODEL_NAME_PATTERN,
     SWEEP_LABEL_PATTERN,
@@ -151,6 +153,15 @@ class _Expander:
 
     def combinations(self, axes: dict[str, list[_Value]]) -> list[tuple[_Value, ...]]:
         if self.sweep.mode == "grid":
+            # counted before the grid is built: 20,000 x 20,000 values once took 23 GB
+            count = math.prod(len(values) for values in axes.values())
+            if count > MAX_SWEEP_CELLS:
+                self.error(
+                    f"the sweep has {count:,} cells, more than the {MAX_SWEEP_CELLS} allowed;"
+                    " use fewer values, or mode: zip",
+                    self.study.locate("sweep", "over"),
+                )
+                return []
             combos = list(itertools.product(*axes.values()))
         else:
             names = list(axes)
@@ -370,6 +381,14 @@ def expand_cells(study: Study, *, existing: set[str]) -> tuple[list[SweepCell], 
             continue
         if not re.match(MODEL_NAME_PATTERN, name):  # labels are checked; belt and braces
             run.error(f"sweep cell name '{name}' is not a valid model name", study.locate("sweep"))
+            continue
+        if len(name) > MAX_NAME_LENGTH:
+            run.error(
+                f"sweep cell name '{name[:40]}...' has {len(name)} characters, more than the"
+                f" {MAX_NAME_LENGTH} a model name may have; give the sweep's values short"
+                " labels ({label: value})",
+                study.locate(*combo[0].path),
+            )
             continue
         made = run.cell(name, combo, base)
         if made is not None:

@@ -784,7 +784,7 @@ class _Walker:
             else:
                 positional += 1
                 self.argument(arg, name)
-        problem = _arguments_problem(name, positional, keywords)
+        problem = _arguments_problem(name, positional, keywords) or _size_problem(name, node.args)
         if problem:
             raise FormulaError(problem, self.offset(node))
 
@@ -856,6 +856,39 @@ def _arguments_problem(name: str, positional: int, keywords: list[str]) -> str |
                 hint = did_you_mean(word, names)
                 break
         return f"wrong arguments for {name}(): {exc}{hint}; it takes {name}{signature}"
+    return None
+
+
+#: Largest value of an argument that sets how many columns a transform makes: the design
+#: matrix has one column per degree of freedom, and bs(x, df=100000) took minutes and 1 GB
+#: to build before anything was refused.
+MAX_TRANSFORM_SIZE = {("bs", "df"): 100, ("bs", "degree"): 10, ("poly", "degree"): 10}
+
+
+def _size_problem(name: str, args: list[Any]) -> str | None:
+    """Refuse a size argument of a transform that is not a whole number within its bound."""
+    from formulae.expr import Assign, Literal
+
+    signature = _signature(name)
+    if signature is None:
+        return None
+    names = [p for p in signature.parameters if p != "self"]
+    given: list[tuple[str, Any]] = []
+    for index, arg in enumerate(args):
+        if isinstance(arg, Assign):
+            given.append((arg.name.name.lexeme, arg.value))
+        elif index < len(names):
+            given.append((names[index], arg))
+    for parameter, value in given:
+        limit = MAX_TRANSFORM_SIZE.get((name, parameter))
+        if limit is None:
+            continue
+        number = value.value if isinstance(value, Literal) else None
+        if type(number) is not int or not 0 <= number <= limit:
+            return (
+                f"{name}(): {parameter} takes a whole number from 0 to {limit}, written out"
+                f" (e.g. {name}(x, {parameter}=4)); it sets how many columns the term has"
+            )
     return None
 
 

@@ -21,7 +21,7 @@ from radonspec.errors import Location, SpecError, SpecErrors, did_you_mean, one_
 from radonspec.study.checks import check_study
 from radonspec.study.schema import ModelSpec, Study
 from radonspec.study.sweep import expand_sweep
-from radonspec.study.yamlread import Document, Path_, parse_yaml, read_yaml
+from radonspec.study.yamlread import Document, Path_, is_spec_file, parse_yaml, read_yaml
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -105,6 +105,12 @@ def _extend(doc: Document, file: Path, stack: list[Path]) -> Document:
     where = doc.values[("extends",)]
     if not isinstance(parent_ref, str):
         raise SpecError("'extends' takes the path of another spec file (a string)", where)
+    if not parent_ref.lower().endswith((".yaml", ".yml")):
+        raise SpecError(
+            f"'extends' names {parent_ref}, which is not a .yaml or .yml file; a study extends"
+            " another spec file",
+            where,
+        )
     parent = (file.parent / parent_ref).resolve()
     chain = [*stack, file.resolve()]
     if parent in chain:
@@ -112,10 +118,17 @@ def _extend(doc: Document, file: Path, stack: list[Path]) -> Document:
         raise SpecError(f"'extends' cycle: {cycle}; remove one of the 'extends'", where)
     if len(chain) > MAX_EXTENDS_DEPTH:
         raise SpecError(f"'extends' chain deeper than {MAX_EXTENDS_DEPTH} files", where)
-    if not parent.is_file():
+    if not parent.exists():
         raise SpecError(
             f"'extends' names {parent_ref}, which does not exist (looked for {_display(parent)});"
             " paths are relative to the file that extends",
+            where,
+        )
+    if not is_spec_file(parent):
+        # whatever file a spec names, its lines must not come back in error messages
+        raise SpecError(
+            f"'extends' names {parent_ref}, which is not a radonspec spec (a regular file with"
+            " 'spec_version:' at its top level); a spec may extend only other spec files",
             where,
         )
     base = _load_with_extends(parent, chain)
@@ -374,7 +387,9 @@ def _message(err: Any, loc: Path_, doc: Document) -> tuple[str, Location | None]
         "less_than_equal",
         "literal_error",
         "string_pattern_mismatch",
+        "string_too_long",
         "too_short",
+        "too_long",
         "int_from_float",
     }:
         msg = f"{msg[0].lower()}{msg[1:]} (got {_show(err.get('input'))})"

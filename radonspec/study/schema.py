@@ -30,8 +30,24 @@ SPEC_VERSION = 1
 BACKENDS = ("nutpie", "pymc", "numpyro", "blackjax")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: Longest study or model name: names become file names (the report folder, figures), and
+#: most file systems allow 255 bytes per name.
+MAX_NAME_LENGTH = 100
+#: Most groups the report draws one panel each for (report.highlight).
+MAX_HIGHLIGHT = 24
 
 Path = tuple[str | int, ...]
+
+
+def _refuse_boolean(value: Any) -> Any:
+    # YAML's true/false are ints to pydantic (True == 1): 'draws: true' became one draw
+    if isinstance(value, bool):
+        raise ValueError(f"a number is needed here, not {str(value).lower()}")
+    return value
+
+
+#: A number field: ``true`` and ``false`` are refused rather than read as 1 and 0.
+Number = BeforeValidator(_refuse_boolean)
 
 _PRIOR_JSON_SCHEMA: dict[str, Any] = {
     "anyOf": [
@@ -71,27 +87,35 @@ class SamplerSpec(Frozen):
     backend: Literal["nutpie", "pymc", "numpyro", "blackjax"] = Field(
         "nutpie", description="Sampler backend; numpyro and blackjax need the `jax` extra."
     )
-    draws: int = Field(1000, ge=1, le=1_000_000, description="Draws kept per chain.")
-    tune: int = Field(1000, ge=0, le=1_000_000, description="Tuning (warm-up) steps per chain.")
-    chains: int = Field(4, ge=1, le=64, description="Number of chains.")
-    seed: int = Field(
+    draws: Annotated[int, Number] = Field(
+        1000, ge=1, le=1_000_000, description="Draws kept per chain."
+    )
+    tune: Annotated[int, Number] = Field(
+        1000, ge=0, le=1_000_000, description="Tuning (warm-up) steps per chain."
+    )
+    chains: Annotated[int, Number] = Field(4, ge=1, le=64, description="Number of chains.")
+    seed: Annotated[int, Number] = Field(
         20221,
         ge=0,
         lt=2**32,
         description="Study seed; each model's seed derives from it and the model's name.",
     )
-    target_accept: float = Field(0.8, gt=0, lt=1, description="Target acceptance rate of NUTS.")
-    max_treedepth: int = Field(10, ge=1, le=20, description="Maximum NUTS tree depth.")
+    target_accept: Annotated[float, Number] = Field(
+        0.8, gt=0, lt=1, description="Target acceptance rate of NUTS."
+    )
+    max_treedepth: Annotated[int, Number] = Field(
+        10, ge=1, le=20, description="Maximum NUTS tree depth."
+    )
     init: Literal["auto", "adapt_diag", "jitter+adapt_diag", "adapt_full"] = Field(
         "auto", description="Initialisation of the PyMC sampler (ignored by other backends)."
     )
-    time_limit: float | None = Field(
+    time_limit: Annotated[float, Number] | None = Field(
         None,
         gt=0,
         description="Seconds a fit may take; a fit still running then is stopped and recorded"
         " as failed. Fits with a limit run in a child process of their own.",
     )
-    thin: int = Field(
+    thin: Annotated[int, Number] = Field(
         1,
         ge=1,
         le=10_000,
@@ -242,7 +266,7 @@ class ModelSpec(Frozen):
 class KFoldSpec(Frozen):
     """K-fold or leave-group-out cross-validation settings."""
 
-    k: int = Field(10, ge=2, le=1000, description="Number of folds.")
+    k: Annotated[int, Number] = Field(10, ge=2, le=1000, description="Number of folds.")
     group_by: str | None = Field(None, description="Leave whole groups out (a column).")
 
 
@@ -332,7 +356,12 @@ class ReportSpec(Frozen):
     formats: tuple[Literal["html", "markdown", "json"], ...] = ("html", "markdown", "json")
     group: str | None = Field(None, description="Grouping factor for group-level sections.")
     shrinkage: ShrinkageSpec | None = None
-    highlight: tuple[str | int, ...] = ()
+    highlight: tuple[str | int, ...] = Field(
+        (),
+        max_length=MAX_HIGHLIGHT,
+        description=f"Levels of report.group shown in a figure of their own (at most"
+        f" {MAX_HIGHLIGHT}).",
+    )
     predictor: str | None = Field(None, description="x axis of per-group fitted lines.")
     frequentist: bool = Field(False, description="Fit the same formula by REML (statsmodels).")
     prior_predictive: bool = Field(
@@ -364,7 +393,7 @@ SWEEP_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MAX_SWEEP_CELLS = 500
 
 Backend = Literal["nutpie", "pymc", "numpyro", "blackjax"]
-PositiveScale = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveScale = Annotated[float, Number, Field(gt=0, allow_inf_nan=False)]
 
 
 def _list_or_dict(value: Any) -> str:
@@ -378,8 +407,8 @@ def _axis[T](kind: type[T] | Any) -> Any:
     instead of one per branch of the union.
     """
     return Annotated[
-        Annotated[list[kind], Field(min_length=1), Tag("list")]  # type: ignore[valid-type]
-        | Annotated[dict[str, kind], Field(min_length=1), Tag("dict")],  # type: ignore[valid-type]
+        Annotated[list[kind], Field(min_length=1, max_length=MAX_SWEEP_CELLS), Tag("list")]  # type: ignore[valid-type]
+        | Annotated[dict[str, kind], Field(min_length=1, max_length=MAX_SWEEP_CELLS), Tag("dict")],  # type: ignore[valid-type]
         Discriminator(_list_or_dict),
     ]
 
@@ -460,8 +489,14 @@ class SweepSpec(Frozen):
 class Study(Frozen):
     """A validated study: one data set, several model variants."""
 
-    spec_version: Literal[1] = Field(description="Version of the spec format; only 1 exists.")
-    name: str = Field(pattern=NAME_PATTERN, description="Study name: [a-z0-9][a-z0-9_-]*")
+    spec_version: Annotated[Literal[1], Number] = Field(
+        description="Version of the spec format; only 1 exists."
+    )
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        max_length=MAX_NAME_LENGTH,
+        description=f"Study name: [a-z0-9][a-z0-9_-]*, at most {MAX_NAME_LENGTH} characters",
+    )
     description: str | None = None
     data: DataSpec
     models: dict[str, ModelSpec] = Field(min_length=1)
@@ -518,5 +553,10 @@ class Study(Frozen):
                 raise ValueError(
                     f"model name '{name}' must match {MODEL_NAME_PATTERN}"
                     " (letters, digits, '_', '-', '.')"
+                )
+            if len(name) > MAX_NAME_LENGTH:
+                raise ValueError(
+                    f"model name '{name[:20]}...' has {len(name)} characters, more than the"
+                    f" {MAX_NAME_LENGTH} allowed (it names files of the report); shorten it"
                 )
         return value

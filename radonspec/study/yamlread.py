@@ -9,6 +9,8 @@ ends in a clear error instead of exhausting memory.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ class Document:
     data: Any
     values: dict[Path_, Location] = field(default_factory=dict)
     keys: dict[Path_, Location] = field(default_factory=dict)
+    text: str = ""  # the source, for positions ruamel does not keep (merge keys)
 
 
 def read_yaml(path: Path, display: str | None = None) -> Document:
@@ -63,6 +66,34 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
         )
     text = _decode(raw, name)
     return parse_yaml(text, name)
+
+
+_SPEC_VERSION_LINE = re.compile(rb"^(\xef\xbb\xbf)?spec_version[ \t]*:", re.MULTILINE)
+
+
+def is_spec_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file that declares ``spec_version`` at its top level.
+
+    What ``extends`` may name: another file's contents must never be echoed by the
+    errors of reading it as a spec. A file too large or unreadable counts as one here,
+    so ``read_yaml`` refuses it with its own message (which quotes nothing of it).
+    """
+    try:
+        with open(path, "rb", opener=_no_block) as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return False
+            if info.st_size > MAX_FILE_BYTES:
+                return True
+            head = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return True
+    return bool(_SPEC_VERSION_LINE.search(head))
+
+
+def _no_block(path: str, flags: int) -> int:
+    # a FIFO named by a spec must not hang the loader until someone writes to it
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def parse_yaml(text: str, name: str) -> Document:
@@ -101,7 +132,7 @@ def parse_yaml(text: str, name: str) -> Document:
         raise SpecError(f"YAML syntax error: {problem}", Location(name, 1, 1)) from None
     except RecursionError:
         raise SpecError("YAML nesting is too deep", Location(name, 1, 1)) from None
-    doc = Document(name, None)
+    doc = Document(name, None, text=text)
     if root is None:
         raise SpecError(
             "the spec file is empty; start with 'spec_version: 1'", Location(name, 1, 1)
@@ -163,6 +194,14 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
             doc.values.get(path, Location(doc.file, 1, 1)),
         )
     if isinstance(node, CommentedMap):
+        if node.merge:
+            # ruamel keeps no position for '<<' or the keys it brings in; writing them out is
+            # clearer in a spec than the merge, so merge keys are refused, at the '<<'
+            raise SpecError(
+                "YAML merge keys ('<<') are not supported in a spec; write the keys out, or"
+                " share settings with 'defaults', a model's 'extends' or a file 'extends'",
+                _merge_location(doc, path),
+            )
         out: dict[str, Any] = {}
         for key in node:
             sub = (*path, str(key))
@@ -196,6 +235,17 @@ def _plain(node: Any, path: Path_, doc: Document, budget: list[int], depth: int)
         " numbers, booleans and null are allowed (no tags such as !!python/...)",
         doc.values.get(path, Location(doc.file, 1, 1)),
     )
+
+
+def _merge_location(doc: Document, path: Path_) -> Location:
+    """Where the first ``<<`` key at or after the mapping at ``path`` is written."""
+    start = doc.values.get(path, Location(doc.file, 1, 1))
+    lines = doc.text.splitlines()
+    for number in range(start.line - 1, len(lines)):
+        column = lines[number].find("<<")
+        if column >= 0:
+            return Location(doc.file, number + 1, column + 1)
+    return start
 
 
 def _refuse_split_call(value: Any, where: Location) -> None:

@@ -13,7 +13,8 @@ import xarray as xr
 from arviz_base import from_dict
 
 from radonspec.analysis.diagnostics import diagnose
-from radonspec.analysis.groups import group_estimates, parameter_names, random_effects
+from radonspec.analysis.grouplevel import group_estimates
+from radonspec.analysis.groups import parameter_names, random_effects
 from radonspec.analysis.loo import compare_fits
 from radonspec.analysis.parameters import parameter_table
 from radonspec.analysis.predictive import loo_pit, ppc_rmsd, prediction_rmsd
@@ -96,6 +97,7 @@ def test_diagnose_reports_divergences_treedepth_and_rhat_in_sentences() -> None:
     depth[1, :5] = 10
     tree = _normal_fit(rng, **_stats(rng, diverging=diverging, tree_depth=depth))
     tree["posterior"]["a"] = tree["posterior"]["a"] + xr.DataArray([0, 0, 0, 2.0], dims="chain")
+    tree["posterior"]["1|g_sigma"] = np.exp(tree["posterior"]["a"] / 10)  # a group-level term
     result = diagnose(tree, ess_min=100)
     assert not result.passed
     assert result.divergences == 3 and result.max_treedepth_hits == 5
@@ -108,6 +110,13 @@ def test_diagnose_reports_divergences_treedepth_and_rhat_in_sentences() -> None:
     assert any("max_treedepth" in a for a in result.advice)
     assert len(result.advice) == len(set(result.advice))
     assert diagnose(tree, max_divergences=3, rhat_max=10, ess_min=1, max_treedepth=11).passed
+    # a model that is non-centered already, or has no group-level term, is not told to be
+    already = diagnose(tree, ess_min=100, centered=False)
+    assert not any("noncentered" in a for a in already.advice), already.advice
+    assert any("target_accept" in a for a in already.advice)
+    ungrouped = tree.copy()
+    ungrouped["posterior"] = ungrouped["posterior"].to_dataset().drop_vars("1|g_sigma")
+    assert not any("noncentered" in a for a in diagnose(ungrouped, ess_min=100).advice)
 
 
 def test_diagnose_reads_nutpie_stat_names_and_falls_back_to_the_flag() -> None:

@@ -13,7 +13,6 @@ every fit went before: a model with no rows dimension, and any backend but nutpi
 from __future__ import annotations
 
 import ctypes
-from pathlib import Path
 from typing import Any
 
 import numpy as np

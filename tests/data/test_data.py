@@ -145,3 +145,12 @@ def test_prepare_keeps_only_used_columns() -> None:
     assert list(prepared.frame.columns) == ["log_radon", "floor"]
     other = prepare(frame.assign(log_uranium=0.0), spec, ["log_radon", "floor"])
     assert other.fingerprint == prepared.fingerprint  # unused columns do not matter
+
+
+def test_none_is_a_level_not_a_missing_value(tmp_path: Path) -> None:
+    """MASS's survey codes no exercise as 'None'; pandas' default reads it as missing."""
+    path = tmp_path / "d.csv"
+    path.write_text("Exer,Pulse\nNone,70\nSome,\nFreq,NA\n")
+    frame = load_data(DataSpec(path="d.csv"), tmp_path)
+    assert list(frame["Exer"].astype(str)) == ["None", "Some", "Freq"]
+    assert frame["Pulse"].isna().tolist() == [False, True, True]

@@ -367,13 +367,13 @@ def _leftover(store: Store, key: str) -> Path:
 
 def test_leftover_temp_folders_are_ignored_then_cleaned(store: Store) -> None:
     left = _leftover(store, KEY)
-    stray = store.root / "tmp" / "something-else"
+    stray = store.root / "tmp" / "something-else"  # not radonspec's: kept whatever its age
     stray.write_text("?")
     os.utime(stray, (time.time() - 7200, time.time() - 7200))
     assert store.get(KEY) is None
     assert store.runs() == []
     store.put(make_fit(OTHER), META)  # any put cleans up
-    assert not left.exists() and not stray.exists()
+    assert not left.exists() and stray.read_text() == "?"
     store.put(make_fit(KEY), META)
     assert store.get(KEY) is not None
 
@@ -445,12 +445,26 @@ def test_corrupt_index_is_rebuilt(store: Store, caplog: pytest.LogCaptureFixture
     before = store.runs()
     for suffix in ("-wal", "-shm"):
         Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
-    store.index_path.write_bytes(b"this is not an sqlite file at all" * 100)
+    # radonspec's header (with its application id) survives; the pages after it do not
+    header = store.index_path.read_bytes()[:100]
+    store.index_path.write_bytes(header + b"this is not an sqlite page at all" * 200)
     with caplog.at_level(logging.WARNING, logger="radonspec.fit.store"):
         assert store.runs() == before
     assert any("rebuilding it from the fit folders" in r.message for r in caplog.records)
     store.put(make_fit(OTHER), META)
     assert len(store.runs()) == 2
+
+
+def test_an_index_that_is_not_radonspecs_is_never_rewritten(store: Store) -> None:
+    store.put(make_fit(KEY), META)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
+    garbage = b"this is not an sqlite file at all" * 100
+    store.index_path.write_bytes(garbage)
+    with pytest.raises(StoreError, match=r"index\.sqlite is damaged and is not recognisably"):
+        store.runs()
+    assert store.index_path.read_bytes() == garbage
+    assert store.get(KEY) is not None  # the fits themselves are still served
 
 
 # -- locks and concurrency ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from radonspec.analysis.frequentist import mixedlm_table
-from radonspec.analysis.groups import group_estimates
+from radonspec.analysis.grouplevel import group_estimates
 from radonspec.analysis.loo import compare_fits
 from radonspec.api import fit_study
 from radonspec.fit.runner import plan_study

@@ -435,22 +435,6 @@ def test_a_failed_render_leaves_the_previous_report_in_place(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
-def test_write_atomic_cleans_up_when_the_write_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "summary.json"
-    target.write_text("old")
-
-    def no_rename(src: str, dst: str) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(render_module.os, "replace", no_rename)
-    with pytest.raises(OSError, match="disk full"):
-        render_module.write_atomic(target, b"new")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
-
-
 # -- experiment sections: the sweep, differences from the reference, prior predictive ---------
 
 SWEEP_STUDY = """\

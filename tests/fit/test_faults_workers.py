@@ -1,0 +1,94 @@
+"""A pool worker that dies, and a run stopped by SIGTERM.
+
+A dead worker fails the one model it was fitting; the others, running beside it or
+waiting, are fitted again. SIGTERM stops a run as Ctrl-C does: one line, what was kept,
+exit code 143, no worker left, no leaked-semaphore warning.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from test_faults_store import STUDY, consistent, run_until, study  # noqa: F401 - a fixture
+
+from radonspec.fit import executors
+from radonspec.fit.executors import FitJob, PoolExecutor
+from radonspec.fit.record import Fit
+from radonspec.fit.store import Store
+from radonspec.study.loader import load_study_text
+
+SPEC = """\
+spec_version: 1
+name: pool
+data: {path: d.csv}
+models:
+  a: {formula: y ~ x}
+  b: {formula: y ~ x}
+  die: {formula: y ~ x}
+  c: {formula: y ~ x}
+  d: {formula: y ~ x}
+"""
+
+
+def _fake_fits() -> None:
+    """Pool initializer: fits take a second; model 'die' kills its worker (as OOM would)."""
+
+    def fake(job: FitJob) -> Fit:
+        if job.model == "die":
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(1.5)
+        return Fit(job.name, job.key, "ok", None, {"total": 1.5})
+
+    executors.run_job = fake  # the pool unpickles 'run_job' by name, after this ran
+
+
+def test_a_killed_worker_fails_only_the_model_it_was_fitting(tmp_path: Path) -> None:
+    study_ = load_study_text(SPEC, f"{tmp_path}/s.yaml")
+    frame = pd.DataFrame({"y": np.arange(5.0), "x": np.arange(5.0)})
+    jobs = [FitJob(study_, m, frame, m * 8, i) for i, m in enumerate(study_.models)]
+    runner = PoolExecutor(2, initializer=_fake_fits)
+    try:
+        fits = {fit.model: fit for fit in runner.run(jobs)}
+    finally:
+        runner.close()
+    assert sorted(fits) == ["a", "b", "c", "d", "die"]
+    assert fits["die"].status == "failed"
+    assert fits["die"].error == (
+        "the worker process fitting it died (killed by signal 9 (SIGKILL)); the run's other"
+        " models were fitted on"
+    )
+    assert {m: f.status for m, f in fits.items() if m != "die"} == dict.fromkeys("abcd", "ok")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_run_like_ctrl_c(study: Path) -> None:  # noqa: F811
+    slow = "\n    sampler: {tune: 1000000, draws: 100}"
+    study.write_text(STUDY.replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow))
+    process, seen, workers = run_until(study, "2", "sampling ...", settle=20)
+    signalled = time.monotonic()
+    os.kill(process.pid, signal.SIGTERM)  # a service manager or `kill`: the parent only
+    seen += process.communicate(timeout=300)[0]
+    waited = time.monotonic() - signalled
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    for worker in alive:
+        worker.kill()
+    assert process.returncode == 143, seen
+    assert seen.rstrip().endswith(
+        "terminated; finished fits are stored, nothing half-written remains"
+    ), seen
+    assert "Traceback" not in seen and "leaked" not in seen, seen
+    assert not alive, [p.cmdline() for p in alive]
+    # SIGTERM waits for a safe point, e.g. the end of a compilation in this process (tens of
+    # seconds on two loaded cores); it must not wait for the sampling (minutes)
+    assert waited < 120, f"the run took {waited:.0f} s to stop"
+    store = Store(study.parent / "store")
+    assert {r.model for r in store.runs()} <= {m for m in "abc" if f"{m}: done" in seen}
+    consistent(store)
