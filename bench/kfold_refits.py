@@ -80,9 +80,27 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def study_text(k: int, models: list[str]) -> str:
+def extended_copy(work: Path) -> Path:
+    """The extended radon study, written to ``work`` so that a study may extend it.
+
+    Only a file with ``spec_version:`` at its top level may be extended, and
+    ``specs/radon/extended.yaml`` (itself extending ``seed.yaml``) has none: the copy
+    gets it, and its ``extends:`` the seed's absolute path.
+    """
+    radon = (ROOT / "specs" / "radon").resolve()
+    lines = []
+    for line in (radon / "extended.yaml").read_text().splitlines():
+        if line.startswith("extends:"):
+            parent = line.split(":", 1)[1].strip()
+            line = f"spec_version: 1\nextends: {radon / parent}"
+        lines.append(line)
+    copy = work / "extended.yaml"
+    copy.write_text("\n".join(lines) + "\n")
+    return copy
+
+
+def study_text(k: int, models: list[str], extended: Path) -> str:
     """A study extending the extended radon study, cross-validating ``models`` by county."""
-    extended = (ROOT / "specs" / "radon" / "extended.yaml").resolve()
     return textwrap.dedent(
         f"""\
         extends: {extended}
@@ -132,7 +150,7 @@ def main() -> None:
     models = args.models.split(",")
     args.work.mkdir(parents=True, exist_ok=True)
     study = args.work / "study.yaml"
-    study.write_text(study_text(args.k, models))
+    study.write_text(study_text(args.k, models, extended_copy(args.work)))
     codes: list[Path | None] = [None, *args.code]
     rows = []
     for rep in range(args.reps):
