@@ -89,9 +89,7 @@ def main() -> None:
             models = [
                 m["id"] for m in model_entries(dataset, correlated=True) if m["id"] not in HARD
             ]
-            jobs[dataset] = pool.submit(
-                run_study, dataset, str(args.work), SAMPLER, models, REPORT
-            )
+            jobs[dataset] = pool.submit(run_study, dataset, str(args.work), SAMPLER, models, REPORT)
         outs = {dataset: Path(job.result()) for dataset, job in jobs.items()}
     lines = [
         "| data set | model | family | R engine | max \\|Δ\\| / SE (coefficients) "
