@@ -64,7 +64,6 @@ def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
     return float(np.sqrt(((expected - y) ** 2).mean()))
 
 
-# keyed by id(tree), each entry dropped when its tree is collected (trees are unhashable)
 def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
     """LOO-PIT values of the observed variable, one per observation (flattened).
 

@@ -174,7 +174,7 @@ def _print_files(written: Mapping[str, Path]) -> None:
         out.print(f"{kind}: {plain(file)}", highlight=False)
 
 
-@app.command()
+@app.command("report")
 def report_from_store(
     studies: StudyArgs,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,

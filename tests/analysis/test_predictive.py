@@ -29,3 +29,49 @@ def test_loo_pit_envelope_is_arviz_s_and_computed_once_per_size() -> None:
         np.testing.assert_array_equal(got, expected)
     _pit_envelope(200)
     assert _pit_envelope.cache_info().hits == 1
+
+
+def _ordinal_tree(observed: np.ndarray, replicated: np.ndarray) -> object:
+    import xarray as xr
+
+    dims = ("chain", "draw", "__obs__")
+    return xr.DataTree.from_dict(
+        {
+            "observed_data": xr.Dataset({"rating": ("__obs__", observed)}),
+            "posterior_predictive": xr.Dataset({"rating": (dims, replicated)}),
+        }
+    )
+
+
+def test_an_ordinal_check_names_its_bars_by_the_declared_levels() -> None:
+    """Issue 13, class 15: the bars of an ordinal response read low..vhigh, not 0..K-1."""
+    import pandas as pd
+
+    from radonspec.analysis.model import _predictive
+
+    rng = np.random.default_rng(4)
+    # codes 0..3 in the declared order; level 'high' (code 2) never observed
+    observed = np.array([0, 0, 1, 3, 3, 1, 0, 3])
+    replicated = rng.integers(0, 4, size=(2, 50, observed.size))
+    tree = _ordinal_tree(observed, replicated)
+    order = ["low", "mid", "high", "vhigh"]  # not alphabetical
+    levels = {"response": "rating", "response_levels": order}
+    notes: list[str] = []
+    check = _predictive("m", tree, "cumulative", pd.DataFrame(), notes, levels)
+    assert notes == []
+    assert check is not None and check.kind == "frequencies"
+    assert list(check.values) == [0, 1, 3]
+    assert check.labels == ("low", "mid", "vhigh")
+    np.testing.assert_allclose(check.observed_share, [3 / 8, 2 / 8, 3 / 8])
+
+
+def test_a_binary_check_names_the_event_and_the_other_level() -> None:
+    import pandas as pd
+
+    from radonspec.analysis.model import _predictive
+
+    observed = np.array([1, 0, 1, 1])
+    tree = _ordinal_tree(observed, np.ones((2, 10, 4), dtype=int))
+    levels = {"response": "use", "response_levels": ["N", "Y"], "event": "Y"}
+    check = _predictive("m", tree, "bernoulli", pd.DataFrame(), [], levels)
+    assert check is not None and check.labels == ("N", "Y")

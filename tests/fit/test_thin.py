@@ -331,15 +331,16 @@ def test_log_likelihood_and_predictions_in_blocks_equal_the_whole(
 
 
 def test_loo_pit_reuses_the_smoothed_weights_of_loo(fits: dict[str, Fit]) -> None:
-    from radonspec.analysis import psis as compare
+    from radonspec.analysis import psis
+    from radonspec.analysis.predictive import loo_pit
 
     tree = _tree(fits["thinned"]).copy()
-    alone = compare.loo_pit(tree)
-    assert id(tree) not in compare._PSIS
-    compare.psis_loo(tree)
-    assert id(tree) in compare._PSIS
-    np.testing.assert_array_equal(compare.loo_pit(tree), alone)
+    alone = loo_pit(tree)
+    assert psis.computed(tree) is None
+    psis.cached_loo(tree)
+    assert psis.computed(tree) is not None
+    np.testing.assert_array_equal(loo_pit(tree), alone)
     key = id(tree)
     del tree
     gc.collect()
-    assert key not in compare._PSIS  # the cache holds nothing of a tree that is gone
+    assert key not in psis._PSIS  # the cache holds nothing of a tree that is gone

@@ -1,0 +1,123 @@
+"""The corpus agreement table: every corpus model fitted as the corpus test fits it, against R.
+
+Runs each data set of tests/fixtures/corpus as one study (tests/integration/corpus_studies.py,
+the corpus test's sampler: nutpie, 2 chains x 300 draws), two at a time, and writes a
+Markdown table with, per model, the largest distance of a posterior mean from R's primary
+estimate in R's standard errors (coefficients and thresholds), the largest relative
+distance of a group SD, the correlation's absolute distance, and whether every quantity is
+within the corpus tolerance (plus 3 Monte Carlo SEs), which is what the corpus test asserts.
+
+    .venv/bin/python scripts/corpus_agreement.py --work /tmp/corpus --out AGREEMENT.md
+
+``--work`` keeps the store, so a second call only re-reads the fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+from corpus_studies import (  # noqa: E402
+    DATASETS,
+    HARD,
+    model_entries,
+    reference_fit,
+    run_study,
+    tolerance,
+)
+
+SAMPLER = "{backend: nutpie, draws: 300, tune: 300, chains: 2, seed: 7}"
+REPORT = "report:\n  frequentist: true\n"
+
+
+def agreement(model: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Distances of one fitted model's posterior means from R's primary fit."""
+    reference = reference_fit(model)
+    allowed = tolerance(model)
+    within = True
+    fixed_z = 0.0
+    sd_rel = 0.0
+    cor_abs: float | None = None
+
+    def row(label: str) -> dict[str, Any]:
+        return parameters.get(label) or {"mean": float("nan"), "mcse_mean": 0.0}
+
+    for fixed in reference.get("fixed", []):
+        found = row(fixed["name"])
+        fixed_z = max(fixed_z, abs(found["mean"] - fixed["estimate"]) / fixed["se"])
+        limit = allowed["fixed_se"] * fixed["se"] + 3 * (found["mcse_mean"] or 0.0)
+        within &= abs(found["mean"] - fixed["estimate"]) <= limit
+    thresholds = [label for label in parameters if label.startswith("threshold[")]
+    for index, threshold in enumerate(reference.get("thresholds", [])):
+        found = row(thresholds[index]) if index < len(thresholds) else row("")
+        fixed_z = max(fixed_z, abs(found["mean"] - threshold["estimate"]) / threshold["se"])
+        limit = allowed["thresholds_se"] * threshold["se"] + 3 * (found["mcse_mean"] or 0.0)
+        within &= abs(found["mean"] - threshold["estimate"]) <= limit
+    for sd in reference.get("group_sd", []):
+        found = row(f"{sd['term']}_sigma")
+        sd_rel = max(sd_rel, abs(found["mean"] - sd["sd"]) / sd["sd"])
+        limit = allowed["group_sd_rel"][sd["term"]] * sd["sd"] + 3 * (found["mcse_mean"] or 0.0)
+        within &= abs(found["mean"] - sd["sd"]) <= limit
+    for cor in reference.get("group_cor", []):
+        first, second = (term.split("|")[0] for term in cor["terms"])
+        found = row(f"cor|{cor['group']}[{first}, {second}]")
+        distance = abs(found["mean"] - cor["cor"])
+        cor_abs = distance if cor_abs is None else max(cor_abs, distance)
+        limit = allowed["cor_abs"][" ~ ".join(cor["terms"])] + 3 * (found["mcse_mean"] or 0.0)
+        within &= distance <= limit
+    return {"fixed_z": fixed_z, "sd_rel": sd_rel, "cor_abs": cor_abs, "within": bool(within)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True, help="folder for studies and store")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    jobs = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        for dataset in DATASETS:
+            models = [
+                m["id"] for m in model_entries(dataset, correlated=True) if m["id"] not in HARD
+            ]
+            jobs[dataset] = pool.submit(run_study, dataset, str(args.work), SAMPLER, models, REPORT)
+        outs = {dataset: Path(job.result()) for dataset, job in jobs.items()}
+    lines = [
+        "| data set | model | family | R engine | max \\|Δ\\| / SE (coefficients) "
+        "| max relative Δ (group SDs) | \\|Δ\\| correlation | within tolerance |",
+        "|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for dataset, out in outs.items():
+        summary = json.loads((out / "summary.json").read_text())
+        for entry in model_entries(dataset, correlated=True):
+            model = entry["id"]
+            if model in HARD:
+                continue
+            found = summary["models"][model]
+            if found["status"] != "ok":
+                lines.append(f"| {dataset} | {model} | | | | | | failed: {found['error']} |")
+                continue
+            a = agreement(model, found["parameters"])
+            cor = "" if a["cor_abs"] is None else f"{a['cor_abs']:.2f}"
+            sd = f"{a['sd_rel']:.2f}" if reference_fit(model).get("group_sd") else ""
+            lines.append(
+                f"| {dataset} | {model} | {entry['bambi']['family']} | {entry['r']['engine']} "
+                f"| {a['fixed_z']:.2f} | {sd} | {cor} | {'yes' if a['within'] else 'NO'} |"
+            )
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
