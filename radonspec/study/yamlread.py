@@ -68,11 +68,19 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
     return parse_yaml(text, name)
 
 
-_SPEC_VERSION_LINE = re.compile(rb"^(\xef\xbb\xbf)?spec_version[ \t]*:", re.MULTILINE)
+#: A spec declares its version at its top level, or extends another spec file that does.
+_SPEC_VERSION_LINE = re.compile(
+    rb"^(\xef\xbb\xbf)?(spec_version[ \t]*:"
+    rb"|extends[ \t]*:[ \t]*[\"']?[^\n]*\.ya?ml[\"']?[ \t]*(#[^\n]*)?$)",
+    re.MULTILINE,
+)
 
 
 def is_spec_file(path: Path) -> bool:
-    """Whether ``path`` is a regular file that declares ``spec_version`` at its top level.
+    """Whether ``path`` is a regular file with ``spec_version`` or ``extends`` at its top level.
+
+    A spec that extends another (``extends: seed.yaml``) inherits its ``spec_version``;
+    the file it names is checked in turn before anything of it is read.
 
     What ``extends`` may name: another file's contents must never be echoed by the
     errors of reading it as a spec. A file too large or unreadable counts as one here,

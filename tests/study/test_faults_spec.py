@@ -68,6 +68,17 @@ def test_extends_names_only_spec_files_and_echoes_nothing_else(
     assert "SECRET" not in str(error) and "alice" not in str(error)
 
 
+def test_a_spec_may_extend_a_spec_that_extends_another(tmp_path: Path) -> None:
+    """A spec without spec_version of its own inherits it, and may be extended in turn."""
+    extended = Path(__file__).resolve().parents[2] / "specs" / "radon" / "extended.yaml"
+    (tmp_path / "more.yaml").write_text(f"extends: {extended}\nname: more\n")
+    study = load_study(tmp_path / "more.yaml")
+    assert study.name == "more" and "varying_intercept" in study.models
+    (tmp_path / "notes.yaml").write_text("# extends: base.yaml\ntoken: SECRET\n")
+    (error,) = errors_of("extends: notes.yaml\n", tmp_path / "s.yaml")
+    assert "is not a radonspec spec" in error.message and "SECRET" not in str(error)
+
+
 def test_a_spec_may_extend_a_spec_in_another_folder(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_text(HEAD + MODEL)
     (tmp_path / "sub").mkdir()
