@@ -241,3 +241,13 @@ def test_quick_mode_runs_every_section(tmp_path: Path) -> None:
         "watch cycle after one formula change, beyond that model's fit",
     }
     assert "not meaningful" in (out / "RESULTS.md").read_text()
+
+
+def test_the_contenders_read_the_bundled_radon_data() -> None:
+    """The plain Bambi and brms scripts read the file radonspec bundles (it moved once)."""
+    from bench.contenders import brms_seed, shared
+
+    assert shared.RADON_CSV.is_file()
+    assert 'file.path("radonspec", "data", "datasets", "radon.csv")' in (
+        brms_seed.SCRIPT.read_text()
+    )

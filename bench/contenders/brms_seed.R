@@ -26,7 +26,7 @@ started <- proc.time()[["elapsed"]]
 
 parse_args <- function(argv) {
   args <- list(draws = 1000L, tune = 1000L, chains = 4L, target_accept = 0.9, seed = 20221L,
-               data = file.path("radonspec", "datasets", "radon.csv"), result = NULL,
+               data = file.path("radonspec", "data", "datasets", "radon.csv"), result = NULL,
                models = c("pooled", "unpooled", "hierarchical"))
   i <- 1L
   while (i <= length(argv)) {

@@ -52,7 +52,7 @@ def command(sampling: Sampling, models: tuple[str, ...], result: Path) -> list[s
         str(SCRIPT),
         *sampling.argv(),
         "--data",
-        str(SCRIPT.parents[2] / "radonspec" / "datasets" / "radon.csv"),
+        str(SCRIPT.parents[2] / "radonspec" / "data" / "datasets" / "radon.csv"),
         "--result",
         str(result),
         "--models",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-RADON_CSV = ROOT / "radonspec" / "datasets" / "radon.csv"
+RADON_CSV = ROOT / "radonspec" / "data" / "datasets" / "radon.csv"
 MODELS = ("pooled", "unpooled", "hierarchical")
 
 FORMULAS = {
