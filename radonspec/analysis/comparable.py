@@ -108,7 +108,9 @@ def response_parts(formula: str) -> tuple[str, str | None, str | None]:
     """
     import formulae
 
-    description = formulae.model_description(formula)
+    from radonspec.study.formula import expand_double_bars
+
+    description = formulae.model_description(expand_double_bars(formula))
     term = description.response.term
     expression = str(term.name)
     component = term.components[0]

@@ -32,6 +32,9 @@ def test_response_parts() -> None:
     assert response_parts("I(y / 2) ~ x") == ("I(y / 2)", "y", "other")
     assert response_parts("log(y + 1) ~ x")[2] == "other"
     assert response_parts("p(s, n) ~ x")[2] == "other"
+    # lme4's || is read as formulae reads it (an independent model was left unranked)
+    assert response_parts("Reaction ~ Days + (Days || Subject)") == ("Reaction", "Reaction", None)
+    assert response_parts("use[Y] ~ x") == ("use", "use", None)
 
 
 def test_the_jacobian_of_log_is_minus_log_y() -> None:

@@ -140,3 +140,16 @@ def test_bad_new_data_is_one_located_line_and_writes_nothing(
     assert not out.exists()
     done = CliRunner().invoke(app, [*args[:3], "varyng", *args[4:]])
     assert done.exit_code == 1 and "(did you mean 'varying'?)" in done.output
+
+
+def test_the_columns_a_prediction_needs_read_lme4_s_double_bar() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from radonspec.analysis.predict import needs_of
+
+    frame = pd.DataFrame({"y": [1.0, 2.0], "x": [0.5, 1.5], "g": pd.Categorical(["a", "b"])})
+    needs = needs_of("m", SimpleNamespace(data=frame), ("y ~ x + (x || g)",))
+    assert needs.numeric == ("x",)
+    assert set(needs.groups) == {"g"} and not needs.categorical
