@@ -145,17 +145,30 @@ def test_agrees_with_r(corpus: dict[str, Outcome], dataset: str, model: str) -> 
     for index, threshold in enumerate(reference.get("thresholds", [])):
         label = thresholds[index] if index < len(thresholds) else f"threshold[{index}]"
         check(label, threshold["estimate"], tolerance["thresholds_se"] * threshold["se"])
+    # weakly identified variance parameters are compared with a posterior of the same model
+    # and priors (Stan's), not with a mode they need not be near (corpus.json says why)
+    posterior = tolerance.get("posterior_reference")
     for sd in reference.get("group_sd", []):
-        relative = tolerance["group_sd_rel"][sd["term"]]
-        check(f"{sd['term']}_sigma", sd["sd"], relative * sd["sd"])
-    if "sigma_rel" in tolerance:
+        if posterior:
+            value = posterior["group_sd"][sd["term"]]
+            check(f"{sd['term']}_sigma", value, posterior["group_sd_rel"] * value)
+        else:
+            relative = tolerance["group_sd_rel"][sd["term"]]
+            check(f"{sd['term']}_sigma", sd["sd"], relative * sd["sd"])
+    if posterior:
+        check("sigma", posterior["sigma"], posterior["sigma_rel"] * posterior["sigma"])
+    elif "sigma_rel" in tolerance:
         check("sigma", reference["sigma"], tolerance["sigma_rel"] * reference["sigma"])
     if "alpha_rel" in tolerance:
         check("alpha", reference["alpha"], tolerance["alpha_rel"] * reference["alpha"])
     for cor in reference.get("group_cor", []):
         first, second = (term.split("|")[0] for term in cor["terms"])
-        allowed = tolerance["cor_abs"][" ~ ".join(cor["terms"])]
-        check(f"cor|{cor['group']}[{first}, {second}]", cor["cor"], allowed)
+        pair = " ~ ".join(cor["terms"])
+        label = f"cor|{cor['group']}[{first}, {second}]"
+        if posterior:
+            check(label, posterior["cor"][pair], posterior["cor_abs"])
+        else:
+            check(label, cor["cor"], tolerance["cor_abs"][pair])
     assert not failures, "; ".join(failures)
 
 
