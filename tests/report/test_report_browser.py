@@ -14,6 +14,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,21 +67,34 @@ class DevTools:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
 
-        def wire() -> None:  # in the child, between fork and exec
-            # move both ends above fd 4 first, so neither dup2 overwrites the other
-            high_in = fcntl.fcntl(commands_read, fcntl.F_DUPFD, 10)
-            high_out = fcntl.fcntl(replies_write, fcntl.F_DUPFD, 10)
-            os.dup2(high_in, 3)
-            os.dup2(high_out, 4)
-
+        # Chromium reads commands on fd 3 and writes replies on fd 4. A small Python
+        # launcher puts the pipe ends there and execs it: no preexec_fn, so this process
+        # never forks (JAX, imported by other tests, warns at every fork)
+        high_in = fcntl.fcntl(commands_read, fcntl.F_DUPFD, 10)
+        high_out = fcntl.fcntl(replies_write, fcntl.F_DUPFD, 10)
+        launcher = (
+            "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4);"
+            " os.execv(sys.argv[3], sys.argv[3:])"
+        )
         self.process = subprocess.Popen(
-            [str(binary), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe"],
+            [
+                sys.executable,
+                "-c",
+                launcher,
+                str(high_in),
+                str(high_out),
+                str(binary),
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+            ],  # fmt: skip
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            close_fds=False,  # fds 3 and 4 must survive exec; Python's own fds are CLOEXEC
-            preexec_fn=wire,
+            pass_fds=(high_in, high_out),
         )
+        os.close(high_in)
+        os.close(high_out)
         os.close(commands_read)
         os.close(replies_write)
         self._buffer = b""
