@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 REPORT_MANIFEST = ".report-inputs.json"
+#: The file of each report format (here, so checking a report is current imports no
+#: rendering, plotting or statistics code).
+FILES = {"html": "report.html", "markdown": "report.md", "json": "summary.json"}
 #: Bump when what a report shows of the same analysis changes: older reports are redone.
 REPORT_VERSION = 1
 
@@ -48,7 +51,6 @@ def current_report(folder: Path, inputs: str) -> dict[str, Path] | None:
     that points elsewhere is not believed), and the folder must hold nothing else.
     """
     from radonspec.report.output import foreign_entries
-    from radonspec.report.render import FILES
 
     try:
         manifest = json.loads((folder / REPORT_MANIFEST).read_text())
@@ -71,7 +73,5 @@ def current_report(folder: Path, inputs: str) -> dict[str, Path] | None:
 
 def manifest_bytes(inputs: str, formats: Iterable[str]) -> bytes:
     """The manifest of a report of ``formats`` made from ``inputs``, to write with it."""
-    from radonspec.report.render import FILES
-
     data: dict[str, Any] = {"inputs": inputs, "files": {k: FILES[k] for k in formats}}
     return json.dumps(data, indent=1).encode()

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from radonspec.analysis.records import Results
 from radonspec.report.build import build_content
 from radonspec.report.content import Content, Image
+from radonspec.report.manifest import FILES
 from radonspec.report.numbers import (
     fmt,
     fmt_fixed,
@@ -33,7 +34,6 @@ from radonspec.report.output import check_out_dir, write_folder
 from radonspec.report.summary import summary
 
 TEMPLATES = Path(__file__).parent / "templates"
-FILES = {"html": "report.html", "markdown": "report.md", "json": "summary.json"}
 FIGURES = "figures"
 
 
