@@ -111,8 +111,21 @@ def _design(component: Any) -> tuple[np.ndarray, list[str], np.ndarray]:
             offset += matrix[:, columns].sum(axis=1)
             keep[columns] = False
             continue
-        labels += [str(label) for label in term.labels]
+        labels += _bambi_labels(component, name, [str(label) for label in term.labels])
     return matrix[:, keep], labels, offset
+
+
+def _bambi_labels(component: Any, name: str, design: list[str]) -> list[str]:
+    """The parameter labels Bambi gives a term's columns (``wool:tension[B, M]``).
+
+    formulae labels an interaction's columns ``wool[B]:tension[M]``; Bambi's posterior
+    names them by the term and its coordinates, which is what the tables show.
+    """
+    term = component.common_terms.get(name)
+    coords = list(next(iter(term.coords.values()), [])) if term is not None else []
+    if len(coords) == len(design) and coords:
+        return [f"{name}[{level}]" for level in coords]
+    return design
 
 
 def _variance_components(model: Any, component: Any) -> pd.DataFrame:

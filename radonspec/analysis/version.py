@@ -5,7 +5,8 @@ analyses kept in the store then miss and are made again, and reports made from t
 ones are no longer current. History: 2 the LOO-PIT Δ-ECDF; 3 correlations and group
 effects; 4 effects, Bayes R² and prior sensitivity; 5 what each model models (comparison
 groups), group estimates from the posterior terms, statsmodels' frequentist reference and
-the non-centering advice.
+the non-centering advice; 6 models written with lme4's || compared, interactions of
+factors named in the frequentist reference.
 """
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6

@@ -70,3 +70,26 @@ def test_statsmodels_agrees_with_r_or_says_why_not(
     for name in ("sigma", "alpha"):
         if name in reference and name in table.index:
             assert table.loc[name, "estimate"] == pytest.approx(reference[name], rel=1e-3)
+
+
+def test_an_interaction_of_two_factors_is_named_as_bambi_names_it() -> None:
+    """R's datasets::warpbreaks: the reference column filled the interaction rows with '—'.
+
+    Reference: R 4.2.2, ``MASS::glm.nb(breaks ~ wool * tension, data = warpbreaks)`` with
+    tension in its order L, M, H: woolB:tensionM 0.6382 (SE 0.2274), woolB:tensionH 0.1884
+    (0.2316), theta 12.08.
+    """
+    import bambi as bmb
+    import pandas as pd
+
+    data = pd.read_csv(Path(__file__).parents[1] / "fixtures" / "data" / "warpbreaks.csv")
+    data["tension"] = pd.Categorical(data["tension"], ["L", "M", "H"], ordered=True)
+    data["wool"] = pd.Categorical(data["wool"], ["A", "B"], ordered=True)
+    model = bmb.Model("breaks ~ wool * tension", data, family="negativebinomial")
+    model.build()
+    table = frequentist_reference(model, "negativebinomial", ["breaks ~ wool * tension"], data)
+    assert list(table.index[-3:-1]) == ["wool:tension[B, M]", "wool:tension[B, H]"]
+    assert table.loc["wool:tension[B, M]", "estimate"] == pytest.approx(0.6382, abs=1e-4)
+    assert table.loc["wool:tension[B, M]", "se"] == pytest.approx(0.2274, abs=1e-4)
+    assert table.loc["wool:tension[B, H]", "estimate"] == pytest.approx(0.1884, abs=1e-4)
+    assert table.loc["alpha", "estimate"] == pytest.approx(12.08, abs=0.01)
