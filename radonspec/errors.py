@@ -115,9 +115,10 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def one_of(choices: Iterable[str]) -> str:
-    """Format allowed values as ``'a', 'b' or 'c'``."""
-    items = [f"'{c}'" for c in sorted(set(choices))]
+def one_of(choices: Iterable[str], *, ordered: bool = False) -> str:
+    """Format allowed values as ``'a', 'b' or 'c'`` (sorted, or as given when ``ordered``)."""
+    unique = list(dict.fromkeys(choices)) if ordered else sorted(set(choices))
+    items = [f"'{c}'" for c in unique]
     if len(items) <= 1:
         return "".join(items)
     if len(items) > 12:

@@ -171,8 +171,8 @@ def check_block(block: pd.DataFrame, start: int, needs: Needs, name: str) -> Blo
             raise DataError(
                 f"{name}: column '{column}', row {_row(start, unseen)}: level '{level}' is not"
                 f" in the data model '{needs.model}' was fitted to, so it has no coefficient"
-                f"{did_you_mean(level, known)}; known levels are {one_of(known)}: use one of"
-                " them, or refit with data that has this level"
+                f"{did_you_mean(level, known)}; known levels are {one_of(known, ordered=True)}: use"
+                " one of them, or refit with data that has this level"
             )
         levels = list(dict.fromkeys(known.values()))
         typed[column] = pd.Categorical(text.map(dict(known)), categories=levels)

@@ -84,6 +84,12 @@ def test_bad_values_are_one_located_line(
     assert "\n" not in str(caught.value)
 
 
+def test_known_levels_are_listed_in_the_fit_s_order() -> None:
+    needs = Needs("m", numeric=(), categorical={"tension": {"L": "L", "M": "M", "H": "H"}})
+    with pytest.raises(DataError, match=r"known levels are 'L', 'M' or 'H': use one of them"):
+        check_block(pd.DataFrame({"tension": ["L", "X"]}), 0, needs, "new.csv")
+
+
 def test_a_missing_column_is_named_with_the_closest_one() -> None:
     block = frame().rename(columns={"floor": "flor"})
     with pytest.raises(DataError, match=r"^new.csv: no column 'floor' \(did you mean 'flor'\?\);"
