@@ -2,20 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 
-PNG = b"\x89PNG\r\n\x1a\n"
-FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
-FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
-SECTIONS = [
-    "Model comparison",
-    "Sampling diagnostics",
-    "Parameters",
-    "Random effects",
-    "Group-level views",
-    "Posterior predictive checks",
-    "Prior vs posterior",
-    "Appendix: specs and priors",
-]
-
 
 def test_loo_pit_envelope_is_arviz_s_and_computed_once_per_size() -> None:
     from arviz_stats.ecdf_utils import ecdf_pit

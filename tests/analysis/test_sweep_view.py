@@ -8,21 +8,6 @@ import pytest
 from radonspec.analysis.diagnostics import Diagnostics
 from radonspec.analysis.loo import Comparison, ComparisonRow
 
-PNG = b"\x89PNG\r\n\x1a\n"
-FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
-FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
-SECTIONS = [
-    "Model comparison",
-    "Sampling diagnostics",
-    "Parameters",
-    "Random effects",
-    "Group-level views",
-    "Posterior predictive checks",
-    "Prior vs posterior",
-    "Appendix: specs and priors",
-]
-
-
 SWEEP_STUDY = """\
 spec_version: 1
 name: swept

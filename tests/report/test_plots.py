@@ -10,18 +10,6 @@ from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shri
 from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
 
 PNG = b"\x89PNG\r\n\x1a\n"
-FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
-FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
-SECTIONS = [
-    "Model comparison",
-    "Sampling diagnostics",
-    "Parameters",
-    "Random effects",
-    "Group-level views",
-    "Posterior predictive checks",
-    "Prior vs posterior",
-    "Appendix: specs and priors",
-]
 
 
 def test_palette_is_assigned_once_in_order_and_never_runs_out() -> None:

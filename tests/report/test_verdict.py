@@ -7,20 +7,6 @@ from radonspec.analysis.loo import Comparison, ComparisonRow
 from radonspec.report.content import ModelView
 from radonspec.report.verdict import agreement, verdict
 
-PNG = b"\x89PNG\r\n\x1a\n"
-FORMULAS = {"pooled": "y ~ x", "unpooled": "y ~ 0 + g + g:x", "hierarchical": "y ~ x + (x|g)"}
-FAILED_REASON = "the model's log density is not finite at the initial point; check the priors"
-SECTIONS = [
-    "Model comparison",
-    "Sampling diagnostics",
-    "Parameters",
-    "Random effects",
-    "Group-level views",
-    "Posterior predictive checks",
-    "Prior vs posterior",
-    "Appendix: specs and priors",
-]
-
 
 def _row(model: str, rank: int, elpd: float, diff: float = 0.0, dse: float = 0.0) -> ComparisonRow:
     return ComparisonRow(model, rank, elpd, 5.0, 3.0, diff, dse, 0.5, 0)
