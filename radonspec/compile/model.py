@@ -34,13 +34,13 @@ from radonspec.data.load import Prepared, prepare
 from radonspec.errors import CompileError, DataError
 from radonspec.study.checks import formula_infos
 from radonspec.study.correlated import PREFIX, correlation_key
-from radonspec.study.family import nest_priors
 from radonspec.study.formula import (
     FormulaError,
     FormulaInfo,
     expand_double_bars,
     formula_namespace,
 )
+from radonspec.study.priorkeys import nest_priors
 from radonspec.study.priors import to_bambi
 from radonspec.study.schema import ModelSpec, Study
 

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from radonspec.fit.executors import FitJob
+from radonspec.fit.jobs import FitJob
 from radonspec.fit.record import Fit
 
 

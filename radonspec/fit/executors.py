@@ -23,7 +23,6 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -31,28 +30,8 @@ import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
 from radonspec.fit import pool
+from radonspec.fit.jobs import FitJob
 from radonspec.fit.record import Fit
-from radonspec.study.schema import Study
-
-
-@dataclass(frozen=True)
-class FitJob:
-    """One fit to run: the study, the model's name, its data, key, seed and label."""
-
-    study: Study
-    model: str
-    frame: pd.DataFrame
-    key: str
-    seed: int
-    label: str = ""
-    posterior_only: bool = False  # no log-likelihood or predictive draws (k-fold refits)
-    refit: bool = False  # all levels kept, compiled model reused (cross-validation refits)
-    held_out: pd.DataFrame | None = None  # rows to score under the fit (k-fold test rows)
-
-    @property
-    def name(self) -> str:
-        """What the fit is called (the label, else the model's name)."""
-        return self.label or self.model
 
 
 def run_job(job: FitJob) -> Fit:

@@ -8,7 +8,7 @@ that fails becomes a visible note, never a lost report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -20,8 +20,47 @@ from radonspec.analysis.records import DataSummary
 from radonspec.analysis.sweep import SweepView
 from radonspec.errors import attempt
 
-if TYPE_CHECKING:
-    from radonspec.report.sensitivity import SensitivityView
+#: flagged parameters listed per model and diagnosis in the prior sensitivity section
+MAX_LISTED = 12
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flagged parameter and its two sensitivities."""
+
+    label: str
+    prior: float
+    likelihood: float
+
+
+@dataclass
+class SensitivityRow:
+    """One model's prior sensitivity in the report."""
+
+    model: str
+    checked: int = 0
+    conflict: list[Flag] = field(default_factory=list)
+    dominated: list[Flag] = field(default_factory=list)
+    scaled: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    advice: list[str] = field(default_factory=list)
+    #: every parameter checked: label -> (prior, likelihood, diagnosis or "")
+    values: dict[str, tuple[float, float, str]] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> int:
+        """How many parameters are flagged."""
+        return len(self.conflict) + len(self.dominated)
+
+
+@dataclass
+class SensitivityView:
+    """The prior sensitivity section: the threshold and one row per model with draws."""
+
+    threshold: float
+    rows: list[SensitivityRow]
+    max_listed: int = MAX_LISTED
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,9 @@ follows from each diagnosis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from radonspec.analysis.records import Results
 from radonspec.analysis.sensitivity import CONFLICT, PRIOR_DOMINATES, THRESHOLD
-from radonspec.report.content import Content
-
-MAX_LISTED = 12  # flagged parameters listed per model and diagnosis
+from radonspec.report.content import Content, Flag, SensitivityRow, SensitivityView
 
 ADVICE = {
     CONFLICT: (
@@ -29,45 +25,6 @@ ADVICE = {
     ),
 }
 LABELS = {CONFLICT: "prior-data conflict", PRIOR_DOMINATES: "prior dominates, weak likelihood"}
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One flagged parameter and its two sensitivities."""
-
-    label: str
-    prior: float
-    likelihood: float
-
-
-@dataclass
-class SensitivityRow:
-    """One model's prior sensitivity in the report."""
-
-    model: str
-    checked: int = 0
-    conflict: list[Flag] = field(default_factory=list)
-    dominated: list[Flag] = field(default_factory=list)
-    scaled: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    error: str | None = None
-    advice: list[str] = field(default_factory=list)
-    #: every parameter checked: label -> (prior, likelihood, diagnosis or "")
-    values: dict[str, tuple[float, float, str]] = field(default_factory=dict)
-
-    @property
-    def flagged(self) -> int:
-        """How many parameters are flagged."""
-        return len(self.conflict) + len(self.dominated)
-
-
-@dataclass
-class SensitivityView:
-    """The section: the threshold and one row per model with draws."""
-
-    threshold: float
-    rows: list[SensitivityRow]
-    max_listed: int = MAX_LISTED
 
 
 def sensitivity_section(content: Content, results: Results) -> SensitivityView | None:

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
-from radonspec.study.family import FamilyError, check_family_link, family_params, prior_keys
+from radonspec.study.family import FamilyError, check_family_link, family_params
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
 from radonspec.study.labels import axis_labels, format_number
+from radonspec.study.priorkeys import prior_keys
 from radonspec.study.priors import PriorNode
 from radonspec.study.scaling import scale_prior, unscalable
 from radonspec.study.schema import (

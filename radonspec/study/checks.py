@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
 from radonspec.study.correlated import PREFIX, requested_factors
-from radonspec.study.family import FamilyError, check_family_link, prior_keys
+from radonspec.study.family import FamilyError, check_family_link
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
 from radonspec.study.noncentered import noncentered_problem
+from radonspec.study.priorkeys import prior_keys
 from radonspec.study.priors import CORRELATION_PRIOR
 
 if TYPE_CHECKING:

@@ -399,7 +399,7 @@ def _prior_differences(a: ModelSpec, b: ModelSpec) -> list[Difference]:
 
 
 def _terms(spec: ModelSpec) -> frozenset[str] | None:
-    from radonspec.study.family import prior_keys
+    from radonspec.study.priorkeys import prior_keys
 
     infos = _infos(spec)
     return None if infos is None else prior_keys(list(infos.values()), spec.family)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from radonspec.fit.affinity import Affinity
-from radonspec.fit.executors import FitJob
+from radonspec.fit.jobs import FitJob
 from radonspec.fit.record import Fit
 
 

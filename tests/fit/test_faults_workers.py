@@ -19,7 +19,8 @@ import pytest
 from test_faults_store import STUDY, consistent, run_until, study  # noqa: F401 - a fixture
 
 from radonspec.fit import executors
-from radonspec.fit.executors import FitJob, PoolExecutor
+from radonspec.fit.executors import PoolExecutor
+from radonspec.fit.jobs import FitJob
 from radonspec.fit.record import Fit
 from radonspec.fit.store import Store
 from radonspec.study.loader import load_study_text

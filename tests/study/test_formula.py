@@ -11,13 +11,7 @@ import pandas as pd
 import pytest
 
 from radonspec.study import formula as formula_module
-from radonspec.study.family import (
-    FamilyError,
-    check_family_link,
-    family_params,
-    nest_priors,
-    prior_keys,
-)
+from radonspec.study.family import FamilyError, check_family_link, family_params
 from radonspec.study.formula import (
     ALLOWED_TRANSFORMS,
     MAX_DEPTH,
@@ -27,6 +21,7 @@ from radonspec.study.formula import (
     check_formula,
     formula_namespace,
 )
+from radonspec.study.priorkeys import nest_priors, prior_keys
 
 COLUMNS = ["y", "x", "z", "g", "h", "k", "floor", "county", "log_radon"]
 ALLOWED_LIST = re.escape("allowed transforms are 'C', 'I', 'S', 'Sum', 'T', 'Treatment', 'abs'")
