@@ -49,7 +49,7 @@ class Diagnostics:
 
 
 ADVICE = {
-    "more_draws": "run longer chains: raise sampler.draws and sampler.tune (e.g. to 2000 each)",
+    "more_draws": "run longer chains: raise sampler.draws and sampler.tune (e.g. to {more} each)",
     "target_accept": "raise sampler.target_accept (e.g. to 0.95 or 0.99) for smaller steps",
     "noncentered": "reparameterise group-specific terms: set noncentered: true",
     "treedepth": "raise sampler.max_treedepth, or center/scale predictors"
@@ -109,18 +109,22 @@ def diagnose(
     problems: list[str] = []
     advice: list[str] = []
     grouped = any("|" in str(name) for name in params.data_vars)
+    # twice what this fit kept per chain, at least 2000: advice to raise 2000 draws to 2000
+    # would say nothing
+    more = max(2000, 2 * int(params.sizes.get("draw", 0)))
+    longer = ADVICE["more_draws"].format(more=more)
     noncenter = [ADVICE["noncentered"]] if grouped and centered is not False else []
     if rhat[0] > rhat_max:
         problems.append(
             f"R-hat is {rhat[0]:.3f} for '{rhat[1]}', above {rhat_max:g}: the chains disagree."
         )
-        advice.append(ADVICE["more_draws"])
+        advice.append(longer)
     for kind, (value, label) in (("bulk", bulk), ("tail", tail)):
         if value < ess_min:
             problems.append(
                 f"{kind} ESS is {value:.0f} for '{label}', below {ess_min:g} (from {total} draws)."
             )
-            advice.append(ADVICE["more_draws"])
+            advice.append(longer)
     if divergences > max_divergences:
         problems.append(
             f"{divergences} of {total} draws ({100 * divergences / total:.1f}%) ended in a"

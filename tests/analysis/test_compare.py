@@ -119,6 +119,18 @@ def test_diagnose_reports_divergences_treedepth_and_rhat_in_sentences() -> None:
     assert not any("noncentered" in a for a in diagnose(ungrouped, ess_min=100).advice)
 
 
+def test_the_advice_for_longer_chains_asks_for_more_than_the_fit_had() -> None:
+    rng = np.random.default_rng(5)
+    tree = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"a": (("chain", "draw"), rng.normal(size=(4, 2000)))})}
+    )
+    tree["posterior"]["a"] = tree["posterior"]["a"] + xr.DataArray([0, 0, 0, 2.0], dims="chain")
+    (advice,) = diagnose(tree).advice
+    assert advice.endswith("(e.g. to 4000 each)"), advice  # the seed study said 2000 to 2000
+    short = tree.isel(draw=slice(0, 300))
+    assert diagnose(short).advice[0].endswith("(e.g. to 2000 each)")
+
+
 def test_diagnose_reads_nutpie_stat_names_and_falls_back_to_the_flag() -> None:
     rng = np.random.default_rng(3)
     depth = np.full((CHAINS, DRAWS), 4, dtype=np.uint64)
