@@ -106,11 +106,9 @@ def response_parts(formula: str) -> tuple[str, str | None, str | None]:
     ``transform`` is None when the response is a column, a name in ``TRANSFORMS``
     when it is such a call of one column, else ``"other"``.
     """
-    import formulae
+    from radonspec.study.formula import describe
 
-    from radonspec.study.formula import expand_double_bars
-
-    description = formulae.model_description(expand_double_bars(formula))
+    description = describe(formula)
     term = description.response.term
     expression = str(term.name)
     component = term.components[0]

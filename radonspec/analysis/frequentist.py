@@ -20,7 +20,7 @@ import pandas as pd
 
 from radonspec.errors import CompileError, DataError, did_you_mean
 from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
-from radonspec.study.formula import expand_double_bars
+from radonspec.study.formula import describe
 
 
 def mixedlm_table(formula: str, data: pd.DataFrame, *, correlated: bool = False) -> pd.DataFrame:
@@ -48,11 +48,10 @@ def mixedlm_table(formula: str, data: pd.DataFrame, *, correlated: bool = False)
     DataError
         When the formula names a column the data lacks.
     """
-    import formulae
     import statsmodels.api as sm
 
     try:
-        description = formulae.model_description(expand_double_bars(formula))
+        description = describe(formula)
     except Exception as exc:  # formulae raises several parse error types
         raise CompileError(f"cannot parse formula '{formula}': {exc}") from None
     if description.response is None:

@@ -76,16 +76,14 @@ def needs_of(name: str, model: Any, formulas: tuple[str, ...]) -> Needs:
     arguments included); grouping factors that are not also common predictors are
     ``groups``, whose unseen levels are new groups.
     """
-    import formulae
-
-    from radonspec.study.formula import expand_double_bars
+    from radonspec.study.formula import describe
 
     data: pd.DataFrame = model.data
     columns: set[str] = set()
     factors: set[str] = set()
     predictors: set[str] = set()
     for formula in formulas:
-        description = formulae.model_description(expand_double_bars(formula))
+        description = describe(formula)
         response = set(description.response.var_names) if description.response else set()
         columns |= set(description.var_names) - response
         for term in description.terms:

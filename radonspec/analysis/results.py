@@ -511,12 +511,10 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
 
 
 def _formula_columns(formula: str) -> set[str]:
-    import formulae
-
-    from radonspec.study.formula import expand_double_bars
+    from radonspec.study.formula import describe
 
     try:
-        return {str(n) for n in formulae.model_description(expand_double_bars(formula)).var_names}
+        return {str(n) for n in describe(formula).var_names}
     except Exception:  # noqa: BLE001 - a formula formulae cannot parse lists no columns
         return set()
 

@@ -84,11 +84,10 @@ def _check_names(spec: ModelSpec, infos: tuple[FormulaInfo, ...], prefix: str) -
 
 
 def _rhs_columns(info: FormulaInfo) -> set[str]:
-    import formulae
+    from radonspec.study.formula import describe
 
-    rhs = info.formula.split("~", 1)[1] if "~" in info.formula else info.formula
     try:
-        return {str(name) for name in formulae.model_description(rhs).var_names}
+        return {str(name) for name in describe(info.formula.split("~", 1)[-1]).var_names}
     except Exception:  # noqa: BLE001 - formulae refused it: the build reports why
         return set()
 
@@ -119,11 +118,10 @@ def _check_response(family: str, name: str, values: pd.Series, prefix: str) -> N
 
 
 def _check_columns_count(info: FormulaInfo, frame: pd.DataFrame, prefix: str) -> None:
-    import formulae
+    from radonspec.study.formula import describe
 
-    rhs = info.formula.split("~", 1)[1] if "~" in info.formula else info.formula
     try:
-        terms = formulae.model_description(rhs).common_terms
+        terms = describe(info.formula.split("~", 1)[-1]).common_terms
     except Exception:  # noqa: BLE001 - formulae refused it: the build reports why
         return
     total = 0

@@ -192,15 +192,11 @@ def model_levels(
 
 def predictor_columns(infos: Sequence[FormulaInfo]) -> list[str]:
     """Columns read by a common term or a group-specific term's expression, not factors."""
-    from formulae import model_description
-
-    from radonspec.study.formula import expand_double_bars
+    from radonspec.study.formula import describe
 
     found: dict[str, None] = {}
     for info in infos:
-        text = expand_double_bars(info.formula)  # lme4's (x || g) as formulae reads it
-        rhs = text[text.find("~") + 1 :]
-        description = model_description(rhs)
+        description = describe(info.formula.split("~", 1)[-1])
         for term in description.common_terms:
             found.update(dict.fromkeys(sorted(term.var_names)))
         for term in description.group_terms:

@@ -185,6 +185,17 @@ def expand_double_bars(formula: str) -> str:
     return formula.replace("||", "| ")
 
 
+def describe(formula: str) -> Any:
+    """Formulae's ``model_description`` of a formula (or its right side) as Bambi reads it.
+
+    Every reading of a spec's formula outside the checks goes through here, so lme4's
+    ``(x || g)`` is never handed to formulae raw (it cannot parse ``||``).
+    """
+    from formulae import model_description
+
+    return model_description(expand_double_bars(formula))
+
+
 def formula_namespace() -> dict[str, Any]:
     """A fresh copy of ``ALLOWED_TRANSFORMS``, for ``bmb.Model(..., extra_namespace=...)``."""
     return dict(ALLOWED_TRANSFORMS.items())

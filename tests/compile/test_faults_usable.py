@@ -100,6 +100,12 @@ def refused(path: Path) -> SpecError:
             id="response-as-predictor",
         ),
         pytest.param(
+            "y ~ y + (x || g)",
+            {},
+            r"the response 'y' is also a predictor in 'y ~ y \+ \(x \|\| g\)'",
+            id="response-as-predictor-with-double-bar",  # formulae cannot read || raw
+        ),
+        pytest.param(
             "c ~ x",
             {},
             r"the response 'c' has the same value \(1\.0\) in every row used; there is nothing"
