@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from corpus_studies import (  # noqa: E402
     DATASETS,
     HARD,
+    checks,
     model_entries,
     reference_fit,
     run_study,
@@ -39,53 +40,20 @@ REPORT = "report:\n  frequentist: true\n"
 
 
 def agreement(model: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Distances of one fitted model's posterior means from R's primary fit."""
-    reference = reference_fit(model)
-    allowed = tolerance(model)
+    """Distances of one fitted model's posterior means from its references (``checks``)."""
+    largest: dict[str, float] = {}
     within = True
-    fixed_z = 0.0
-    sd_rel = 0.0
-    cor_abs: float | None = None
-
-    def row(label: str) -> dict[str, Any]:
-        return parameters.get(label) or {"mean": float("nan"), "mcse_mean": 0.0}
-
-    for fixed in reference.get("fixed", []):
-        found = row(fixed["name"])
-        fixed_z = max(fixed_z, abs(found["mean"] - fixed["estimate"]) / fixed["se"])
-        limit = allowed["fixed_se"] * fixed["se"] + 3 * (found["mcse_mean"] or 0.0)
-        within &= abs(found["mean"] - fixed["estimate"]) <= limit
-    thresholds = [label for label in parameters if label.startswith("threshold[")]
-    for index, threshold in enumerate(reference.get("thresholds", [])):
-        found = row(thresholds[index]) if index < len(thresholds) else row("")
-        fixed_z = max(fixed_z, abs(found["mean"] - threshold["estimate"]) / threshold["se"])
-        limit = allowed["thresholds_se"] * threshold["se"] + 3 * (found["mcse_mean"] or 0.0)
-        within &= abs(found["mean"] - threshold["estimate"]) <= limit
-    # weakly identified variance parameters: against Stan's posterior (corpus.json says why)
-    posterior = allowed.get("posterior_reference")
-    for sd in reference.get("group_sd", []):
-        found = row(f"{sd['term']}_sigma")
-        value = posterior["group_sd"][sd["term"]] if posterior else sd["sd"]
-        relative = posterior["group_sd_rel"] if posterior else allowed["group_sd_rel"][sd["term"]]
-        sd_rel = max(sd_rel, abs(found["mean"] - value) / value)
-        within &= abs(found["mean"] - value) <= relative * value + 3 * (found["mcse_mean"] or 0.0)
-    for cor in reference.get("group_cor", []):
-        first, second = (term.split("|")[0] for term in cor["terms"])
-        found = row(f"cor|{cor['group']}[{first}, {second}]")
-        pair = " ~ ".join(cor["terms"])
-        value = posterior["cor"][pair] if posterior else cor["cor"]
-        distance = abs(found["mean"] - value)
-        cor_abs = distance if cor_abs is None else max(cor_abs, distance)
-        limit = (posterior["cor_abs"] if posterior else allowed["cor_abs"][pair]) + 3 * (
-            found["mcse_mean"] or 0.0
-        )
-        within &= distance <= limit
-    if posterior or "sigma_rel" in allowed:
-        found = row("sigma")
-        value = posterior["sigma"] if posterior else reference["sigma"]
-        relative = posterior["sigma_rel"] if posterior else allowed["sigma_rel"]
-        within &= abs(found["mean"] - value) <= relative * value + 3 * (found["mcse_mean"] or 0.0)
-    return {"fixed_z": fixed_z, "sd_rel": sd_rel, "cor_abs": cor_abs, "within": bool(within)}
+    for check in checks(model, parameters):
+        row = parameters.get(check.label) or {"mean": float("nan"), "mcse_mean": 0.0}
+        distance = abs(row["mean"] - check.estimate)
+        within &= distance <= check.allowed + 3 * (row["mcse_mean"] or 0.0)
+        largest[check.kind] = max(largest.get(check.kind, 0.0), distance / check.scale)
+    return {
+        "fixed_z": largest.get("coefficient", 0.0),
+        "sd_rel": largest.get("sd", 0.0),
+        "cor_abs": largest.get("cor"),
+        "within": bool(within),
+    }
 
 
 def main() -> None:

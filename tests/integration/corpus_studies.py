@@ -10,6 +10,7 @@ thresholds of the others (Bambi's defaults for logit and log links shrink visibl
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,63 @@ def tolerance(model: str) -> dict[str, Any]:
             if found["id"] == model:
                 return dict(found["tolerance"])
     raise KeyError(model)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One posterior mean to compare: its label, the reference value and the tolerance.
+
+    The mean must lie within ``allowed`` plus 3 Monte Carlo SEs of ``estimate``; ``scale``
+    expresses a distance in the reference's units (its SE for a coefficient, the value
+    itself for a standard deviation, 1 for a correlation). ``kind`` is ``coefficient``,
+    ``sd``, ``cor`` or ``auxiliary``.
+    """
+
+    label: str
+    kind: str
+    estimate: float
+    allowed: float
+    scale: float
+
+
+def checks(model: str, parameters: dict[str, Any]) -> list[Check]:
+    """What the corpus compares of a fitted model with its reference, by its tolerances."""
+    reference = reference_fit(model)
+    allowed = tolerance(model)
+    found = []
+    for fixed in reference.get("fixed", []):
+        se = fixed["se"]
+        found.append(
+            Check(fixed["name"], "coefficient", fixed["estimate"], allowed["fixed_se"] * se, se)
+        )
+    labels = [label for label in parameters if label.startswith("threshold[")]
+    for index, threshold in enumerate(reference.get("thresholds", [])):
+        label = labels[index] if index < len(labels) else f"threshold[{index}]"
+        se = threshold["se"]
+        found.append(
+            Check(label, "coefficient", threshold["estimate"], allowed["thresholds_se"] * se, se)
+        )
+    # weakly identified variance parameters are compared with a posterior of the same model
+    # and priors (Stan's), not with a mode they need not be near (corpus.json says why)
+    posterior = allowed.get("posterior_reference")
+    for sd in reference.get("group_sd", []):
+        value = posterior["group_sd"][sd["term"]] if posterior else sd["sd"]
+        relative = posterior["group_sd_rel"] if posterior else allowed["group_sd_rel"][sd["term"]]
+        found.append(Check(f"{sd['term']}_sigma", "sd", value, relative * value, value))
+    if posterior or "sigma_rel" in allowed:
+        value = posterior["sigma"] if posterior else reference["sigma"]
+        relative = posterior["sigma_rel"] if posterior else allowed["sigma_rel"]
+        found.append(Check("sigma", "auxiliary", value, relative * value, value))
+    if "alpha_rel" in allowed:
+        value = reference["alpha"]
+        found.append(Check("alpha", "auxiliary", value, allowed["alpha_rel"] * value, value))
+    for cor in reference.get("group_cor", []):
+        first, second = (term.split("|")[0] for term in cor["terms"])
+        pair = " ~ ".join(cor["terms"])
+        value = posterior["cor"][pair] if posterior else cor["cor"]
+        limit = posterior["cor_abs"] if posterior else allowed["cor_abs"][pair]
+        found.append(Check(f"cor|{cor['group']}[{first}, {second}]", "cor", value, limit, 1.0))
+    return found
 
 
 def run_study(dataset: str, folder: str, sampler: str, models: list[str], extra: str) -> str:

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_studies import DATASETS, HARD, model_entries, reference_fit, run_study, study_text
-from corpus_studies import tolerance as tolerance_of
+from corpus_studies import DATASETS, HARD, checks, model_entries, run_study, study_text
 
 import radonspec
 
@@ -124,51 +123,17 @@ def test_agrees_with_r(corpus: dict[str, Outcome], dataset: str, model: str) -> 
     found = corpus[dataset].summary["models"][model]
     assert found["status"] == "ok", found["error"]
     parameters = found["parameters"]
-    reference = reference_fit(model)
-    tolerance = tolerance_of(model)
     failures = []
-
-    def check(label: str, estimate: float, allowed: float) -> None:
-        row = parameters.get(label)
+    for check in checks(model, parameters):
+        row = parameters.get(check.label)
         if row is None:
-            failures.append(f"{label}: not in the fit (labels: {sorted(parameters)})")
-            return
-        limit = allowed + 3 * (row["mcse_mean"] or 0.0)
-        if not abs(row["mean"] - estimate) <= limit:
+            failures.append(f"{check.label}: not in the fit (labels: {sorted(parameters)})")
+            continue
+        limit = check.allowed + 3 * (row["mcse_mean"] or 0.0)
+        if not abs(row["mean"] - check.estimate) <= limit:
             failures.append(
-                f"{label}: {row['mean']:.4g} against R's {estimate:.4g} (+-{limit:.3g})"
+                f"{check.label}: {row['mean']:.4g} against R's {check.estimate:.4g} (+-{limit:.3g})"
             )
-
-    for fixed in reference.get("fixed", []):
-        check(fixed["name"], fixed["estimate"], tolerance["fixed_se"] * fixed["se"])
-    thresholds = [label for label in parameters if label.startswith("threshold[")]
-    for index, threshold in enumerate(reference.get("thresholds", [])):
-        label = thresholds[index] if index < len(thresholds) else f"threshold[{index}]"
-        check(label, threshold["estimate"], tolerance["thresholds_se"] * threshold["se"])
-    # weakly identified variance parameters are compared with a posterior of the same model
-    # and priors (Stan's), not with a mode they need not be near (corpus.json says why)
-    posterior = tolerance.get("posterior_reference")
-    for sd in reference.get("group_sd", []):
-        if posterior:
-            value = posterior["group_sd"][sd["term"]]
-            check(f"{sd['term']}_sigma", value, posterior["group_sd_rel"] * value)
-        else:
-            relative = tolerance["group_sd_rel"][sd["term"]]
-            check(f"{sd['term']}_sigma", sd["sd"], relative * sd["sd"])
-    if posterior:
-        check("sigma", posterior["sigma"], posterior["sigma_rel"] * posterior["sigma"])
-    elif "sigma_rel" in tolerance:
-        check("sigma", reference["sigma"], tolerance["sigma_rel"] * reference["sigma"])
-    if "alpha_rel" in tolerance:
-        check("alpha", reference["alpha"], tolerance["alpha_rel"] * reference["alpha"])
-    for cor in reference.get("group_cor", []):
-        first, second = (term.split("|")[0] for term in cor["terms"])
-        pair = " ~ ".join(cor["terms"])
-        label = f"cor|{cor['group']}[{first}, {second}]"
-        if posterior:
-            check(label, posterior["cor"][pair], posterior["cor_abs"])
-        else:
-            check(label, cor["cor"], tolerance["cor_abs"][pair])
     assert not failures, "; ".join(failures)
 
 
