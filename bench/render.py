@@ -72,6 +72,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         ("(e) Peak resident memory", "memory", _memory),
         ("(f) Where the time goes", "profile", _profile),
         ("(g) The spine: reports from stored fits, watch, import", "spine", _spine),
+        ("(h) Cross-validation and sweeps: compile once, fit many", "cv", _cv),
     ):
         if key not in sections:
             continue
@@ -246,6 +247,78 @@ def _spine(section: dict[str, Any]) -> list[str]:
     if overheads:
         shown = ", ".join(f"{v:.2f} s" for v in overheads)
         lines += [f"Watch cycle beyond the changed model's own fit, per repetition: {shown}.", ""]
+    return lines
+
+
+def _cv(section: dict[str, Any]) -> list[str]:
+    lines = _contenders(section)
+    kfold = section.get("kfold", {})
+    rows = []
+    for row in kfold.get("rows", []):
+        full, fold, refits = row.get("full", {}), row.get("kfold", {}), row.get("refits", {})
+        over = (
+            fmt(fold["refits_s"] / full["fit_study_s"], 2)
+            if fold.get("refits_s") and full.get("fit_study_s")
+            else "n/a"
+        )
+        rows.append(
+            [
+                str(row["rep"] + 1),
+                fmt(full.get("fit_study_s"), 1),
+                fmt(fold.get("refits_s"), 1),
+                over,
+                f"{refits.get('fits', 'n/a')} / {refits.get('compiles', 'n/a')}"
+                f" / {fold.get('processes', 'n/a')}",
+                fmt(refits.get("compile_s"), 1),
+                fmt(refits.get("sample_s"), 1),
+            ]
+        )
+    header = [
+        "rep",
+        "full fits s",
+        "fold refits s",
+        "refits / full",
+        "refits / compiles / processes",
+        "compile s (summed)",
+        "sampling s (summed)",
+    ]
+    lines += [
+        f"k-fold, k = {section.get('k')}: {', '.join(section.get('models', []))}. Seconds"
+        " inside each process (full fits: the `fit_study` call; refits: until the last refit"
+        " was stored). Compile and sampling seconds are summed over the refits from their"
+        " stored records, across worker processes that run at the same time.",
+        "",
+        *table(header, rows),
+        f"Refits / full fits: wall {stat(kfold.get('refits_over_full_wall'), 2)},"
+        f" CPU {stat(kfold.get('refits_over_full_cpu'), 2)} (before compile-once:"
+        f" {fmt(kfold.get('before'))}).",
+        "",
+    ]
+    extended = section.get("extended")
+    if extended:
+        found = extended.get("refits") or [{}]
+        parts = found[0]
+        lines += [
+            "The extended study's cross-validation with the seed's fits stored:"
+            f" {stat(extended.get('wall_s'), 0)} s, peak {stat(extended.get('peak_rss_mb'), 0)}"
+            f" MB; {stat(extended.get('over_before'), 3)} of the"
+            f" {fmt(extended.get('before_s'), 0)} s it took before refits compiled once."
+            f" Its {parts.get('fits', 'n/a')} refits compiled {parts.get('compiles', 'n/a')}"
+            f" times ({fmt(parts.get('compile_s'), 0)} s summed) and sampled for"
+            f" {fmt(parts.get('sample_s'), 0)} s summed.",
+            "",
+        ]
+    sweep = section.get("sweep")
+    if sweep:
+        share = sweep.get("reused_share")
+        lines += [
+            f"The sweep example from an empty store: {fmt(sweep.get('wall_s'), 0)} s;"
+            f" {sweep.get('cells')} cells, {sweep.get('through_cache')} through the compile"
+            f" cache, {sweep.get('compiles')} compiles, {sweep.get('reused')} cells served by"
+            " another cell's compile"
+            + (f" ({share:.0%} of the cells)." if share is not None else "."),
+            "",
+        ]
     return lines
 
 

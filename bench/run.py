@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 from bench.context import ROOT, Bench
+from bench.cv import cv_targets, section_cv
 from bench.render import render_markdown
 from bench.results import git_state, machine, now, versions
 from bench.sections import (
@@ -38,7 +39,7 @@ from bench.studies import Sampling
 
 FULL = {"draws": 1000, "tune": 1000, "chains": 4, "reps": 3, "sizes": [10**3, 10**4, 10**5, 10**6]}
 QUICK = {"draws": 50, "tune": 50, "chains": 2, "reps": 1, "sizes": [300, 10**3]}
-SECTIONS = ("seed", "hierarchical", "scaling", "profile", "spine")
+SECTIONS = ("seed", "hierarchical", "scaling", "profile", "spine", "cv")
 
 # what each runner adds to results["sections"]
 SECTION_KEYS = {
@@ -47,6 +48,7 @@ SECTION_KEYS = {
     "scaling": ("scaling",),
     "profile": ("profile",),
     "spine": ("spine",),
+    "cv": ("cv",),
 }
 SECTION_RUNNERS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "seed": section_seed,
@@ -54,6 +56,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "scaling": section_scaling,
     "profile": section_profile,
     "spine": section_spine,
+    "cv": section_cv,
 }
 
 
@@ -165,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
             for key in SECTION_KEYS[name]:
                 results["sections"][key] = {"error": message}
     results["sections"].update(section_memory(bench))
-    results["targets"] = targets(results["sections"]) + spine_targets(results["sections"])
+    results["targets"] = (
+        targets(results["sections"])
+        + cv_targets(results["sections"])
+        + spine_targets(results["sections"])
+    )
     failures = crashes + bench.failures()
     results["failures"] = failures
     results["harness_wall_s"] = time.perf_counter() - started

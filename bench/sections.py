@@ -402,4 +402,13 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
         entry["met"] = False
         entry["note"] = million[0]["note"]
     found.append(entry)
+    lakh = [row for row in scaling.get("sizes", []) if row["n"] == 10**5 and row["thin"] == 1]
+    found.append(
+        target(
+            "N = 10^5 unthinned peak RSS",
+            median_of(lakh[0]["peak_rss_mb"]) if lakh else None,
+            4096,
+            unit=" MB",
+        )
+    )
     return found

@@ -20,7 +20,16 @@ from bench.render import render_markdown  # noqa: E402
 from bench.results import loglog_slope, ratio, summarise, target  # noqa: E402
 from bench.studies import Sampling, read_yaml, scaling_data, scaling_study, seed_study  # noqa: E402
 
-SECTIONS = {"seed_study", "warm_store", "hierarchical", "scaling", "memory", "profile", "spine"}
+SECTIONS = {
+    "seed_study",
+    "warm_store",
+    "hierarchical",
+    "scaling",
+    "memory",
+    "profile",
+    "spine",
+    "cv",
+}
 
 
 def test_summarise_gives_median_and_range_of_present_values() -> None:
@@ -235,7 +244,12 @@ def test_quick_mode_runs_every_section(tmp_path: Path) -> None:
     spine = sections["spine"]["contenders"]
     assert all(entry["failed"] == 0 for entry in spine.values()), spine
     assert all(v is not None for v in sections["spine"]["watch_overhead_s"])
+    kfold = sections["cv"]["kfold"]["rows"][0]
+    assert kfold["kfold"]["refits"] == 2 and kfold["refits"]["fits"] == 2, kfold
+    assert kfold["kfold"]["elpd"]["pooled"] < 0
     assert {t["name"] for t in results["targets"]} >= {
+        "k-fold: fold refits / full fits (wall)",
+        "N = 10^5 unthinned peak RSS",
         "warm-store run wall",
         "report from stored fits to a new folder / cold run",
         "watch cycle after one formula change, beyond that model's fit",
