@@ -1,15 +1,17 @@
-"""Which worker fits what: refits of a model go to a worker that has compiled it.
+"""Which worker fits what: fits of one compiled structure go to a worker that has compiled it.
 
-A refit reuses the compiled model its worker process keeps for the model's structure
-(``radonspec.fit.compile_cache``), so the first refit of a model in a process compiles
-(seconds) and the others take new data in a millisecond. A pool whose workers take jobs
-in submission order gives every worker every model: workers x models compiles. Here a
-job is submitted only when a worker is free, and the free worker is the one whose job
-just finished, so the next job can be chosen for it: another refit of a model it has
-compiled; else a model nobody fits yet (most refits first); else, at the end, a model
-others fit, but only while its refits would keep them busy longer than the compile
-takes. Until then the free worker pauses (a pause submitted as a task, so that the
-next refit goes to the worker that is free, not to one left idle).
+A refit (or a sweep cell) reuses the compiled model its worker process keeps for the
+model's structure (``radonspec.fit.compile_cache``), so the first fit of a structure in
+a process compiles (seconds) and the others take new data in a millisecond. Jobs are
+grouped by ``FitJob.compile_group``: a model's refits, or a sweep's cells of one formula
+and family (which differ in prior values only). A pool whose workers take jobs in
+submission order gives every worker every group: workers x groups compiles. Here a job
+is submitted only when a worker is free, and the free worker is the one whose job just
+finished, so the next job can be chosen for it: another of a group it has compiled;
+else a group nobody fits yet (most jobs first); else, at the end, a group others fit,
+but only while its jobs would keep them busy longer than the compile takes. Until then
+the free worker pauses (a pause submitted as a task, so that the next job goes to the
+worker that is free, not to one left idle).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Affinity:
     def __init__(self, jobs: Iterable[FitJob]) -> None:
         self._pending: dict[str, deque[FitJob]] = {}
         for job in jobs:
-            self._pending.setdefault(job.model, deque()).append(job)
+            self._pending.setdefault(job.compile_group, deque()).append(job)
         self._running: Counter[str] = Counter()
         self._known: dict[int, set[str]] = {}
         self._assigned: dict[int, str] = {}
@@ -78,15 +80,15 @@ class Affinity:
 
     def finished(self, job: FitJob, worker: int | None, fit: Fit) -> None:
         """Record that ``worker`` fitted ``job`` (so holds its model compiled), and how long."""
-        self._running[job.model] -= 1
+        self._running[job.compile_group] -= 1
         self._assigned.pop(worker or -1, None)
         if worker is not None:
-            self._known.setdefault(worker, set()).add(job.model)
+            self._known.setdefault(worker, set()).add(job.compile_group)
         record = fit.meta.get("compile") if fit.status == "ok" else None
         total = fit.seconds.get("total")
         if record is None or total is None:
             return
-        seconds = self._fit_seconds.setdefault(job.model, [])
+        seconds = self._fit_seconds.setdefault(job.compile_group, [])
         if record["reused"]:
             seconds.append(total)
             return

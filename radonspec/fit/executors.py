@@ -94,7 +94,7 @@ def fit_job(job: FitJob) -> Fit:
         seed=job.seed,
         label=job.name,
         posterior_only=job.posterior_only,
-        reuse_compile=job.refit,
+        reuse_compile=job.reuses_compile,
     )
     if job.held_out is not None and fit.ok:
         fit = _scored(fit, compiled, job.held_out)
@@ -102,7 +102,7 @@ def fit_job(job: FitJob) -> Fit:
     # of fold refits in one process would otherwise pile up (tens of MB each).
     del compiled
     gc.collect()
-    if job.refit:
+    if job.reuses_compile:
         _freeze_survivors()
     return fit
 
@@ -293,7 +293,8 @@ class PoolExecutor:
         has compiled its model where one can (``radonspec.fit.affinity``).
         """
         listed = list(jobs)
-        if not self._in_parent and len(listed) > self._workers and all(j.refit for j in listed):
+        shared = all(job.reuses_compile for job in listed)
+        if not self._in_parent and len(listed) > self._workers and shared:
             yield from self._run_by_affinity(listed)
         else:
             yield from self._run_all(listed)

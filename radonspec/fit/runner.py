@@ -29,6 +29,7 @@ from radonspec.fit.store import Store, draws_key, fit_key
 from radonspec.study.checks import formula_infos
 from radonspec.study.formula import FormulaError
 from radonspec.study.schema import Study
+from radonspec.study.sweep import in_sweep
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Planned:
     ``refit`` marks a cross-validation refit: it keeps every level of the columns used
     only as grouping factors and samples through a compiled model reused across data
     sets; ``held_out`` are the rows its worker scores under it (a ``DataFrame``).
+    ``shared`` marks a full fit sampled the same way, the compiled model kept for its
+    structure (a sweep's cells: those differing only in prior values share one compile);
+    ``group`` names the fits expected to share one (the executor hands them to one worker).
     """
 
     label: str
@@ -60,6 +64,8 @@ class Planned:
     levels: ModelLevels | None = None  # the event, response order and reference levels
     refit: bool = False
     held_out: Any = None
+    shared: bool = False  # sampled through a compile kept for its structure (sweep cells)
+    group: str = ""  # fits expected to share one compiled structure
 
     def compile(self, study: Study) -> Compiled:
         """The Bambi model of this fit (raises ``CompileError`` or ``DataError``)."""
@@ -115,6 +121,9 @@ def plan_fit(
     spec = study.models[model]
     label = label or model
     seed = model_seed(spec.sampler.seed, label)
+    # a sweep's cells share their structure's compile (the prior values are inputs of it)
+    shared = not refit and spec.sampler.backend == "nutpie" and in_sweep(study, model)
+    group = f"{spec.family}: {spec.formula}" if shared else ""
     try:
         infos = formula_infos(spec, list(frame.columns))
         keep = group_only_columns(infos) if refit else ()
@@ -130,7 +139,7 @@ def plan_fit(
         data=data.fingerprint,
         versions=versions(spec.sampler.backend),
         posterior_only=posterior_only,
-        compile_mode="data-inputs" if refit else None,
+        compile_mode="data-inputs" if refit or shared else None,
     )
     return Planned(
         label,
@@ -141,6 +150,8 @@ def plan_fit(
         posterior_only=posterior_only,
         levels=levels,
         refit=refit,
+        shared=shared,
+        group=group,
     )
 
 
@@ -185,7 +196,7 @@ def fit_planned(
         else:
             todo.append(item)
     if todo:
-        refits = all(item.refit for item in todo)
+        refits = all(item.refit or item.shared for item in todo)
         with _executor(executor, jobs, scheduler, len(todo), refits) as runner:
             fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
             results.update(fresh)
@@ -233,6 +244,8 @@ def _sample_missing(
                     posterior_only=item.posterior_only,
                     refit=item.refit,
                     held_out=item.held_out,
+                    shared=item.shared,
+                    group=item.group,
                 )
             )
             notify(item.label, "started", None)

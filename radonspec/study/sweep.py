@@ -24,6 +24,7 @@ __all__ = [
     "SweepCell",
     "expand_sweep",
     "scale_prior",
+    "in_sweep",
     "sweep_cells",
     "sweep_model_names",
     "terms_label",
@@ -48,6 +49,13 @@ def sweep_cells(study: Study) -> list[SweepCell]:
 
 def _is_cell_name(name: str, base: str) -> bool:
     return name.startswith(base + ".")
+
+
+def in_sweep(study: Study, name: str) -> bool:
+    """Whether model ``name`` of ``study`` is its sweep's base or one of its cells."""
+    return study.sweep is not None and (
+        name == study.sweep.base or _is_cell_name(name, study.sweep.base)
+    )
 
 
 def expand_sweep(study: Study) -> Study:

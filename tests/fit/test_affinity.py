@@ -114,3 +114,32 @@ def test_a_later_compile_in_a_process_is_the_estimate_once_seen() -> None:
     assert other is not None and other.model == "b"
     plan.finished(other, 2, fitted(other, compile_s=2.0))  # worker 2's second compile
     assert plan._compile_estimate() == 2.0
+
+
+def test_a_sweeps_cells_of_one_structure_go_to_the_worker_that_compiled_it() -> None:
+    """Cells are grouped by ``compile_group`` (their formula), not by model name."""
+    cells = [
+        FitJob(
+            None,
+            f"base.{formula}.{scale}",
+            None,
+            f"k{formula}{scale}",
+            0,  # type: ignore[arg-type]
+            shared=True,
+            group=formula,
+        )  # fmt: skip
+        for formula in ("f1", "f2")
+        for scale in ("s1", "s2", "s3")
+    ]
+    plan = Affinity(cells)
+    first, second = plan.next_for(None).job, plan.next_for(None).job
+    assert first is not None and second is not None
+    assert {first.group, second.group} == {"f1", "f2"}
+    plan.finished(first, 1, fitted(first, compile_s=3.0))
+    plan.finished(second, 2, fitted(second, compile_s=3.0))
+    for worker, job in ((1, first), (2, second)):
+        for _ in range(2):
+            step = plan.next_for(worker)
+            assert step.job is not None and step.job.group == job.group
+            plan.finished(step.job, worker, fitted(step.job))
+    assert plan.next_for(1).job is None
