@@ -23,7 +23,9 @@ def held_out_loglik(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
     never saw has its group-specific effects drawn from the fitted group distribution
     (Bambi's ``sample_new_groups``), which is what predicting a new group means.
     """
-    with warnings.catch_warnings():
+    import pytensor
+
+    with warnings.catch_warnings(), pytensor.config.change_flags(mode=_eval_mode()):
         warnings.simplefilter("ignore")
         if not model.built:
             model.build()
@@ -35,6 +37,24 @@ def held_out_loglik(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
             model=model, posterior=tree["posterior"].to_dataset(), data=test
         )
     return np.asarray(values.transpose("chain", "draw", ...).values)
+
+
+def _eval_mode() -> Any:
+    """PyTensor's C backend with its usual rewrites, for Bambi's one-off ``eval`` calls.
+
+    Bambi evaluates the log density with ``.eval()``, which compiles a new function
+    every call; under PyTensor's default backend that is a numba JIT compile (0.3-0.9 s
+    per fold refit, as long as the refit's own sampling). The C backend's compiled
+    kernels are cached on disk by the op's signature, so after the first they take
+    milliseconds; the rewrites (numerical stabilisation included) are the same
+    ``fast_run`` set, and the values are those of the default backend (tested).
+    """
+    import pytensor
+    from pytensor.compile.mode import Mode, get_default_mode
+
+    if not pytensor.config.cxx:  # no C compiler here: the default backend it is
+        return get_default_mode()
+    return Mode(linker="cvm", optimizer="fast_run")
 
 
 def held_out_elpd(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
