@@ -34,9 +34,26 @@ def held_out_loglik(model: Any, tree: Any, test: pd.DataFrame) -> np.ndarray:
             tree, data=test, include_group_specific=True, sample_new_groups=True, random_seed=0
         )
         values = model.family.log_likelihood(
-            model=model, posterior=tree["posterior"].to_dataset(), data=test
+            model=model, posterior=tree["posterior"].to_dataset(), data=test, **_codes(model, test)
         )
     return np.asarray(values.transpose("chain", "draw", ...).values)
+
+
+def _codes(model: Any, test: pd.DataFrame) -> dict[str, Any]:
+    """The response of an ordinal or categorical model as level codes, for Bambi.
+
+    For new data Bambi's generic log-likelihood takes the response as formulae codes it,
+    one column per level, and the categorical distribution fails on it (a shape
+    mismatch) for the cumulative, stopping-ratio and categorical families alike; the
+    level of each row is the column holding its 1, which is what Bambi's own in-sample
+    path uses (``Family.get_data``).
+    """
+    if model.family.name not in ("cumulative", "sratio", "categorical"):
+        return {}
+    coded = np.asarray(model.response_term.evaluate_new_data(test))
+    if coded.ndim != 2:
+        return {}
+    return {"y": np.nonzero(coded)[1]}
 
 
 def _eval_mode() -> Any:

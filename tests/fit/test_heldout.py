@@ -4,17 +4,21 @@
 kernels cached on disk) instead of PyTensor's default (a numba compile per call). The
 reference is the same call under the default backend, for families whose log densities
 take different paths: gaussian, bernoulli (a named event), poisson with an offset,
-negative binomial and binomial with trials.
+negative binomial, binomial with trials, cumulative and categorical (whose response
+Bambi needs as level codes for new rows). The ordinal one is also written out by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from pytensor.compile.mode import get_default_mode
+from scipy.special import expit
 
 from radonspec.api import load_study
 from radonspec.compile.model import compile_model
@@ -34,6 +38,7 @@ name: heldout
 data:
   path: data.csv
   categorical: [g]
+  levels: {o: [Low, Medium, High]}
 defaults:
   sampler: {draws: 30, tune: 30, chains: 1, seed: 2}
 models:
@@ -51,13 +56,16 @@ models:
   binomial:
     formula: p(s, n) ~ x + (1|g)
     family: binomial
+  cumulative:
+    formula: o ~ 0 + x + (1|g)
+    family: cumulative
+  categorical:
+    formula: o ~ x + (1|g)
+    family: categorical
 """
 
 
-@pytest.mark.parametrize("name", ["gaussian", "bernoulli", "poisson", "negbinomial", "binomial"])
-def test_held_out_rows_score_as_under_the_default_backend(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
+def write_data(folder: Path) -> None:
     rng = np.random.default_rng(3)
     size = 90
     x = rng.normal(size=size)
@@ -70,16 +78,21 @@ def test_held_out_rows_score_as_under_the_default_backend(
             "e": np.where(y + rng.normal(size=size) > 0, "yes", "no"),
             "c": rng.poisson(np.exp(0.4 * x)),
             "log_e": 0.1 * rng.normal(size=size),
+            "o": pd.cut(y, [-np.inf, -0.5, 0.5, np.inf], labels=["Low", "Medium", "High"]),
             "s": rng.binomial(10, 0.4, size=size),
             "n": np.full(size, 10),
         }
-    ).to_csv(tmp_path / "data.csv", index=False)
-    (tmp_path / "study.yaml").write_text(STUDY)
-    study = load_study(tmp_path / "study.yaml")
+    ).to_csv(folder / "data.csv", index=False)
+    (folder / "study.yaml").write_text(STUDY)
+
+
+def refit(folder: Path, name: str, held: Callable[[pd.DataFrame], Any]) -> tuple[Any, Any, Any]:
+    """The compiled model and fit on the rows ``held`` leaves, and the held rows, coded."""
+    write_data(folder)
+    study = load_study(folder / "study.yaml")
     frame = study_frame(study, [name])
-    held = frame["g"].isin(["g0", "g1"])
-    train = frame[~held].reset_index(drop=True)
-    compiled = compile_model(study, name, train, keep_levels=True)
+    mask = held(frame)
+    compiled = compile_model(study, name, frame[~mask].reset_index(drop=True), keep_levels=True)
     fit = sample_model(
         compiled,
         key="k",
@@ -89,11 +102,47 @@ def test_held_out_rows_score_as_under_the_default_backend(
         reuse_compile=True,
     )
     assert fit.ok, fit.error
-    test = compiled.design(frame[held].reset_index(drop=True))
+    return compiled, fit, compiled.design(frame[mask].reset_index(drop=True))
+
+
+def two_groups(frame: pd.DataFrame) -> Any:
+    return frame["g"].isin(["g0", "g1"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["gaussian", "bernoulli", "poisson", "negbinomial", "binomial", "cumulative", "categorical"],
+)
+def test_held_out_rows_score_as_under_the_default_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    compiled, fit, test = refit(tmp_path, name, two_groups)
     assert heldout._eval_mode() is not get_default_mode()
     got = heldout.held_out_loglik(compiled.model, fit.tree, test)
     monkeypatch.setattr(heldout, "_eval_mode", get_default_mode)
     expected = heldout.held_out_loglik(compiled.model, fit.tree, test)
-    assert got.shape == expected.shape == (1, 30, int(held.sum()))
+    assert got.shape == expected.shape == (1, 30, len(test))
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_an_ordinal_rows_log_density_is_the_cumulative_logit_written_out(tmp_path: Path) -> None:
+    """Rows of groups the fit saw: P(y = k) = F(t_k - eta) - F(t_(k-1) - eta), F logistic."""
+    compiled, fit, test = refit(tmp_path, "cumulative", lambda frame: frame.index % 6 == 0)
+    got = heldout.held_out_loglik(compiled.model, fit.tree, test)
+    post = fit.tree["posterior"]
+    groups = list(post["1|g"].coords["g__factor_dim"].values)
+    effect = post["1|g"].values[:, :, [groups.index(g) for g in test["g"]]]
+    eta = post["x"].values[:, :, None] * test["x"].to_numpy() + effect
+    cuts = np.concatenate(
+        [
+            np.full((*eta.shape[:2], 1), -np.inf),
+            post["threshold"].values,
+            np.full((*eta.shape[:2], 1), np.inf),
+        ],
+        axis=-1,
+    )
+    level = test["o"].cat.codes.to_numpy()
+    assert list(test["o"].cat.categories) == ["Low", "Medium", "High"]
+    expected = np.log(expit(cuts[..., level + 1] - eta) - expit(cuts[..., level] - eta))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
