@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the analysis stage (ArviZ) is imported when an analysis is 
     from radonspec.analysis.loo import Comparison
     from radonspec.analysis.predictions import Predictions
     from radonspec.analysis.records import Results
+    from radonspec.compile.validate import BuiltModels
 
 StudyLike = Study | str | os.PathLike[str]
 Progress = Callable[[str], AbstractContextManager[Event]]
@@ -223,12 +224,15 @@ def run(
     out: str | os.PathLike[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    built: BuiltModels | None = None,
 ) -> RunResult:
     """Validate, fit what the store lacks, compare, analyse and write the report.
 
     When every fit is stored and the report in ``out`` was made from them, nothing is
     analysed or rewritten (``RunResult.reused``). Parameters are those of
     ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
+    ``built`` keeps the models validation builds for the next call (``watch`` passes
+    one across its cycles): a model is built again only when its spec or data changed.
     """
     from radonspec.report.output import check_out_dir
 
@@ -242,18 +246,19 @@ def run(
             fits, written = current
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
-    unfitted = force or bool(space.unfitted(store))
+    unfitted = list(space.study.models) if force else space.unfitted(store)
     if unfitted:
         # every problem is found, located, before anything is sampled; when every fit is
         # stored it was made from this very model and data, and no model need be built
-        space.validate()
-    if unfitted or space.study.compare.criterion != "loo":
+        space.validate(built)
+    if space.study.compare.criterion != "loo":
         fits = space.fit(
             jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
             progress=progress,
         )  # fmt: skip
-    else:  # every fit is stored: its draws are read only if its analysis is not kept
-        fits = space.stored(store, progress)
+    else:  # a stored fit's draws are read only if its analysis is not kept
+        fits = space.stored(store, progress, fit=unfitted, jobs=jobs, executor=executor,
+                            scheduler=scheduler, force=force)  # fmt: skip
     comparison = space.compare(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
@@ -406,6 +411,12 @@ def _silent(stage: str) -> Iterator[Event]:  # noqa: ARG001 - a Progress that sh
     yield lambda model, event, fit: None
 
 
+def _describe() -> Callable[[Fit], Mapping[str, Any]]:
+    from radonspec.analysis.diagnostics import diagnostics_summary
+
+    return diagnostics_summary
+
+
 def _passed(fit: Fit) -> bool:
     diagnostics = fit.meta.get("diagnostics") or {}
     return bool(diagnostics.get("passed", True))
@@ -453,11 +464,11 @@ class _Workspace:
         with pymc_verdicts_deferred():
             return cls(load_study(study))
 
-    def validate(self) -> None:
+    def validate(self, built: BuiltModels | None = None) -> None:
         """Check the study against its data, building every model (kept for later steps)."""
         from radonspec.compile.validate import check_study
 
-        checked = check_study(self.study, initial_point=False)
+        checked = check_study(self.study, initial_point=False, built=built)
         if checked.errors:
             raise SpecErrors(checked.errors)
         self._frame = checked.frame
@@ -517,13 +528,11 @@ class _Workspace:
     def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
             store: Any, force: bool, models: list[str] | None = None,
             progress: Progress | None) -> Fits:  # fmt: skip
-        from radonspec.analysis.diagnostics import diagnostics_summary
-
         with (progress or _silent)("fits") as event:
             fits = fit_planned(
                 self.study, self.planned(models), jobs=jobs, executor=executor,
                 scheduler=scheduler, store=store, force=force, on_event=event, lazy=True,
-                describe=diagnostics_summary,
+                describe=_describe(),
             )  # fmt: skip
         return Fits(fits)
 
@@ -568,12 +577,27 @@ class _Workspace:
         )
         return written
 
-    def stored(self, store: Any, progress: Progress | None = None) -> Fits:
-        """The stored fits' records (``meta.json``), their draws left on disk."""
+    def stored(self, store: Any, progress: Progress | None = None, *, fit: Sequence[str] = (),
+               jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+               force: bool = False) -> Fits:  # fmt: skip
+        """The stored fits' records (``meta.json``), their draws left on disk.
+
+        The models named in ``fit`` are fitted (or taken from the store, checked) instead:
+        opening the stored files of the others would cost a second per model.
+        """
         fit_store = open_store(store)
         fits = Fits()
         with (progress or _silent)("fits") as event:
+            todo = [item for item in self.planned() if item.label in fit]
+            fresh = fit_planned(
+                self.study, todo, jobs=jobs, executor=executor, scheduler=scheduler,
+                store=fit_store, force=force, on_event=event, lazy=True,
+                describe=_describe(),
+            ) if todo else {}  # fmt: skip
             for item in self.planned():
+                if item.label in fresh:
+                    fits[item.label] = fresh[item.label]
+                    continue
                 meta = fit_store.read_meta(item.key) or {}
                 path = fit_store.folder(item.key) / str(meta.get("file", ""))
                 fits[item.label] = Fit(

@@ -53,12 +53,22 @@ def api_runner(
     out_dir: str | os.PathLike[str] | None,
     jobs: int | None,
 ) -> Runner:
-    """What ``radonspec run`` does for one study, as a runner for ``Watcher``."""
+    """What ``radonspec run`` does for one study, as a runner for ``Watcher``.
+
+    The models validation builds are kept from one cycle to the next: after an edit,
+    only the models whose spec (or data) changed are built again.
+    """
+    built: list[Any] = []  # made at the first cycle: building it imports the compile stage
 
     def run(path: Path, progress: Any) -> Any:
         from radonspec.api import run as run_study
+        from radonspec.compile.validate import BuiltModels
 
-        return run_study(path, store=store, out=out_dir, jobs=jobs, progress=progress)
+        if not built:
+            built.append(BuiltModels())
+        return run_study(
+            path, store=store, out=out_dir, jobs=jobs, progress=progress, built=built[0]
+        )
 
     return run
 

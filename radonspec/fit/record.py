@@ -6,10 +6,9 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import xarray as xr
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a record of a stored fit needs neither (xarray takes 0.6 s to import)
     import pandas as pd
+    import xarray as xr
 
 Status = Literal["ok", "failed", "skipped"]
 

@@ -162,12 +162,15 @@ def test_the_default_runner_is_what_run_does(
         return "result"
 
     monkeypatch.setattr(api, "run", run)
-    found = api_runner(tmp_path / "store", tmp_path / "out", 2)(tmp_path / "s.yaml", "progress")
-    assert found == "result"
+    runner = api_runner(tmp_path / "store", tmp_path / "out", 2)
+    assert runner(tmp_path / "s.yaml", "progress") == "result"
+    assert runner(tmp_path / "s.yaml", "progress") == "result"
+    built = calls[0][1].pop("built")
+    assert calls[1][1].pop("built") is built  # one memo of built models across cycles
     assert calls == [
         (
             tmp_path / "s.yaml",
             {"store": tmp_path / "store", "out": tmp_path / "out", "jobs": 2,
              "progress": "progress"},
         )
-    ]  # fmt: skip
+    ] * 2  # fmt: skip
