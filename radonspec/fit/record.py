@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,3 +87,8 @@ class Fits(dict[str, Fit]):
 
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html())
+
+
+#: A fit's progress, as callbacks receive it: (model, event, fit) -> None, where events are
+#: ``cached``, ``started``, ``done`` and ``failed``.
+Event = Callable[[str, str, Fit | None], None]
