@@ -9,6 +9,9 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
     tmp/<key>.<kind>.<random>/      folders being written or moved aside; never read
     locks/<key>.lock                per-key ``flock`` files (left in place: removing is racy)
     index.sqlite                    one row per fit folder, rebuilt from the folders when lost
+    plans/<digest>.json             a study's fit keys by model, for one spec, data file and
+                                    versions (derived; see radonspec.fit.plans)
+    envelopes/pit-<n>-<tag>.npz     LOO-PIT envelopes by size (derived; analysis.predictive)
 
 The folders are the truth and the index only caches their ``meta.json`` for listing.
 A folder only ever appears under ``fits/`` complete (written under ``tmp/``, synced,
