@@ -24,23 +24,25 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radonspec.errors import FitError, SpecErrors
-from radonspec.fit.record import Fit, Fits
-from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_study
+from radonspec.fit.record import Event, Fit, Fits
+from radonspec.fit.store import open_store
 from radonspec.study.schema import Study
 
-if TYPE_CHECKING:  # the analysis stage (ArviZ) is imported when an analysis is made
+if TYPE_CHECKING:  # the later stages are imported when they are needed
     import pandas as pd
 
     from radonspec.analysis.loo import Comparison
     from radonspec.analysis.predictions import Predictions
     from radonspec.analysis.records import Results
+    from radonspec.compile.validate import BuiltModels
+    from radonspec.fit.runner import Planned
 
 StudyLike = Study | str | os.PathLike[str]
 Progress = Callable[[str], AbstractContextManager[Event]]
@@ -223,42 +225,52 @@ def run(
     out: str | os.PathLike[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    built: BuiltModels | None = None,
 ) -> RunResult:
     """Validate, fit what the store lacks, compare, analyse and write the report.
 
     When every fit is stored and the report in ``out`` was made from them, nothing is
     analysed or rewritten (``RunResult.reused``). Parameters are those of
     ``fit_study``; ``out`` is the report folder (default ``radonspec-out/<name>``).
+    ``built`` keeps the models validation builds for the next call (``watch`` passes
+    one across its cycles): a model is built again only when its spec or data changed.
     """
     from radonspec.report.output import check_out_dir
 
     started = time.perf_counter()
-    space = _Workspace.load(study)
+    # a study read again exactly as one planned before has the same (checked) spec and keys
+    space = _Workspace.load(study, check=False)
+    space.keys = None if force else space.kept_plan(store)
+    if space.keys is None:
+        space.check_spec()
     folder = Path(out) if out is not None else default_out(space.study)
     check_out_dir(folder)  # before any fitting: a bad --out costs nothing
     if not force:
         current = space.current_report(folder, store)
         if current is not None:
             fits, written = current
+            space.keep_plan(store)
             return RunResult(space.study, fits, written=written, reused=True,
                              seconds=time.perf_counter() - started)  # fmt: skip
-    unfitted = force or bool(space.unfitted(store))
+    unfitted = list(space.study.models) if force else space.unfitted(store)
     if unfitted:
         # every problem is found, located, before anything is sampled; when every fit is
         # stored it was made from this very model and data, and no model need be built
-        space.validate()
-    if unfitted or space.study.compare.criterion != "loo":
+        space.validate(built)
+    if space.study.compare.criterion != "loo":
         fits = space.fit(
             jobs=jobs, executor=executor, scheduler=scheduler, store=store, force=force,
             progress=progress,
         )  # fmt: skip
-    else:  # every fit is stored: its draws are read only if its analysis is not kept
-        fits = space.stored(store, progress)
+    else:  # a stored fit's draws are read only if its analysis is not kept
+        fits = space.stored(store, progress, fit=unfitted, jobs=jobs, executor=executor,
+                            scheduler=scheduler, force=force)  # fmt: skip
     comparison = space.compare(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
     results = space.analyse(fits, comparison, store=store)
     written = space.write(results, folder, fits, comparison)
+    space.keep_plan(store)
     return RunResult(space.study, fits, comparison, results, written,
                      seconds=time.perf_counter() - started)  # fmt: skip
 
@@ -406,6 +418,12 @@ def _silent(stage: str) -> Iterator[Event]:  # noqa: ARG001 - a Progress that sh
     yield lambda model, event, fit: None
 
 
+def _describe() -> Callable[[Fit], Mapping[str, Any]]:
+    from radonspec.analysis.diagnostics import diagnostics_summary
+
+    return diagnostics_summary
+
+
 def _passed(fit: Fit) -> bool:
     diagnostics = fit.meta.get("diagnostics") or {}
     return bool(diagnostics.get("passed", True))
@@ -420,6 +438,9 @@ class _Workspace:
         self._frame = frame
         self._compiled = dict(compiled or {})
         self._planned: list[Planned] | None = None
+        self._unchecked = False  # read without the static checks (``load(check=False)``)
+        #: every model's fit key, read from the plan the store keeps (nothing loaded)
+        self.keys: dict[str, str] | None = None
 
     @classmethod
     def of(cls, study: StudyLike) -> _Workspace:
@@ -440,24 +461,62 @@ class _Workspace:
         return cls(loaded, checked.frame, checked.compiled)
 
     @classmethod
-    def load(cls, study: StudyLike) -> _Workspace:
+    def load(cls, study: StudyLike, *, check: bool = True) -> _Workspace:
         """A workspace for a study, loaded from its file if need be: the spec checked alone.
 
         PyMC's verdict on the priors' arguments waits for ``validate`` (importing PyMC
-        takes seconds, and a study whose every fit is stored needs no verdict).
+        takes seconds, and a study whose every fit is stored needs no verdict). Without
+        ``check`` the static checks of a study file wait for ``check_spec``.
         """
         if isinstance(study, Study):
             return cls(study)
+        from radonspec.study.loader import read_study
         from radonspec.study.priors import pymc_verdicts_deferred
 
         with pymc_verdicts_deferred():
-            return cls(load_study(study))
+            space = cls(read_study(study))
+        space._unchecked = True
+        if check:
+            space.check_spec()
+        return space
 
-    def validate(self) -> None:
+    def check_spec(self) -> None:
+        """The static checks ``load(check=False)`` left out (none for a loaded study)."""
+        if not self._unchecked:
+            return
+        from radonspec.study.loader import check_spec
+        from radonspec.study.priors import pymc_verdicts_deferred
+
+        with pymc_verdicts_deferred():
+            check_spec(self.study)
+        self._unchecked = False
+
+    def kept_plan(self, store: Any) -> dict[str, str] | None:
+        """The fit keys the store keeps for this very spec, data file and versions, or None."""
+        from radonspec.fit.plans import plan_digest, read_plan
+
+        digest = plan_digest(self.study)
+        keys = None if digest is None else read_plan(open_store(store).root, digest)
+        return keys if keys is not None and list(keys) == list(self.study.models) else None
+
+    def keep_plan(self, store: Any) -> None:
+        """Keep the fit keys of a study checked and planned in full, for the next run."""
+        if self._unchecked or self.keys is not None:
+            return
+        planned = self.planned()
+        if any(item.data is None for item in planned):
+            return  # a model that cannot be planned is planned (and reported) every time
+        from radonspec.fit.plans import plan_digest, write_plan
+
+        digest = plan_digest(self.study)
+        if digest is not None:
+            write_plan(open_store(store).root, digest, {p.label: p.key for p in planned})
+
+    def validate(self, built: BuiltModels | None = None) -> None:
         """Check the study against its data, building every model (kept for later steps)."""
         from radonspec.compile.validate import check_study
 
-        checked = check_study(self.study, initial_point=False)
+        checked = check_study(self.study, initial_point=False, built=built)
         if checked.errors:
             raise SpecErrors(checked.errors)
         self._frame = checked.frame
@@ -508,6 +567,8 @@ class _Workspace:
 
     def planned(self, models: list[str] | None = None) -> list[Planned]:
         """Each model's fit, keyed (no sampling, no compiling)."""
+        from radonspec.fit.runner import plan_study
+
         if models is not None:
             return plan_study(self.study, models, frame=self.frame)
         if self._planned is None:
@@ -517,13 +578,13 @@ class _Workspace:
     def fit(self, *, jobs: int | None, executor: str, scheduler: str | None,
             store: Any, force: bool, models: list[str] | None = None,
             progress: Progress | None) -> Fits:  # fmt: skip
-        from radonspec.analysis.diagnostics import diagnostics_summary
+        from radonspec.fit.runner import fit_planned
 
         with (progress or _silent)("fits") as event:
             fits = fit_planned(
                 self.study, self.planned(models), jobs=jobs, executor=executor,
                 scheduler=scheduler, store=store, force=force, on_event=event, lazy=True,
-                describe=diagnostics_summary,
+                describe=_describe(),
             )  # fmt: skip
         return Fits(fits)
 
@@ -568,12 +629,29 @@ class _Workspace:
         )
         return written
 
-    def stored(self, store: Any, progress: Progress | None = None) -> Fits:
-        """The stored fits' records (``meta.json``), their draws left on disk."""
+    def stored(self, store: Any, progress: Progress | None = None, *, fit: Sequence[str] = (),
+               jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+               force: bool = False) -> Fits:  # fmt: skip
+        """The stored fits' records (``meta.json``), their draws left on disk.
+
+        The models named in ``fit`` are fitted (or taken from the store, checked) instead:
+        opening the stored files of the others would cost a second per model.
+        """
+        from radonspec.fit.runner import fit_planned
+
         fit_store = open_store(store)
         fits = Fits()
         with (progress or _silent)("fits") as event:
+            todo = [item for item in self.planned() if item.label in fit]
+            fresh = fit_planned(
+                self.study, todo, jobs=jobs, executor=executor, scheduler=scheduler,
+                store=fit_store, force=force, on_event=event, lazy=True,
+                describe=_describe(),
+            ) if todo else {}  # fmt: skip
             for item in self.planned():
+                if item.label in fresh:
+                    fits[item.label] = fresh[item.label]
+                    continue
                 meta = fit_store.read_meta(item.key) or {}
                 path = fit_store.folder(item.key) / str(meta.get("file", ""))
                 fits[item.label] = Fit(
@@ -595,15 +673,16 @@ class _Workspace:
             return None  # a k-fold comparison is itself made from many stored refits
         fit_store = open_store(store)
         fits = Fits()
-        for item in self.planned():
-            meta = fit_store.read_meta(item.key) or {}
-            path = fit_store.folder(item.key) / str(meta.get("file", ""))
-            fit = Fit(item.label, item.key, meta.get("status", "failed"), None,
+        keys = self.keys or {item.label: item.key for item in self.planned()}
+        for label, key in keys.items():
+            meta = fit_store.read_meta(key) or {}
+            path = fit_store.folder(key) / str(meta.get("file", ""))
+            fit = Fit(label, key, meta.get("status", "failed"), None,
                       seconds=meta.get("seconds") or {}, meta=meta, cached=True,
                       path=str(path), error=meta.get("error"))  # fmt: skip
             if fit.status != "ok" or not path.is_file():
                 return None
-            fits[item.label] = fit
+            fits[label] = fit
         written = current_report(folder, self._inputs(fits, None))
         return None if written is None else (fits, written)
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import arviz_stats as azs
 import numpy as np
@@ -198,16 +205,79 @@ def pit_ecdf(pit: np.ndarray) -> np.ndarray:
     return np.stack([x, ecdf - x, lower - x, upper - x])
 
 
+#: The LOO-PIT envelope's probability, number of simulated ECDFs and seed.
+ENVELOPE = (0.95, 1000, 214)
+_ENVELOPES: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "radonspec_envelopes", default=None
+)
+
+
+@contextlib.contextmanager
+def kept_envelopes(folder: Path | None) -> Iterator[None]:
+    """Read LOO-PIT envelopes from ``folder``, and keep those simulated, inside the block.
+
+    Simulating one costs about a second for the radon data, once per process and size:
+    a ``watch`` whose first cycle read every analysis from the store would otherwise
+    pay it at the first edit. ``None`` keeps nothing.
+    """
+    token = _ENVELOPES.set(folder)
+    try:
+        yield
+    finally:
+        _ENVELOPES.reset(token)
+
+
 @functools.lru_cache(maxsize=8)
 def _pit_envelope(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluation points and 95% simultaneous envelope of the ECDF of ``n`` uniform values.
 
-    It depends on ``n`` alone, and simulating it costs about a second for the radon data:
-    every model of a study shares one (the same numbers as ArviZ's ``ecdf_pit`` gives).
+    It depends on ``n`` alone (and ArviZ's version), and simulating it costs about a
+    second for the radon data: every model of a study shares one (the same numbers as
+    ArviZ's ``ecdf_pit`` gives), kept in the folder ``kept_envelopes`` names.
     """
+    folder = _ENVELOPES.get()
+    path = None if folder is None else folder / f"pit-{n}-{_envelope_tag()}.npz"
+    if path is not None and (kept := _read_envelope(path)) is not None:
+        return kept
     from arviz_stats.ecdf_utils import ecdf_pit
 
+    probability, simulations, seed = ENVELOPE
     x, _, lower, upper = ecdf_pit(
-        np.linspace(0.0, 1.0, n), 0.95, 1000, rng=np.random.default_rng(214)
+        np.linspace(0.0, 1.0, n), probability, simulations, rng=np.random.default_rng(seed)
     )
-    return np.asarray(x), np.asarray(lower), np.asarray(upper)
+    found = np.asarray(x), np.asarray(lower), np.asarray(upper)
+    if path is not None:
+        _write_envelope(path, found)
+    return found
+
+
+def _envelope_tag() -> str:
+    import importlib.metadata
+
+    text = f"{importlib.metadata.version('arviz-stats')}|{ENVELOPE}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_envelope(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            found = kept["x"], kept["lower"], kept["upper"]
+    except (OSError, ValueError, KeyError):
+        return None  # missing or damaged: simulated again
+    if any(a.ndim != 1 or a.dtype.kind != "f" or a.shape != found[0].shape for a in found):
+        return None
+    return found
+
+
+def _write_envelope(path: Path, found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        if not path.parent.parent.is_dir():
+            return  # the store is not there: nothing to keep it in
+        path.parent.mkdir(exist_ok=True)
+        with open(temporary, "wb") as handle:
+            np.savez(handle, x=found[0], lower=found[1], upper=found[2])
+        os.replace(temporary, path)
+    except OSError:  # a cache that cannot be written only costs the simulation next time
+        with contextlib.suppress(OSError):
+            temporary.unlink()

@@ -30,7 +30,7 @@ from radonspec.analysis.comparable import (
 from radonspec.analysis.diagnostics import DIAGNOSE_DEFAULTS
 from radonspec.analysis.loo import Comparison, compare_fits
 from radonspec.analysis.model import AnalysisSettings, analyse_model, highlight_levels
-from radonspec.analysis.predictive import NO_PREDICTIVE
+from radonspec.analysis.predictive import NO_PREDICTIVE, kept_envelopes
 from radonspec.analysis.prior import PriorDraws
 from radonspec.analysis.records import (
     RECORDS,
@@ -52,6 +52,8 @@ from radonspec.study.schema import Study
 log = logging.getLogger(__name__)
 
 CORE_VERSIONS = ("radonspec", "bambi", "pymc", "arviz")
+#: The store's folder of LOO-PIT envelopes (``predictive.kept_envelopes``).
+ENVELOPES_FOLDER = "envelopes"
 Builder = Callable[[str], Any]  # model name -> bambi.Model or None
 
 
@@ -91,10 +93,11 @@ def analyse(
         they are otherwise drawn here.
     """
     names = list(dict.fromkeys([*study.models, *fits]))
-    models = {
-        name: _model_result(study, name, fits.get(name), data, build, store, thresholds)
-        for name in names
-    }
+    with kept_envelopes(None if store is None else store.root / ENVELOPES_FOLDER):
+        models = {
+            name: _model_result(study, name, fits.get(name), data, build, store, thresholds)
+            for name in names
+        }
     results = Results(
         study=study,
         models=models,

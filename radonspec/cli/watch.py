@@ -12,7 +12,9 @@ the last good report stays where it was.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,12 +55,22 @@ def api_runner(
     out_dir: str | os.PathLike[str] | None,
     jobs: int | None,
 ) -> Runner:
-    """What ``radonspec run`` does for one study, as a runner for ``Watcher``."""
+    """What ``radonspec run`` does for one study, as a runner for ``Watcher``.
+
+    The models validation builds are kept from one cycle to the next: after an edit,
+    only the models whose spec (or data) changed are built again.
+    """
+    built: list[Any] = []  # made at the first cycle: building it imports the compile stage
 
     def run(path: Path, progress: Any) -> Any:
         from radonspec.api import run as run_study
+        from radonspec.compile.validate import BuiltModels
 
-        return run_study(path, store=store, out=out_dir, jobs=jobs, progress=progress)
+        if not built:
+            built.append(BuiltModels())
+        return run_study(
+            path, store=store, out=out_dir, jobs=jobs, progress=progress, built=built[0]
+        )
 
     return run
 
@@ -80,6 +92,9 @@ class Watcher:
         Where progress and errors are printed.
     runner
         Runs one cycle (default: ``api_runner``, i.e. ``radonspec.api.run``).
+    warm
+        After a good cycle, import in the background what the next fit needs
+        (``warm_up``); default: with the default runner only.
     """
 
     def __init__(
@@ -91,8 +106,10 @@ class Watcher:
         jobs: int | None = None,
         console: Console | None = None,
         runner: Runner | None = None,
+        warm: bool | None = None,
     ) -> None:
         self.path = Path(path)
+        self.warm = runner is None if warm is None else warm
         self.store = store
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.jobs = jobs
@@ -101,6 +118,7 @@ class Watcher:
         self.last_good: Study | None = None
         self.last: Cycle | None = None
         self._seen: dict[Path, Signature] = {}
+        self._warming: threading.Thread | None = None
 
     # files ------------------------------------------------------------------------
 
@@ -131,6 +149,9 @@ class Watcher:
 
     def cycle(self) -> Cycle:
         """Validate, fit what the store lacks and write the report; print what happened."""
+        if self._warming is not None:  # never two threads importing at once
+            self._warming.join()
+            self._warming = None
         # taken before reading: a save while this cycle runs triggers the next one
         before = self.snapshot()
         self._seen = before
@@ -178,6 +199,11 @@ class Watcher:
             study=study,
         )
         self._print(self.last)
+        if self.warm:
+            self._warming = threading.Thread(
+                target=warm_up, args=(study,), name="radonspec-warm-up", daemon=True
+            )
+            self._warming.start()
         return self.last
 
     def _print(self, cycle: Cycle) -> None:
@@ -238,6 +264,26 @@ class Watcher:
         stamp = datetime.now().strftime("%H:%M:%S")
         what = "checking" if first else "changed: " + ", ".join(_display(f) for f in files)
         self.console.print(f"[bold]{stamp}[/bold] {plain(what)}", markup=True, highlight=False)
+
+
+#: What the first fit and analysis after an edit import (seconds, once per process), beside
+#: each backend's own modules: imported while the user edits, not after the save.
+#: (xarray looks for a Dask cluster when it writes a fit, if Dask is installed.)
+WARM_UP = ("radonspec.fit.executors", "radonspec.fit.sample", "radonspec.analysis.model",
+           "pymc", "bambi", "h5netcdf", "statsmodels.api", "dask.distributed")  # fmt: skip
+
+
+def warm_up(study: Study) -> None:
+    """Import what fitting and analysing ``study``'s models will need; never raises."""
+    from radonspec.fit.versions import BACKENDS
+
+    backends = {spec.sampler.backend for spec in study.models.values()}
+    modules = [m for b in sorted(backends) for m in BACKENDS.get(b, {}).get("modules", ())]
+    for module in [*WARM_UP, *modules]:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a missing extra is the fit's to report, located
+            continue
 
 
 def extends_chain(path: Path) -> list[Path]:

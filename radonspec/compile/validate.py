@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +13,7 @@ import pandas as pd
 
 from radonspec.compile.model import Compiled, compile_model, study_base, used_columns
 from radonspec.data.levels import declared_columns
-from radonspec.data.load import columns_of, load_data
+from radonspec.data.load import columns_of, fingerprint, load_data
 from radonspec.errors import CompileError, DataError, Location, SpecError, SpecErrors
 from radonspec.study.checks import check_model, formula_infos
 from radonspec.study.loader import load_study
@@ -76,8 +79,51 @@ def load_study_frame(study: Study) -> pd.DataFrame:
     return load_data(study.data, base, study_columns(study, columns))
 
 
-def check_study(study: Study, *, initial_point: bool = True) -> Checked:
-    """Check a loaded study against its data, loading the data once and keeping the models."""
+class BuiltModels:
+    """Models that passed an earlier check in this process, kept for the next one.
+
+    ``watch`` checks the whole study on every save, although one model changed; a model
+    is built again only when what it is built from changed: its name and spec, the
+    study's data section, the data's fingerprint (and radonspec, which does not change
+    within a process). Only the models of the latest check are kept, so memory stays
+    that of one study's models. ``built`` and ``reused`` count, for tests and timings.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, Compiled] = {}
+        self.built = 0
+        self.reused = 0
+
+    @staticmethod
+    def key(study: Study, name: str, data_fingerprint: str, initial_point: bool) -> str:
+        """What a model's build (and its check) depends on, hashed."""
+        payload = json.dumps(
+            [name, study.models[name].model_dump(mode="json"),
+             study.data.model_dump(mode="json"), data_fingerprint, initial_point],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def get(self, key: str) -> Compiled | None:
+        """The model kept under ``key``, or None."""
+        found = self._kept.get(key)
+        if found is not None:
+            self.reused += 1
+        return found
+
+    def keep(self, kept: Mapping[str, Compiled]) -> None:
+        """Keep exactly ``kept`` (key -> model): the models of the latest check."""
+        self._kept = dict(kept)
+
+
+def check_study(
+    study: Study, *, initial_point: bool = True, built: BuiltModels | None = None
+) -> Checked:
+    """Check a loaded study against its data, loading the data once and keeping the models.
+
+    With ``built``, a model whose spec, data section and data are those of a model built
+    by an earlier check is taken from it instead of being built again.
+    """
     base = study_base(study)
     data_where = study.locate("data", "path" if study.data.path else "dataset")
     try:
@@ -97,14 +143,26 @@ def check_study(study: Study, *, initial_point: bool = True) -> Checked:
         where = study.locate(*exc.path) if exc.path else data_where
         return Checked(study, [SpecError(str(exc), where)])
     compiled: dict[str, Compiled] = {}
+    keys: dict[str, str] = {}
+    data_fingerprint = fingerprint(frame) if built is not None else ""
     for name in study.models:
         where = study.locate("models", name, "formula")
+        if built is not None:
+            keys[name] = built.key(study, name, data_fingerprint, initial_point)
+            kept = built.get(keys[name])
+            if kept is not None:
+                compiled[name] = kept
+                continue
         try:
             compiled[name] = compile_model(study, name, frame)
+            if built is not None:
+                built.built += 1
             if initial_point:
                 _check_initial_point(compiled[name].model, name)
         except (CompileError, DataError) as exc:
             errors.append(SpecError(_strip_location(str(exc)), where))
+    if built is not None and not errors:  # a failed check keeps the last good models
+        built.keep({keys[name]: model for name, model in compiled.items()})
     return Checked(study, errors, frame, compiled)
 
 
@@ -202,6 +260,7 @@ def _strip_location(message: str) -> str:
 
 
 __all__ = [
+    "BuiltModels",
     "Checked",
     "Location",
     "check_against_data",

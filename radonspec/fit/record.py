@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import xarray as xr
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a record of a stored fit needs neither (xarray takes 0.6 s to import)
     import pandas as pd
+    import xarray as xr
 
 Status = Literal["ok", "failed", "skipped"]
 
@@ -87,3 +87,8 @@ class Fits(dict[str, Fit]):
 
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html())
+
+
+#: A fit's progress, as callbacks receive it: (model, event, fit) -> None, where events are
+#: ``cached``, ``started``, ``done`` and ``failed``.
+Event = Callable[[str, str, Fit | None], None]

@@ -7,7 +7,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,9 +22,9 @@ from radonspec.data.levels import LevelsError, ModelLevels, model_levels
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
 from radonspec.fit.executors import Executor, FitJob, make_executor
-from radonspec.fit.record import Fit
+from radonspec.fit.record import Event, Fit
 from radonspec.fit.sample import model_seed, versions
-from radonspec.fit.store import Store, draws_key, fit_key
+from radonspec.fit.store import Store, draws_key, fit_key, open_store
 from radonspec.study.checks import formula_infos
 from radonspec.study.formula import FormulaError
 from radonspec.study.schema import Study
@@ -33,9 +32,6 @@ from radonspec.study.sweep import in_sweep
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORE = ".radonspec"
-
-Event = Callable[[str, str, Fit | None], None]  # (model, event, fit) -> None
 Describe = Callable[[Fit], Mapping[str, Any]]  # a fresh fit -> what meta.json adds about it
 
 
@@ -72,13 +68,6 @@ class Planned:
         if self.data is None:
             raise CompileError(self.error or f"model '{self.model}' has no usable data")
         return compile_model(study, self.model, self.data.frame, keep_levels=self.refit)
-
-
-def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
-    """A ``Store`` from a path (default ``.radonspec`` in the working directory)."""
-    if isinstance(store, Store):
-        return store
-    return Store(Path(store) if store is not None else Path(DEFAULT_STORE))
 
 
 def study_frame(study: Study, models: list[str] | None = None) -> Any:

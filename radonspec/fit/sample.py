@@ -34,18 +34,10 @@ from radonspec.fit.budget import (
 from radonspec.fit.numerics import use_exact_math
 from radonspec.fit.nutpiedims import comma_free_dims, restore_dims
 from radonspec.fit.record import Fit
+from radonspec.fit.versions import BACKENDS, versions
 from radonspec.study.schema import SamplerSpec
 
 log = logging.getLogger(__name__)
-
-# backend -> modules it needs and the distribution whose version goes into the fit key
-BACKENDS: dict[str, dict[str, Any]] = {
-    "nutpie": {"modules": ("nutpie",), "package": "nutpie", "extra": None},
-    "pymc": {"modules": (), "package": "pymc", "extra": None},
-    "numpyro": {"modules": ("jax", "numpyro"), "package": "numpyro", "extra": "jax"},
-    "blackjax": {"modules": ("jax", "blackjax"), "package": "blackjax", "extra": "jax"},
-}
-CORE_PACKAGES = ("radonspec", "bambi", "pymc", "pytensor", "arviz-base", "arviz-stats")
 
 Progress = Callable[[str, str], None]  # (model, phase) -> None
 
@@ -57,18 +49,6 @@ def model_seed(study_seed: int, model: str) -> int:
     """
     digest = hashlib.sha256(f"{study_seed}\x00{model}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def versions(backend: str) -> dict[str, str]:
-    """Versions of everything a fit's draws depend on."""
-    packages = [*CORE_PACKAGES, BACKENDS[backend]["package"]]
-    found: dict[str, str] = {}
-    for package in dict.fromkeys(packages):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "absent"
-    return found
 
 
 def require_backend(backend: str) -> None:

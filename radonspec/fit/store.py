@@ -9,6 +9,9 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
     tmp/<key>.<kind>.<random>/      folders being written or moved aside; never read
     locks/<key>.lock                per-key ``flock`` files (left in place: removing is racy)
     index.sqlite                    one row per fit folder, rebuilt from the folders when lost
+    plans/<digest>.json             a study's fit keys by model, for one spec, data file and
+                                    versions (derived; see radonspec.fit.plans)
+    envelopes/pit-<n>-<tag>.npz     LOO-PIT envelopes by size (derived; analysis.predictive)
 
 The folders are the truth and the index only caches their ``meta.json`` for listing.
 A folder only ever appears under ``fits/`` complete (written under ``tmp/``, synced,
@@ -45,13 +48,13 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from radonspec.errors import ForeignFileError, StoreError
 from radonspec.fit.record import Fit
+
+if TYPE_CHECKING:  # fits are opened with xarray; a store read for its records needs none
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +182,9 @@ def _canonical(value: Any, *, strict: bool) -> Any:
     """JSON-ready copy of ``value``; ``strict`` refuses what has no stable text form."""
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, np.generic):
+    # a NumPy value exists only once NumPy is imported (a store read for records needs none)
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.generic):
         return _canonical(value.item(), strict=strict)
     if isinstance(value, Enum):
         return _canonical(value.value, strict=strict)
@@ -192,7 +197,7 @@ def _canonical(value: Any, *, strict: bool) -> Any:
         if len(out) != len(value):
             raise TypeError(f"mapping keys collide once written as text: {list(value)}")
         return out
-    if isinstance(value, list | tuple | np.ndarray):
+    if isinstance(value, list | tuple) or (np is not None and isinstance(value, np.ndarray)):
         return [_canonical(v, strict=strict) for v in value]
     if isinstance(value, set | frozenset):
         items = [_canonical(v, strict=strict) for v in value]
@@ -906,11 +911,15 @@ def _damage(path: Path, meta: Mapping[str, Any]) -> str | None:
 
 
 def _open_tree(path: Path) -> xr.DataTree:
+    import xarray as xr
+
     # lazily indexed: values are read from the file on access and not kept
     return xr.open_datatree(path, engine="h5netcdf", cache=False)
 
 
 def _load_tree(path: Path) -> xr.DataTree:
+    import xarray as xr
+
     # load everything and close: no handle stays open, so the folder can be replaced
     tree = xr.open_datatree(path, engine="h5netcdf")
     try:
@@ -1112,3 +1121,14 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return name in {"SQLITE_NOTADB", "SQLITE_CORRUPT"} or (
         "not a database" in text or "malformed" in text
     )
+
+
+#: The store's folder by default, in the working directory.
+DEFAULT_STORE = ".radonspec"
+
+
+def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    """A ``Store`` from a path (default ``.radonspec`` in the working directory)."""
+    if isinstance(store, Store):
+        return store
+    return Store(Path(store) if store is not None else Path(DEFAULT_STORE))

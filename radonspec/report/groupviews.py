@@ -150,7 +150,8 @@ def _shrinkage(
     plane = len(quantities) == 2 and all(_varies(e, q) for e in (before, after) for q in quantities)
     if not plane:
         quantities = ["slope"] if predictor and not _varies(after, "intercept") else ["intercept"]
-    figure, clipped = groupplots.shrinkage_figure(
+    png, clipped = plots.rendered(
+        groupplots.shrinkage_figure,
         [_as_plot(before, q) for q in quantities],
         [_as_plot(after, q, order) for q in quantities],
         content.colours,
@@ -168,7 +169,7 @@ def _shrinkage(
             f" {'lie' if clipped != 1 else 'lies'} outside the drawn range (typically tiny"
             " groups that only the prior pins down), drawn on its edge as triangles."
         )
-    return Image("shrinkage", f"Shrinkage: {spec.from_} → {spec.to}", caption, plots.to_png(figure))
+    return Image("shrinkage", f"Shrinkage: {spec.from_} → {spec.to}", caption, png)
 
 
 def _estimates(
@@ -192,9 +193,9 @@ def _estimates(
         " scatter furthest with the widest intervals. Points beyond the axis sit on its edge"
         " as triangles."
     )
-    figure = groupplots.estimates_figure(shown, content.colours, labels[quantity])
+    png = plots.rendered(groupplots.estimates_figure, shown, content.colours, labels[quantity])
     title = f"Group {quantity}s by group size"
-    return Image(f"groups-{quantity}", title, caption, plots.to_png(figure))
+    return Image(f"groups-{quantity}", title, caption, png)
 
 
 def _highlights(
@@ -233,5 +234,7 @@ def _highlights(
         " the response distribution). Each line is averaged over the group's own rows, so every"
         " other predictor takes the group's own values."
     )
-    figure = groupplots.highlight_figure(panels, content.colours, predictor, str(response))
-    return Image("groups-lines", "Fitted lines in selected groups", caption, plots.to_png(figure))
+    png = plots.rendered(
+        groupplots.highlight_figure, panels, content.colours, predictor, str(response)
+    )
+    return Image("groups-lines", "Fitted lines in selected groups", caption, png)

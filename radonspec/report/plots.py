@@ -9,8 +9,11 @@ looks the same in every figure of a report.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
-from collections.abc import Iterator, Sequence
+import pickle
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import arviz_stats as azs
@@ -65,6 +68,39 @@ def to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
+
+
+#: PNGs drawn in this process by what they were drawn from (``rendered``): a long-lived
+#: process (``watch``) draws again only the figures whose data changed.
+_RENDERED: OrderedDict[str, Any] = OrderedDict()
+_RENDERED_KEPT = 64
+
+
+def rendered(draw: Callable[..., Any], *args: Any) -> Any:
+    """``to_png(draw(*args))``, remembered in this process under a hash of ``args``.
+
+    A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. Arguments
+    that cannot be pickled (hence hashed) are drawn every time.
+    """
+    try:
+        text = pickle.dumps((draw.__module__, draw.__qualname__, args), protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        key = None
+    else:
+        key = hashlib.sha256(text).hexdigest()
+        if key in _RENDERED:
+            _RENDERED.move_to_end(key)
+            return _RENDERED[key]
+    found = draw(*args)
+    if isinstance(found, tuple):
+        found = (to_png(found[0]), *found[1:])
+    else:
+        found = to_png(found)
+    if key is not None:
+        _RENDERED[key] = found
+        while len(_RENDERED) > _RENDERED_KEPT:
+            _RENDERED.popitem(last=False)
+    return found
 
 
 @contextlib.contextmanager

@@ -34,9 +34,34 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     SpecError
         With file, line and column; ``SpecErrors`` when several problems are found.
     """
+    return check_spec(read_study(path))
+
+
+def read_study(path: str | os.PathLike[str]) -> Study:
+    """Load and resolve a study file without the static checks of its models.
+
+    What ``load_study`` does up to its last step: ``check_spec`` makes the checks (a
+    study read again exactly as one that passed them needs none; ``radonspec.api.run``
+    reads a study so when its plan is kept).
+    """
     file = Path(path)
     with _one_line_errors():
-        return _finish(_load_with_extends(file, []), file)
+        return _resolve(_load_with_extends(file, []), file)
+
+
+def check_spec(study: Study) -> Study:
+    """The static checks of a resolved study's models and comparison; the study when valid.
+
+    Raises
+    ------
+    SpecErrors
+        Every problem, located.
+    """
+    with _one_line_errors():
+        errors = check_study(study) + _check_reference(study)
+        if errors:
+            raise SpecErrors(errors)
+    return study
 
 
 def load_study_text(text: str, source: str | os.PathLike[str]) -> Study:
@@ -57,6 +82,10 @@ def load_study_text(text: str, source: str | os.PathLike[str]) -> Study:
 
 
 def _finish(doc: Document, file: Path) -> Study:
+    return check_spec(_resolve(doc, file))
+
+
+def _resolve(doc: Document, file: Path) -> Study:
     resolved = _resolve_models(doc)
     try:
         study = Study.model_validate(resolved.data)
@@ -66,11 +95,7 @@ def _finish(doc: Document, file: Path) -> Study:
     study._positions = dict(resolved.values)
     study._key_positions = dict(resolved.keys)
     # sweep cells become models here, so the checks below treat them as hand-written ones
-    study = expand_sweep(study)
-    errors = check_study(study) + _check_reference(study)
-    if errors:
-        raise SpecErrors(errors)
-    return study
+    return expand_sweep(study)
 
 
 def _check_reference(study: Study) -> list[SpecError]:

@@ -61,3 +61,26 @@ def test_a_binary_check_names_the_event_and_the_other_level() -> None:
     levels = {"response": "use", "response_levels": ["N", "Y"], "event": "Y"}
     check = _predictive("m", tree, "bernoulli", pd.DataFrame(), [], levels)
     assert check is not None and check.labels == ("N", "Y")
+
+
+def test_loo_pit_envelopes_are_kept_in_the_folder_given(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from radonspec.analysis import predictive
+
+    folder = Path(str(tmp_path)) / "envelopes"
+    predictive._pit_envelope.cache_clear()
+    with predictive.kept_envelopes(folder):
+        first = predictive._pit_envelope(50)
+    (kept,) = folder.glob("pit-50-*.npz")
+    predictive._pit_envelope.cache_clear()
+    with predictive.kept_envelopes(folder):
+        for got, expected in zip(predictive._pit_envelope(50), first, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    kept.write_bytes(b"damaged")
+    predictive._pit_envelope.cache_clear()
+    with predictive.kept_envelopes(folder):
+        again = predictive._pit_envelope(50)  # simulated again, and kept again
+    np.testing.assert_array_equal(again[2], first[2])
+    assert kept.read_bytes() != b"damaged"
+    predictive._pit_envelope.cache_clear()

@@ -162,12 +162,52 @@ def test_the_default_runner_is_what_run_does(
         return "result"
 
     monkeypatch.setattr(api, "run", run)
-    found = api_runner(tmp_path / "store", tmp_path / "out", 2)(tmp_path / "s.yaml", "progress")
-    assert found == "result"
+    runner = api_runner(tmp_path / "store", tmp_path / "out", 2)
+    assert runner(tmp_path / "s.yaml", "progress") == "result"
+    assert runner(tmp_path / "s.yaml", "progress") == "result"
+    built = calls[0][1].pop("built")
+    assert calls[1][1].pop("built") is built  # one memo of built models across cycles
     assert calls == [
         (
             tmp_path / "s.yaml",
             {"store": tmp_path / "store", "out": tmp_path / "out", "jobs": 2,
              "progress": "progress"},
         )
-    ]  # fmt: skip
+    ] * 2  # fmt: skip
+
+
+def test_a_good_cycle_warms_up_the_next_fit_and_the_next_cycle_waits_for_it(
+    toy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from radonspec.cli import watch as watch_module
+    from radonspec.errors import SpecError
+
+    warmed: list[str] = []
+    release = threading.Event()
+
+    def warm_up(study: Any) -> None:
+        release.wait(5)
+        warmed.append(study.name)
+
+    class Result:
+        study = type("Study", (), {"name": "toy"})()
+        fits: dict[str, Any] = {}
+        written: dict[str, Path] = {}
+        reused = True
+
+    def refuse(path: Path, progress: Any) -> Any:
+        raise SpecError("bad spec")
+
+    monkeypatch.setattr(watch_module, "warm_up", warm_up)
+    out, _ = console()
+    assert not Watcher(toy, console=out, runner=refuse).warm  # a caller's runner: no warm-up
+    bad = Watcher(toy, console=out, runner=refuse, warm=True)
+    assert not bad.cycle().ok and bad._warming is None  # a failed cycle warms nothing
+    watcher = Watcher(toy, console=out, runner=lambda path, progress: Result(), warm=True)
+    watcher.files = lambda: [toy]  # type: ignore[method-assign]
+    assert watcher.cycle().ok and watcher._warming is not None and warmed == []
+    release.set()
+    watcher.cycle()  # joined the warm-up before it ran
+    assert warmed[:1] == ["toy"]

@@ -133,3 +133,24 @@ def _no_open_figures() -> Iterator[None]:
     before = len(plt.get_fignums())
     yield
     assert len(plt.get_fignums()) == before
+
+
+def test_a_figure_is_drawn_again_only_when_what_it_shows_changed() -> None:
+    from matplotlib.figure import Figure
+
+    from radonspec.report import plots
+
+    drawn: list[float] = []
+
+    def draw(values: np.ndarray, label: str) -> tuple[Figure, int]:
+        drawn.append(float(values.sum()))
+        figure = Figure(figsize=(2, 1))
+        figure.add_subplot().plot(values, label=label)
+        return figure, len(values)
+
+    first, count = plots.rendered(draw, np.arange(3.0), "a")
+    assert first.startswith(b"\x89PNG") and count == 3
+    assert plots.rendered(draw, np.arange(3.0), "a") == (first, 3) and len(drawn) == 1
+    assert plots.rendered(draw, np.arange(3.0) + 1, "a")[0] != first and len(drawn) == 2
+    plots.rendered(draw, np.arange(3.0), "b")
+    assert len(drawn) == 3

@@ -1,0 +1,30 @@
+"""The packages a fit's draws depend on, and their installed versions (cheap to import)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+# backend -> modules it needs and the distribution whose version goes into the fit key
+BACKENDS: dict[str, dict[str, Any]] = {
+    "nutpie": {"modules": ("nutpie",), "package": "nutpie", "extra": None},
+    "pymc": {"modules": (), "package": "pymc", "extra": None},
+    "numpyro": {"modules": ("jax", "numpyro"), "package": "numpyro", "extra": "jax"},
+    "blackjax": {"modules": ("jax", "blackjax"), "package": "blackjax", "extra": "jax"},
+}
+CORE_PACKAGES = ("radonspec", "bambi", "pymc", "pytensor", "arviz-base", "arviz-stats")
+
+
+def versions(backend: str) -> dict[str, str]:
+    """Versions of everything a fit's draws depend on."""
+    packages = [*CORE_PACKAGES, BACKENDS[backend]["package"]]
+    found: dict[str, str] = {}
+    for package in dict.fromkeys(packages):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+__all__ = ["BACKENDS", "CORE_PACKAGES", "versions"]

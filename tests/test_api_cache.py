@@ -1,0 +1,97 @@
+"""What ``run`` keeps from one call to the next: the plan in the store, the models built.
+
+Fits come from ``fake_sampler`` (conftest), so these check the plumbing in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import radonspec
+from radonspec.compile.validate import BuiltModels
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the study was planned or checked again")
+
+
+def test_an_unchanged_study_reads_its_plan_and_loads_no_data(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.compile import validate
+    from radonspec.fit import runner
+    from radonspec.study import loader
+
+    store, out = tmp_path / "store", tmp_path / "out"
+    first = radonspec.run(toy, store=store, out=out, jobs=1)
+    assert len(list((store / "plans").glob("*.json"))) == 1
+    with monkeypatch.context() as patched:
+        for module, name in [(validate, "load_study_frame"), (runner, "plan_study"),
+                             (loader, "check_study")]:  # fmt: skip
+            patched.setattr(module, name, _refuse)
+        again = radonspec.run(toy, store=store, out=out, jobs=1)
+    assert again.reused and again.written == first.written
+    assert {n: f.key for n, f in again.fits.items()} == {n: f.key for n, f in first.fits.items()}
+
+
+def test_a_changed_data_file_is_planned_and_fitted_again(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    store, out = tmp_path / "store", tmp_path / "out"
+    first = radonspec.run(toy, store=store, out=out, jobs=1)
+    data = toy.parent / "toy.csv"
+    data.write_text(data.read_text().replace("g4", "g5"))  # same size, other bytes
+    again = radonspec.run(toy, store=store, out=out, jobs=1)
+    assert not again.reused
+    # the group column changed: the model that uses it is fitted again, the other is not
+    assert again.fits["varying"].key != first.fits["varying"].key
+    assert again.fits["pooled"].key == first.fits["pooled"].key
+    assert sorted(fake_sampler.calls) == ["pooled", "varying", "varying"]
+    assert len(list((store / "plans").glob("*.json"))) == 2
+
+
+def test_a_changed_spec_is_checked_again(toy: Path, fake_sampler: Any, tmp_path: Path) -> None:
+    store, out = tmp_path / "store", tmp_path / "out"
+    radonspec.run(toy, store=store, out=out, jobs=1)
+    toy.write_text(toy.read_text().replace('priors: {x: "Normal(0, 5)"}', "priors: {z: 1}"))
+    with pytest.raises(radonspec.SpecErrors, match="prior"):
+        radonspec.run(toy, store=store, out=out, jobs=1)
+
+
+def test_a_damaged_plan_is_planned_again(toy: Path, fake_sampler: Any, tmp_path: Path) -> None:
+    store, out = tmp_path / "store", tmp_path / "out"
+    first = radonspec.run(toy, store=store, out=out, jobs=1)
+    (record,) = (store / "plans").glob("*.json")
+    record.write_text("{}")
+    again = radonspec.run(toy, store=store, out=out, jobs=1)
+    assert again.reused and again.written == first.written
+    assert '"keys"' in record.read_text()  # kept again
+
+
+def test_an_edited_model_alone_is_built_fitted_and_read_again(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.fit.store import Store
+
+    store, out, built = tmp_path / "store", tmp_path / "out", BuiltModels()
+    first = radonspec.run(toy, store=store, out=out, jobs=1, built=built)
+    assert built.built == 2
+    opened: list[str] = []
+    get = Store.get
+
+    def spy(self: Store, key: str, **kwargs: Any) -> Any:
+        opened.append(key)
+        return get(self, key, **kwargs)
+
+    monkeypatch.setattr(Store, "get", spy)
+    toy.write_text(toy.read_text().replace("formula: y ~ x\n", "formula: y ~ 1 + x\n", 1))
+    again = radonspec.run(toy, store=store, out=out, jobs=1, built=built)
+    assert sorted(fake_sampler.calls) == ["pooled", "pooled", "varying"]
+    assert built.built == 3 and built.reused == 1
+    assert again.fits["pooled"].key != first.fits["pooled"].key
+    assert again.fits["varying"].key == first.fits["varying"].key
+    assert first.fits["varying"].key not in opened  # its analysis is kept: no draws read
+    assert not again.reused and set(again.written) == {"html", "markdown", "json"}
