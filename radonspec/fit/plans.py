@@ -43,7 +43,8 @@ def plan_digest(study: Study) -> str | None:
     Covers the resolved study (every model, the data section, sweeps expanded), the
     study file's place (relative data paths resolve against it), the data file's bytes
     (a bundled data set's file too) and the versions of radonspec, the sampler backends
-    and the packages that read the data. None when the study has no file or its data
+    and the packages that read the data, and the code of the modules that key fits
+    (``KEYING_MODULES``). None when the study has no file or its data
     file cannot be read: such a study is always planned in full.
     """
     if not study.source or study.source == "<memory>":  # made in code, not read from a file
@@ -59,6 +60,7 @@ def plan_digest(study: Study) -> str | None:
         "data": data,
         "fit_versions": {backend: versions(backend) for backend in backends},
         "planning_versions": {name: _version(name) for name in PLANNING_PACKAGES},
+        "keying_code": _keying_code(),
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -128,6 +130,20 @@ def _data_digest(study: Study) -> dict[str, str] | None:
         except OSError:
             return None
     return found_files
+
+
+#: The modules whose code decides a fit's key (what is planned, how it is keyed): a record
+#: made by other code of these is no plan, even under the same version number.
+KEYING_MODULES = ("fit/runner.py", "fit/store.py", "study/sweep.py", "data/load.py")
+
+
+def _keying_code() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in KEYING_MODULES:
+        digest.update(name.encode())
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()
 
 
 def _version(package: str) -> str:

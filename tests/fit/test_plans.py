@@ -45,6 +45,25 @@ def test_a_moved_study_or_another_version_is_another_plan(
     assert _digest(toy) != first
 
 
+def test_other_code_keying_the_fits_is_another_plan(
+    toy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record made by other code of the keying modules is no plan (same version number)."""
+    first = _digest(toy)
+    assert "fit/runner.py" in plans.KEYING_MODULES
+    copy = tmp_path / "code"
+    for name in plans.KEYING_MODULES:
+        source = Path(plans.__file__).resolve().parents[1] / name
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(source.read_bytes())
+    fake = copy / "fit" / "plans.py"
+    monkeypatch.setattr(plans, "__file__", str(fake))
+    assert _digest(toy) == first
+    runner = copy / "fit" / "runner.py"
+    runner.write_text(runner.read_text() + "\n# another keying rule\n")
+    assert _digest(toy) != first
+
+
 def test_no_digest_without_a_readable_data_file(toy: Path) -> None:
     study = load_study(toy)
     (toy.parent / "toy.csv").unlink()
