@@ -30,7 +30,7 @@ observations x 4,000 draws is 3.2 GB each).
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -189,7 +189,8 @@ def psis_loo(
         warning=warning,
         good_k=good_k,
         approx_posterior=False,
-        log_weights=log_weights,
+        # None, arviz-stats' own default, when the weights are not kept
+        log_weights=cast(xr.DataArray, log_weights),
         **({"elpd_i": elpd_i, "pareto_k": pareto_k} if pointwise else {}),
     )
 
