@@ -582,7 +582,7 @@ class Store:
             work = Path(tempfile.mkdtemp(prefix=f"{fit.key}.new.", dir=tmp))
             os.chmod(work, 0o755)  # mkdtemp's 0o700 would hide the fit from other users
             if fit.status == "ok" and fit.tree is not None:
-                if _tree_bytes(fit.tree) <= IN_MEMORY_BYTES:
+                if tree_bytes(fit.tree) <= IN_MEMORY_BYTES:
                     stored["checksum"], stored["size"] = _write_via_memory(fit.tree, work)
                 else:
                     stored["checksum"], stored["size"] = _write_direct(fit.tree, work)
@@ -942,7 +942,8 @@ IN_MEMORY_BYTES = 256 * 2**20
 SPACE_MARGIN = 64 * 2**20
 
 
-def _tree_bytes(tree: xr.DataTree) -> int:
+def tree_bytes(tree: xr.DataTree) -> int:
+    """Bytes of every array of ``tree`` (coordinates included)."""
     return sum(
         int(var.nbytes) for node in tree.subtree for var in node.to_dataset().variables.values()
     )
@@ -974,7 +975,7 @@ def _write_direct(tree: xr.DataTree, folder: Path) -> tuple[str, int]:
     the write from elsewhere is the one case left to HDF5.
     """
     path = folder / FIT_FILE
-    needed = _tree_bytes(tree) + SPACE_MARGIN
+    needed = tree_bytes(tree) + SPACE_MARGIN
     if shutil.disk_usage(folder).free < needed:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     with _local_write_lock():
