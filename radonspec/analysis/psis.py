@@ -30,7 +30,7 @@ observations x 4,000 draws is 3.2 GB each).
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -53,6 +53,8 @@ SAMPLE_DIMS = ("chain", "draw")
 #: Bytes of one block of draws: at 4,000 draws, 131 observations a block (small blocks stay
 #: in cache: 20% faster than blocks of 1,000 at 919 x 4,000).
 BLOCK_BYTES = 2**22
+#: Bytes of log-likelihood read from a file at once (a slab of whole blocks of observations).
+SLAB_BYTES = 2**26
 # arviz-stats' generalized Pareto fit: prior on the scale grid and on k (Zhang and Stephens
 # 2009 with the weakly informative prior of Vehtari et al. 2024)
 PRIOR_BS = 3
@@ -104,6 +106,7 @@ def psislw(log_lik: xr.DataArray, r_eff: float) -> tuple[xr.DataArray, xr.DataAr
     arviz-stats returns them.
     """
     weights, pareto_k, _, _ = _psis_blocks(log_lik, float(r_eff), elpd=False)
+    assert weights is not None
     return weights, pareto_k
 
 
@@ -132,6 +135,7 @@ def psis_loo(
     var_name: str | None = None,
     reff: float | None = None,
     pointwise: bool | None = None,
+    weights: bool = True,
 ) -> ELPDDataLOO:
     """``arviz_stats.loo(data, ...)``, with the observations smoothed together.
 
@@ -151,6 +155,10 @@ def psis_loo(
         posterior (1 for an array of one chain; required for an array of several).
     pointwise
         Keep ``elpd_i`` and ``pareto_k``; ArviZ's ``stats.ic_pointwise`` by default.
+    weights
+        Keep the smoothed log weights (``log_weights``, as large as the log-likelihood);
+        without them ``log_weights`` is None and memory stays that of a few blocks of
+        observations, the log-likelihood of a lazily opened fit included.
     """
     # the warnings stay arviz-stats' own (same text, category and origin), so callers
     # that filter them keep working
@@ -162,7 +170,9 @@ def psis_loo(
     n_samples = log_lik.sizes["chain"] * log_lik.sizes["draw"]
     obs_dims = [d for d in log_lik.dims if d not in SAMPLE_DIMS]
     n_data_points = np.prod([log_lik[d].size for d in obs_dims])
-    log_weights, pareto_k, elpd_i, p_loo_i = _psis_blocks(log_lik, float(reff), elpd=True)
+    log_weights, pareto_k, elpd_i, p_loo_i = _psis_blocks(
+        log_lik, float(reff), elpd=True, weights=weights
+    )
     assert elpd_i is not None and p_loo_i is not None
     warning, good_k = _warn_pareto_k(pareto_k, n_samples)
     elpd, se, p_loo, _ = elpd_i.azstats.loo_summary(p_loo_i)
@@ -179,7 +189,8 @@ def psis_loo(
         warning=warning,
         good_k=good_k,
         approx_posterior=False,
-        log_weights=log_weights,
+        # None, arviz-stats' own default, when the weights are not kept
+        log_weights=cast(xr.DataArray, log_weights),
         **({"elpd_i": elpd_i, "pareto_k": pareto_k} if pointwise else {}),
     )
 
@@ -261,13 +272,23 @@ class _Rows:
 
     Reads whichever layout the array has, draws last (log weights) or observations last
     (the log-likelihood and predictive draws as PyMC writes them), without copying the
-    whole array: only each block is copied, contiguous, as float64.
+    whole array: only each block is copied, contiguous, as float64. An array still on
+    disk (a lazily opened fit) with one observation dimension is read a slab of
+    observations at a time, so it is never in memory whole: at 10^5 observations x
+    4,000 draws that is 3.2 GB.
     """
 
     def __init__(self, values: xr.DataArray) -> None:
         obs_dims = [d for d in values.dims if d not in SAMPLE_DIMS]
         self.n_samples = values.sizes["chain"] * values.sizes["draw"]
         self.n_obs = int(np.prod([values.sizes[d] for d in obs_dims]))
+        self._lazy: xr.DataArray | None = None
+        self._slab: tuple[int, int, np.ndarray] | None = None
+        if len(obs_dims) == 1 and not values.variable._in_memory:
+            self._lazy = values.transpose(*SAMPLE_DIMS, obs_dims[0])
+            self._dim = obs_dims[0]
+            self.draws_last = False
+            return
         data = values.values  # read once: a lazily loaded array is read again on each access
         obs_axes = [values.dims.index(d) for d in obs_dims]
         sample_axes = [values.dims.index(d) for d in SAMPLE_DIMS]
@@ -281,18 +302,42 @@ class _Rows:
             self.array = by_draw.reshape(self.n_samples, self.n_obs)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
-        block = self.array[rows] if self.draws_last else self.array[:, rows].T
+        if self._lazy is not None:
+            block = self._from_slab(rows)
+        else:
+            block = self.array[rows] if self.draws_last else self.array[:, rows].T
         return np.ascontiguousarray(block, dtype=float)
+
+    def _from_slab(self, rows: slice) -> np.ndarray:
+        """Rows ``rows`` (draws x rows, a view), reading the next slab from disk when needed.
+
+        Blocks are asked for in order; a slab holds ``SLAB_BYTES`` of whole blocks, one
+        read of the file for many blocks.
+        """
+        assert self._lazy is not None
+        lo, hi = rows.start or 0, rows.stop
+        if self._slab is None or not (self._slab[0] <= lo and hi <= self._slab[1]):
+            self._slab = None  # let the previous slab go before reading the next
+            per_block = max(1, hi - lo)
+            count = max(1, SLAB_BYTES // (8 * self.n_samples * per_block)) * per_block
+            stop = min(self.n_obs, lo + count)
+            slab = self._lazy.isel({self._dim: slice(lo, stop)}).values
+            self._slab = (lo, stop, slab.reshape(self.n_samples, stop - lo))
+        start, _, slab = self._slab
+        return slab[:, lo - start : hi - start].T
 
 
 def _psis_blocks(
-    log_lik: xr.DataArray, r_eff: float, *, elpd: bool
-) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray | None, xr.DataArray | None]:
-    """Log weights and Pareto k, and with ``elpd`` the pointwise elpd and p_loo."""
+    log_lik: xr.DataArray, r_eff: float, *, elpd: bool, weights: bool = True
+) -> tuple[xr.DataArray | None, xr.DataArray, xr.DataArray | None, xr.DataArray | None]:
+    """Log weights (unless not ``weights``) and Pareto k; with ``elpd`` the elpd and p_loo.
+
+    Without ``weights`` no array the size of the log-likelihood is made.
+    """
     obs_dims = [d for d in log_lik.dims if d not in SAMPLE_DIMS]
     draws = _Rows(log_lik)
     n_samples, n_obs = draws.n_samples, draws.n_obs
-    log_weights = np.empty((n_obs, n_samples))
+    log_weights = np.empty((n_obs, n_samples)) if weights else None
     pareto_k = np.empty(n_obs)
     elpd_i = np.empty(n_obs)
     p_loo_i = np.empty(n_obs)
@@ -300,11 +345,12 @@ def _psis_blocks(
     for lo in range(0, n_obs, step):
         hi = min(lo + step, n_obs)
         rows = draws[lo:hi]
-        weights, pareto_k[lo:hi] = _smooth(rows, r_eff, first=lo, name=log_lik.name)
-        log_weights[lo:hi] = weights
+        smoothed, pareto_k[lo:hi] = _smooth(rows, r_eff, first=lo, name=log_lik.name)
+        if log_weights is not None:
+            log_weights[lo:hi] = smoothed
         if elpd:
             # arviz-stats' _loo: lppd - elpd, both log-sum-exps over every draw
-            elpd_i[lo:hi] = _logsumexp_rows(weights + rows)
+            elpd_i[lo:hi] = _logsumexp_rows(smoothed + rows)
             p_loo_i[lo:hi] = _logsumexp_rows(rows, 1 / n_samples) - elpd_i[lo:hi]
 
     shape = [log_lik.sizes[d] for d in obs_dims]
@@ -317,13 +363,15 @@ def _psis_blocks(
             attrs=dict(log_lik.attrs),
         )  # fmt: skip
 
-    weights_da = xr.DataArray(
-        log_weights.reshape(*shape, log_lik.sizes["chain"], log_lik.sizes["draw"]),
-        dims=[*obs_dims, *SAMPLE_DIMS],
-        coords=sample_coords,
-        name=log_lik.name,
-        attrs=dict(log_lik.attrs),
-    )
+    weights_da = None
+    if log_weights is not None:
+        weights_da = xr.DataArray(
+            log_weights.reshape(*shape, log_lik.sizes["chain"], log_lik.sizes["draw"]),
+            dims=[*obs_dims, *SAMPLE_DIMS],
+            coords=sample_coords,
+            name=log_lik.name,
+            attrs=dict(log_lik.attrs),
+        )
     return (
         weights_da,
         per_observation(pareto_k),
@@ -493,11 +541,13 @@ def cached_loo(tree: xr.DataTree) -> Any:
     """``psis_loo(tree, pointwise=True)``, kept while ``tree`` lives.
 
     Pareto smoothing is most of the cost of both LOO and LOO-PIT: the comparison, the
-    analysis and ``loo_pit`` share the smoothed weights computed here.
+    analysis and ``loo_pit`` share the smoothed weights computed here. A fit without
+    posterior predictive draws has no LOO-PIT, so its weights are not kept
+    (``log_weights`` is None): they are as large as its log-likelihood.
     """
     found = _PSIS.get(id(tree))
     if found is None:
-        found = psis_loo(tree, pointwise=True)
+        found = psis_loo(tree, pointwise=True, weights="posterior_predictive" in tree.children)
         _PSIS[id(tree)] = found
         weakref.finalize(tree, _PSIS.pop, id(tree), None)
     return found

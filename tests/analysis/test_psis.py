@@ -402,3 +402,59 @@ def test_real_fits_equal_arviz(real_fits: dict[str, xr.DataTree], model: str) ->
     _assert_same_array(psis.loo_pit(tree, name), azs.loo_pit(tree)[name], "loo_pit")
     pit = predictive.loo_pit(tree)
     np.testing.assert_allclose(pit, azs.loo_pit(tree)[name].values.ravel(), rtol=RTOL, atol=ATOL)
+
+
+def test_a_lazily_opened_fit_is_read_in_slabs_with_the_same_results(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit read from its file gives the same numbers as in memory, the array never whole.
+
+    Small slabs (three blocks of 7 observations) make the reads cross many slab edges.
+    """
+    rng = np.random.default_rng(21)
+    log_lik = _normal(rng, 4, 250, 100)
+    log_lik[..., :5] = -np.exp(rng.normal(0, 3, (4, 250, 5)))  # some large k
+    tree = _tree(log_lik, rng)
+    path = tmp_path / "fit.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    monkeypatch.setattr(psis, "BLOCK_BYTES", 8 * 1000 * 7)
+    monkeypatch.setattr(psis, "SLAB_BYTES", 8 * 1000 * 7 * 3)
+    reads: list[int] = []
+    original = psis._Rows._from_slab
+
+    def counted(self: Any, rows: slice) -> np.ndarray:
+        if self._slab is None or not (self._slab[0] <= rows.start and rows.stop <= self._slab[1]):
+            reads.append(rows.start)
+        return original(self, rows)
+
+    monkeypatch.setattr(psis._Rows, "_from_slab", counted)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        expected = psis.psis_loo(tree, pointwise=True)
+        lazy = xr.open_datatree(path, engine="h5netcdf", cache=False)
+        try:
+            found = psis.psis_loo(lazy, pointwise=True)
+            slim = psis.psis_loo(lazy, pointwise=True, weights=False)
+        finally:
+            lazy.close()
+    assert reads == list(range(0, 100, 21)) * 2  # two reads of the file, 21 rows a slab
+    for field in ("elpd", "se", "p"):
+        assert getattr(found, field) == getattr(expected, field)
+        assert getattr(slim, field) == getattr(expected, field)
+    for field in ("elpd_i", "pareto_k", "log_weights"):
+        np.testing.assert_array_equal(getattr(found, field).values, getattr(expected, field).values)
+    np.testing.assert_array_equal(slim.elpd_i.values, expected.elpd_i.values)
+    np.testing.assert_array_equal(slim.pareto_k.values, expected.pareto_k.values)
+    assert slim.log_weights is None
+
+
+def test_cached_loo_keeps_weights_only_for_loo_pit() -> None:
+    """Without predictive draws there is no LOO-PIT: the weights are not kept."""
+    rng = np.random.default_rng(22)
+    tree = _tree(_normal(rng, 2, 200, 10), rng)
+    assert psis.cached_loo(tree).log_weights is not None
+    without = tree.copy()
+    del without["posterior_predictive"]
+    result = psis.cached_loo(without)
+    assert result.log_weights is None
+    np.testing.assert_array_equal(result.elpd_i.values, psis.cached_loo(tree).elpd_i.values)

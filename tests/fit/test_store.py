@@ -568,3 +568,43 @@ def test_full_disk_leaves_no_partial_folder(store: Store, monkeypatch: pytest.Mo
     assert store.runs() == []
     store.put(make_fit(KEY), META)  # space is back: it works
     assert store.get(KEY) is not None
+
+
+def test_a_large_fit_is_written_to_its_file_directly(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``IN_MEMORY_BYTES`` no in-memory copy is made; the file reads back the same."""
+    import radonspec.fit.store as store_module
+
+    monkeypatch.setattr(store_module, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(
+        store_module, "_write_via_memory", lambda *a: pytest.fail("written through memory")
+    )
+    fit = make_fit()
+    stored = store.put(fit, META)
+    path = store.folder(KEY) / "fit.nc"
+    assert stored.meta["size"] == path.stat().st_size
+    assert list((store.root / "tmp").iterdir()) == []
+    hit = store.get(KEY)  # the checksum is checked on every hit
+    assert hit is not None and hit.tree is not None and fit.tree is not None
+    for group in fit.tree.children:
+        xr.testing.assert_identical(hit.tree[group].to_dataset(), fit.tree[group].to_dataset())
+
+
+def test_a_large_fit_without_the_space_for_it_leaves_no_partial_folder(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HDF5 is never left to hit a full disk itself: the space is checked first."""
+    import shutil
+
+    import radonspec.fit.store as store_module
+
+    monkeypatch.setattr(store_module, "IN_MEMORY_BYTES", 0)
+    usage = shutil.disk_usage(store.root.parent)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    with pytest.raises(StoreError, match=r"no space left for fit store .*free some space"):
+        store.put(make_fit(KEY), META)
+    monkeypatch.undo()
+    assert not store.folder(KEY).exists()
+    assert list((store.root / "tmp").iterdir()) == []
+    assert store.runs() == []
