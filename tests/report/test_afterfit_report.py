@@ -80,3 +80,21 @@ def test_the_analysis_is_kept_and_reused(toy: Path, fake_sampler: Any, tmp_path:
         assert two.sensitivity is not None
         assert two.sensitivity.table.equals(one.sensitivity.table)  # type: ignore[union-attr]
     assert sorted(p.name for p in store.rglob("analysis-*.npz")) == kept
+
+
+def test_a_reason_for_no_r2_shared_by_models_is_said_once() -> None:
+    """Two ordinal models share why they have no R²: the sentence appears once, per format."""
+    from types import SimpleNamespace
+
+    from radonspec.report.render import _environment
+
+    note = "Bayesian R² is not defined for the cumulative family"
+    models = [SimpleNamespace(ok=True, r2_note=note) for _ in range(2)]
+    models.append(SimpleNamespace(ok=True, r2_note="'other' has no Bayesian R²: it failed"))
+    for markdown, name in ((True, "afterfit.md.j2"), (False, "afterfit.html.j2")):
+        template = _environment(markdown).from_string(
+            f'{{% import "{name}" as after with context %}}{{{{ after.r2_notes() }}}}'
+        )
+        text = template.render(c=SimpleNamespace(models=models))
+        assert text.count(note) == 1, text
+        assert "has no Bayesian R²: it failed." in text
