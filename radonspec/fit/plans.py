@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -24,7 +23,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from radonspec.fit.versions import versions
+from radonspec.fit.versions import package_version, versions
 from radonspec.study.schema import Study
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ def plan_digest(study: Study) -> str | None:
         "study": json.loads(study.model_dump_json(by_alias=True)),
         "data": data,
         "fit_versions": {backend: versions(backend) for backend in backends},
-        "planning_versions": {name: _version(name) for name in PLANNING_PACKAGES},
+        "planning_versions": {name: package_version(name) for name in PLANNING_PACKAGES},
         "keying_code": _keying_code(),
     }
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -144,13 +143,6 @@ def _keying_code() -> str:
         digest.update(name.encode())
         digest.update((root / name).read_bytes())
     return digest.hexdigest()
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
 
 
 __all__ = ["PLAN_FORMAT", "plan_digest", "read_plan", "write_plan"]

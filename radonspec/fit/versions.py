@@ -15,16 +15,18 @@ BACKENDS: dict[str, dict[str, Any]] = {
 CORE_PACKAGES = ("radonspec", "bambi", "pymc", "pytensor", "arviz-base", "arviz-stats")
 
 
+def package_version(package: str) -> str:
+    """The installed version of a distribution, or ``absent``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 def versions(backend: str) -> dict[str, str]:
     """Versions of everything a fit's draws depend on."""
     packages = [*CORE_PACKAGES, BACKENDS[backend]["package"]]
-    found: dict[str, str] = {}
-    for package in dict.fromkeys(packages):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "absent"
-    return found
+    return {package: package_version(package) for package in dict.fromkeys(packages)}
 
 
-__all__ = ["BACKENDS", "CORE_PACKAGES", "versions"]
+__all__ = ["BACKENDS", "CORE_PACKAGES", "package_version", "versions"]

@@ -41,7 +41,7 @@ def test_a_moved_study_or_another_version_is_another_plan(
     (moved / "toy.csv").write_bytes((toy.parent / "toy.csv").read_bytes())
     (moved / "toy.yaml").write_text(toy.read_text())
     assert _digest(moved / "toy.yaml") != first
-    monkeypatch.setattr(plans, "_version", lambda package: "0.0-other")
+    monkeypatch.setattr(plans, "package_version", lambda package: "0.0-other")
     assert _digest(toy) != first
 
 
