@@ -9,6 +9,7 @@ unless ``--debug``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -303,6 +304,10 @@ def _num(value: Any, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
+#: Exit codes of a run stopped by Ctrl-C (130) or SIGTERM (143).
+INTERRUPTED = (130, 143)
+
+
 def main() -> None:
     """Entry point of the ``radonspec`` script."""
     try:
@@ -310,3 +315,14 @@ def main() -> None:
     except FitError as exc:  # raised outside a handled block
         err.print(f"error: {plain(exc)}")
         sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code not in INTERRUPTED:
+            raise
+        # Everything radonspec owns is closed by now (workers stopped, finished fits stored).
+        # The interpreter's own shutdown is skipped: an interrupt that lands while a
+        # process pool holds its internal lock leaves the lock taken, and the pool's
+        # clean-up at exit then waited on it forever (seen under load: a run that said
+        # "interrupted" and never exited).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.code)
