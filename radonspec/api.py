@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # the later stages are imported when they are needed
     from radonspec.fit.runner import Planned
 
 StudyLike = Study | str | os.PathLike[str]
+#: The store's folder of rendered figures (``report.figures.kept_figures``).
+FIGURES_FOLDER = "figures"
 Progress = Callable[[str], AbstractContextManager[Event]]
 
 
@@ -269,7 +271,7 @@ def run(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
     results = space.analyse(fits, comparison, store=store)
-    written = space.write(results, folder, fits, comparison)
+    written = space.write(results, folder, fits, comparison, store)
     space.keep_plan(store)
     return RunResult(space.study, fits, comparison, results, written,
                      seconds=time.perf_counter() - started)  # fmt: skip
@@ -311,7 +313,7 @@ def report_from_store(
     comparison = space.compare(fits, store=store, stored_only=True)
     results = space.analyse(fits, comparison, store=store)
     folder = Path(out) if out is not None else default_out(space.study)
-    written = space.write(results, folder, fits, comparison)
+    written = space.write(results, folder, fits, comparison, store)
     return RunResult(space.study, fits, comparison, results, written,
                      seconds=time.perf_counter() - started)  # fmt: skip
 
@@ -614,7 +616,8 @@ class _Workspace:
     # the report folder ---------------------------------------------------------------------
 
     def write(self, results: Results, folder: Path, fits: Mapping[str, Fit],
-              comparison: Comparison | None) -> dict[str, Path]:  # fmt: skip
+              comparison: Comparison | None, store: Any = None) -> dict[str, Path]:  # fmt: skip
+        from radonspec.report.figures import kept_figures
         from radonspec.report.manifest import REPORT_MANIFEST, current_report, manifest_bytes
         from radonspec.report.render import write_report as render
 
@@ -624,9 +627,12 @@ class _Workspace:
             return current
         # the manifest goes into the same folder write: it never describes another report
         manifest = manifest_bytes(inputs, self.study.report.formats)
-        written: dict[str, Path] = render(
-            results, folder, spec_hash=spec_hash(self.study), extra={REPORT_MANIFEST: manifest}
-        )
+        # figures drawn for an earlier report of these fits are read, not drawn again
+        with kept_figures(open_store(store).root / FIGURES_FOLDER):
+            written: dict[str, Path] = render(
+                results, folder, spec_hash=spec_hash(self.study),
+                extra={REPORT_MANIFEST: manifest},
+            )  # fmt: skip
         return written
 
     def stored(self, store: Any, progress: Progress | None = None, *, fit: Sequence[str] = (),

@@ -95,3 +95,23 @@ def test_an_edited_model_alone_is_built_fitted_and_read_again(
     assert again.fits["varying"].key == first.fits["varying"].key
     assert first.fits["varying"].key not in opened  # its analysis is kept: no draws read
     assert not again.reused and set(again.written) == {"html", "markdown", "json"}
+
+
+def test_a_report_to_a_new_folder_reads_its_figures_from_the_store(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.report import figures, plots
+
+    store = tmp_path / "store"
+    first = radonspec.run(toy, store=store, out=tmp_path / "one", jobs=1)
+    kept = sorted((store / "figures").rglob("*.png"))
+    assert kept
+    figures.forget()  # a new process: only the store knows the figures
+    with monkeypatch.context() as patched:
+        patched.setattr(plots, "to_png", _refuse)
+        again = radonspec.run(toy, store=store, out=tmp_path / "two", jobs=1)
+    assert not again.reused and sorted((store / "figures").rglob("*.png")) == kept
+    one, two = (sorted((tmp_path / name / "figures").iterdir()) for name in ("one", "two"))
+    assert [p.name for p in one] == [p.name for p in two] and len(one) >= 4
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
+    assert first.written.keys() == again.written.keys()

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from radonspec.analysis.effects import Effect
 from radonspec.analysis.records import Results
 from radonspec.report.content import Content, Image, Section, attempt
-from radonspec.report.plots import hide_unused, new_figure, style, to_png
+from radonspec.report.plots import hide_unused, new_figure, rendered, style
 
 MAX_COLUMNS = 3
 CAPTION = (
@@ -71,7 +71,7 @@ def effects_section(content: Content, results: Results) -> Section | None:
 def _image(
     name: str, title: str, caption: str, found: Sequence[Effect], colours: dict[str, str]
 ) -> Image:
-    return Image(name, title, caption, to_png(effects_figure(title, found, colours)))
+    return Image(name, title, caption, rendered(effects_figure, title, list(found), colours))
 
 
 def _caption(found: Sequence[Effect], predictor: str) -> str:

@@ -9,10 +9,7 @@ looks the same in every figure of a report.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import pickle
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -25,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from radonspec.analysis.predictive import PredictiveCheck
+from radonspec.report import figures
 
 DPI = 110
 WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column
@@ -70,37 +68,14 @@ def to_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-#: PNGs drawn in this process by what they were drawn from (``rendered``): a long-lived
-#: process (``watch``) draws again only the figures whose data changed.
-_RENDERED: OrderedDict[str, Any] = OrderedDict()
-_RENDERED_KEPT = 64
-
-
 def rendered(draw: Callable[..., Any], *args: Any) -> Any:
-    """``to_png(draw(*args))``, remembered in this process under a hash of ``args``.
+    """``to_png(draw(*args))``, drawn once per digest of what it shows (``report.figures``).
 
-    A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. Arguments
-    that cannot be pickled (hence hashed) are drawn every time.
+    A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. The PNG
+    is kept in this process and, inside ``figures.kept_figures(folder)``, in that folder;
+    a drawing whose arguments cannot be digested is drawn every time.
     """
-    try:
-        text = pickle.dumps((draw.__module__, draw.__qualname__, args), protocol=5)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        key = None
-    else:
-        key = hashlib.sha256(text).hexdigest()
-        if key in _RENDERED:
-            _RENDERED.move_to_end(key)
-            return _RENDERED[key]
-    found = draw(*args)
-    if isinstance(found, tuple):
-        found = (to_png(found[0]), *found[1:])
-    else:
-        found = to_png(found)
-    if key is not None:
-        _RENDERED[key] = found
-        while len(_RENDERED) > _RENDERED_KEPT:
-            _RENDERED.popitem(last=False)
-    return found
+    return figures.rendered(f"{draw.__module__}:{draw.__qualname__}", draw, args, to_png)
 
 
 @contextlib.contextmanager
