@@ -115,3 +115,31 @@ def test_a_report_to_a_new_folder_reads_its_figures_from_the_store(
     assert [p.name for p in one] == [p.name for p in two] and len(one) >= 4
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
     assert first.written.keys() == again.written.keys()
+
+
+def test_a_model_fitted_alone_keeps_its_draws_and_skips_the_full_collection(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from radonspec.fit.store import Store
+
+    calls: list[str] = []
+    put, get = Store.put, Store.get
+    monkeypatch.setattr(
+        Store, "put", lambda self, fit, meta: calls.append("put") or put(self, fit, meta)
+    )
+    monkeypatch.setattr(
+        Store, "get", lambda self, key, **kw: calls.append("get") or get(self, key, **kw)
+    )
+    monkeypatch.setattr(gc, "collect", lambda *args: calls.append("collect") or 0)
+    alone = radonspec.fit_study(toy, store=tmp_path / "one", jobs=1, models=["pooled"])
+    # the draws just written are not read back, and a small model is left to the collector
+    assert calls[calls.index("put") :] == ["put"] and "collect" not in calls
+    assert alone["pooled"].tree is not None
+    assert not alone["pooled"].cached and alone["pooled"].path.endswith("fit.nc")
+    calls.clear()
+    both = radonspec.fit_study(toy, store=tmp_path / "two", jobs=1)
+    # several fits: each is read back lazily, so their draws do not pile up in memory
+    assert calls[calls.index("put") :] == ["put", "get", "put", "get"]
+    assert all(fit.tree is not None and not fit.cached for fit in both.values())
