@@ -94,10 +94,12 @@ def cached(key: str) -> tuple[bytes, tuple[Any, ...] | None] | None:
     Looked up in this process, then in the folder; None when neither has it.
     """
     found = _KEPT.get(key)
+    folder = _FOLDER.get()
     if found is not None:
         _KEPT.move_to_end(key)
+        if folder is not None and not (folder / key[:2] / f"{key}.png").exists():
+            _write(folder, key, *found)  # drawn for another folder (store) in this process
         return found
-    folder = _FOLDER.get()
     if folder is None:
         return None
     found = _read(folder / key[:2] / f"{key}.png")

@@ -176,3 +176,16 @@ def test_frames_are_digested_by_their_values() -> None:
     assert figures.figure_key("m:f", (one,)) != figures.figure_key("m:f", (other,))
     renamed = one.rename(columns={"a": "c"})
     assert figures.figure_key("m:f", (one,)) != figures.figure_key("m:f", (renamed,))
+
+
+def test_a_figure_drawn_for_another_folder_in_this_process_is_kept_in_this_one(
+    tmp_path: Path,
+) -> None:
+    drawing = Drawing()
+    with figures.kept_figures(tmp_path / "one"):
+        first = figures.rendered("tests:draw", drawing.draw, (1.0,), _png)
+    with figures.kept_figures(tmp_path / "two"):
+        assert figures.rendered("tests:draw", drawing.draw, (1.0,), _png) == first
+    assert len(drawing.calls) == 1
+    one, two = (sorted((tmp_path / name).rglob("*.png")) for name in ("one", "two"))
+    assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two] != []
