@@ -5,6 +5,7 @@ Fits come from ``fake_sampler`` (conftest), so these check the plumbing in secon
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,29 @@ def test_a_model_fitted_alone_keeps_its_draws_and_skips_the_full_collection(
     # several fits: each is read back lazily, so their draws do not pile up in memory
     assert calls[calls.index("put") :] == ["put", "get", "put", "get"]
     assert all(fit.tree is not None and not fit.cached for fit in both.values())
+
+
+def test_a_report_to_a_new_folder_of_a_planned_study_reads_no_formula(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.compile import validate
+    from radonspec.fit import runner
+
+    store = tmp_path / "store"
+    first = radonspec.run(toy, store=store, out=tmp_path / "one", jobs=1)
+    (record,) = (store / "plans").glob("*.json")
+    assert '"columns"' in record.read_text()
+    with monkeypatch.context() as patched:
+        # the plan has the keys and the columns: no model is planned, no formula read
+        for module, name in [(validate, "study_columns"), (runner, "plan_study")]:
+            patched.setattr(module, name, _refuse)
+        again = radonspec.run(toy, store=store, out=tmp_path / "two", jobs=1)
+    assert not again.reused and again.results is not None and first.results is not None
+    assert again.results.data == first.results.data
+    one, two = (
+        json.loads((tmp_path / name / "summary.json").read_text()) for name in ("one", "two")
+    )
+    one.pop("created"), two.pop("created")
+    for entry in one["models"].values():
+        entry["cached"] = True  # the first run fitted them; the second read them
+    assert one == two
