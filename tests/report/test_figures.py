@@ -189,3 +189,17 @@ def test_a_figure_drawn_for_another_folder_in_this_process_is_kept_in_this_one(
     assert len(drawing.calls) == 1
     one, two = (sorted((tmp_path / name).rglob("*.png")) for name in ("one", "two"))
     assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two] != []
+
+
+def test_the_report_imports_matplotlib_only_to_draw() -> None:
+    # a report whose every figure is kept draws nothing: matplotlib's import is saved
+    code = (
+        "import sys, radonspec.report.render, radonspec.report.build\n"
+        "from radonspec.report import plots\n"
+        "plots.palette(['a', 'b'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
