@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # the later stages are imported when they are needed
     from radonspec.fit.runner import Planned
 
 StudyLike = Study | str | os.PathLike[str]
+#: The store's folder of rendered figures (``report.figures.kept_figures``).
+FIGURES_FOLDER = "figures"
 Progress = Callable[[str], AbstractContextManager[Event]]
 
 
@@ -269,7 +271,7 @@ def run(
         fits, jobs=jobs, executor=executor, scheduler=scheduler, store=store, progress=progress
     )
     results = space.analyse(fits, comparison, store=store)
-    written = space.write(results, folder, fits, comparison)
+    written = space.write(results, folder, fits, comparison, store)
     space.keep_plan(store)
     return RunResult(space.study, fits, comparison, results, written,
                      seconds=time.perf_counter() - started)  # fmt: skip
@@ -311,7 +313,7 @@ def report_from_store(
     comparison = space.compare(fits, store=store, stored_only=True)
     results = space.analyse(fits, comparison, store=store)
     folder = Path(out) if out is not None else default_out(space.study)
-    written = space.write(results, folder, fits, comparison)
+    written = space.write(results, folder, fits, comparison, store)
     return RunResult(space.study, fits, comparison, results, written,
                      seconds=time.perf_counter() - started)  # fmt: skip
 
@@ -441,6 +443,8 @@ class _Workspace:
         self._unchecked = False  # read without the static checks (``load(check=False)``)
         #: every model's fit key, read from the plan the store keeps (nothing loaded)
         self.keys: dict[str, str] | None = None
+        #: the data columns the study uses, from the same plan (the formulas not read again)
+        self._columns: list[str] | None = None
 
     @classmethod
     def of(cls, study: StudyLike) -> _Workspace:
@@ -493,11 +497,16 @@ class _Workspace:
 
     def kept_plan(self, store: Any) -> dict[str, str] | None:
         """The fit keys the store keeps for this very spec, data file and versions, or None."""
-        from radonspec.fit.plans import plan_digest, read_plan
+        from radonspec.fit.plans import plan_digest, read_columns, read_plan
 
         digest = plan_digest(self.study)
-        keys = None if digest is None else read_plan(open_store(store).root, digest)
-        return keys if keys is not None and list(keys) == list(self.study.models) else None
+        root = open_store(store).root
+        keys = None if digest is None else read_plan(root, digest)
+        if keys is None or list(keys) != list(self.study.models):
+            return None
+        assert digest is not None
+        self._columns = read_columns(root, digest)
+        return keys
 
     def keep_plan(self, store: Any) -> None:
         """Keep the fit keys of a study checked and planned in full, for the next run."""
@@ -506,11 +515,13 @@ class _Workspace:
         planned = self.planned()
         if any(item.data is None for item in planned):
             return  # a model that cannot be planned is planned (and reported) every time
+        from radonspec.compile.validate import frame_columns
         from radonspec.fit.plans import plan_digest, write_plan
 
         digest = plan_digest(self.study)
         if digest is not None:
-            write_plan(open_store(store).root, digest, {p.label: p.key for p in planned})
+            keys = {p.label: p.key for p in planned}
+            write_plan(open_store(store).root, digest, keys, frame_columns(self.study))
 
     def validate(self, built: BuiltModels | None = None) -> None:
         """Check the study against its data, building every model (kept for later steps)."""
@@ -532,7 +543,7 @@ class _Workspace:
             from radonspec.study.formula import FormulaError
 
             try:
-                self._frame = load_study_frame(self.study)
+                self._frame = load_study_frame(self.study, self._columns)
             except (RadonspecError, FormulaError):
                 self.validate()  # the same problem, located, with every other one
         assert self._frame is not None
@@ -541,6 +552,9 @@ class _Workspace:
     def unfitted(self, store: Any) -> list[str]:
         """Models whose fit the store lacks (or holds as failed)."""
         fit_store = open_store(store)
+        if self.keys is not None:  # planned before in full: every model has its key
+            return [label for label, key in self.keys.items()
+                    if (fit_store.read_meta(key) or {}).get("status") != "ok"]  # fmt: skip
         missing = []
         for item in self.planned():
             meta = fit_store.read_meta(item.key) or {}
@@ -614,7 +628,8 @@ class _Workspace:
     # the report folder ---------------------------------------------------------------------
 
     def write(self, results: Results, folder: Path, fits: Mapping[str, Fit],
-              comparison: Comparison | None) -> dict[str, Path]:  # fmt: skip
+              comparison: Comparison | None, store: Any = None) -> dict[str, Path]:  # fmt: skip
+        from radonspec.report.figures import kept_figures
         from radonspec.report.manifest import REPORT_MANIFEST, current_report, manifest_bytes
         from radonspec.report.render import write_report as render
 
@@ -624,9 +639,12 @@ class _Workspace:
             return current
         # the manifest goes into the same folder write: it never describes another report
         manifest = manifest_bytes(inputs, self.study.report.formats)
-        written: dict[str, Path] = render(
-            results, folder, spec_hash=spec_hash(self.study), extra={REPORT_MANIFEST: manifest}
-        )
+        # figures drawn for an earlier report of these fits are read, not drawn again
+        with kept_figures(open_store(store).root / FIGURES_FOLDER):
+            written: dict[str, Path] = render(
+                results, folder, spec_hash=spec_hash(self.study),
+                extra={REPORT_MANIFEST: manifest},
+            )  # fmt: skip
         return written
 
     def stored(self, store: Any, progress: Progress | None = None, *, fit: Sequence[str] = (),
@@ -642,24 +660,27 @@ class _Workspace:
         fit_store = open_store(store)
         fits = Fits()
         with (progress or _silent)("fits") as event:
-            todo = [item for item in self.planned() if item.label in fit]
+            todo = [item for item in self.planned() if item.label in fit] if fit else []
             fresh = fit_planned(
                 self.study, todo, jobs=jobs, executor=executor, scheduler=scheduler,
                 store=fit_store, force=force, on_event=event, lazy=True,
                 describe=_describe(),
             ) if todo else {}  # fmt: skip
-            for item in self.planned():
-                if item.label in fresh:
-                    fits[item.label] = fresh[item.label]
+            # a study planned before in full has its keys: nothing is loaded to list them
+            keyed = (self.keys.items() if self.keys is not None and not todo
+                     else [(item.label, item.key) for item in self.planned()])  # fmt: skip
+            for label, key in keyed:
+                if label in fresh:
+                    fits[label] = fresh[label]
                     continue
-                meta = fit_store.read_meta(item.key) or {}
-                path = fit_store.folder(item.key) / str(meta.get("file", ""))
-                fits[item.label] = Fit(
-                    item.label, item.key, meta.get("status", "failed"), None,
+                meta = fit_store.read_meta(key) or {}
+                path = fit_store.folder(key) / str(meta.get("file", ""))
+                fits[label] = Fit(
+                    label, key, meta.get("status", "failed"), None,
                     seconds=meta.get("seconds") or {}, versions=meta.get("versions") or {},
                     meta=meta, cached=True, path=str(path), error=meta.get("error"),
                 )  # fmt: skip
-                event(item.label, "cached", fits[item.label])
+                event(label, "cached", fits[label])
         return fits
 
     def current_report(self, folder: Path, store: Any) -> tuple[Fits, dict[str, Path]] | None:

@@ -5,6 +5,7 @@ Fits come from ``fake_sampler`` (conftest), so these check the plumbing in secon
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,77 @@ def test_an_edited_model_alone_is_built_fitted_and_read_again(
     assert again.fits["varying"].key == first.fits["varying"].key
     assert first.fits["varying"].key not in opened  # its analysis is kept: no draws read
     assert not again.reused and set(again.written) == {"html", "markdown", "json"}
+
+
+def test_a_report_to_a_new_folder_reads_its_figures_from_the_store(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.report import figures, plots
+
+    store = tmp_path / "store"
+    first = radonspec.run(toy, store=store, out=tmp_path / "one", jobs=1)
+    kept = sorted((store / "figures").rglob("*.png"))
+    assert kept
+    figures.forget()  # a new process: only the store knows the figures
+    with monkeypatch.context() as patched:
+        patched.setattr(plots, "to_png", _refuse)
+        again = radonspec.run(toy, store=store, out=tmp_path / "two", jobs=1)
+    assert not again.reused and sorted((store / "figures").rglob("*.png")) == kept
+    one, two = (sorted((tmp_path / name / "figures").iterdir()) for name in ("one", "two"))
+    assert [p.name for p in one] == [p.name for p in two] and len(one) >= 4
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
+    assert first.written.keys() == again.written.keys()
+
+
+def test_a_model_fitted_alone_keeps_its_draws_and_skips_the_full_collection(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from radonspec.fit.store import Store
+
+    calls: list[str] = []
+    put, get = Store.put, Store.get
+    monkeypatch.setattr(
+        Store, "put", lambda self, fit, meta: calls.append("put") or put(self, fit, meta)
+    )
+    monkeypatch.setattr(
+        Store, "get", lambda self, key, **kw: calls.append("get") or get(self, key, **kw)
+    )
+    monkeypatch.setattr(gc, "collect", lambda *args: calls.append("collect") or 0)
+    alone = radonspec.fit_study(toy, store=tmp_path / "one", jobs=1, models=["pooled"])
+    # the draws just written are not read back, and a small model is left to the collector
+    assert calls[calls.index("put") :] == ["put"] and "collect" not in calls
+    assert alone["pooled"].tree is not None
+    assert not alone["pooled"].cached and alone["pooled"].path.endswith("fit.nc")
+    calls.clear()
+    both = radonspec.fit_study(toy, store=tmp_path / "two", jobs=1)
+    # several fits: each is read back lazily, so their draws do not pile up in memory
+    assert calls[calls.index("put") :] == ["put", "get", "put", "get"]
+    assert all(fit.tree is not None and not fit.cached for fit in both.values())
+
+
+def test_a_report_to_a_new_folder_of_a_planned_study_reads_no_formula(
+    toy: Path, fake_sampler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.compile import validate
+    from radonspec.fit import runner
+
+    store = tmp_path / "store"
+    first = radonspec.run(toy, store=store, out=tmp_path / "one", jobs=1)
+    (record,) = (store / "plans").glob("*.json")
+    assert '"columns"' in record.read_text()
+    with monkeypatch.context() as patched:
+        # the plan has the keys and the columns: no model is planned, no formula read
+        for module, name in [(validate, "study_columns"), (runner, "plan_study")]:
+            patched.setattr(module, name, _refuse)
+        again = radonspec.run(toy, store=store, out=tmp_path / "two", jobs=1)
+    assert not again.reused and again.results is not None and first.results is not None
+    assert again.results.data == first.results.data
+    one, two = (
+        json.loads((tmp_path / name / "summary.json").read_text()) for name in ("one", "two")
+    )
+    one.pop("created"), two.pop("created")
+    for entry in one["models"].values():
+        entry["cached"] = True  # the first run fitted them; the second read them
+    assert one == two

@@ -68,15 +68,23 @@ def study_columns(study: Study, columns: list[str]) -> list[str]:
     return sorted(wanted)
 
 
-def load_study_frame(study: Study) -> pd.DataFrame:
+def frame_columns(study: Study) -> list[str]:
+    """The columns ``load_study_frame`` loads: every column of the data the study uses."""
+    return study_columns(study, columns_of(study.data, study_base(study)))
+
+
+def load_study_frame(study: Study, columns: list[str] | None = None) -> pd.DataFrame:
     """The study's data with every column it uses, without building any model.
 
-    Raises ``DataError`` (unlocated) when the data cannot be read; ``check_study`` says
-    the same located, with every other problem.
+    ``columns`` are those ``frame_columns`` found for this very study and data (the
+    plan the store keeps): given, the formulas are not read again. Raises ``DataError``
+    (unlocated) when the data cannot be read; ``check_study`` says the same located,
+    with every other problem.
     """
     base = study_base(study)
-    columns = columns_of(study.data, base)
-    return load_data(study.data, base, study_columns(study, columns))
+    if columns is None:
+        columns = study_columns(study, columns_of(study.data, base))
+    return load_data(study.data, base, columns)
 
 
 class BuiltModels:

@@ -77,6 +77,10 @@ def failed_fit(job: FitJob, reason: str) -> Fit:
     return Fit(model=job.name, key=job.key, status="failed", tree=None, error=reason)
 
 
+#: Rows of data from which a fit's model is freed by a full collection right after it.
+COLLECT_ROWS = 20_000
+
+
 def fit_job(job: FitJob) -> Fit:
     """Compile and sample one job, here and now."""
     from radonspec.compile.model import compile_model
@@ -99,9 +103,12 @@ def fit_job(job: FitJob) -> Fit:
     if job.held_out is not None and fit.ok:
         fit = _scored(fit, compiled, job.held_out)
     # The Bambi/PyMC model lives in reference cycles the collector frees late; hundreds
-    # of fold refits in one process would otherwise pile up (tens of MB each).
+    # of fold refits in one process would otherwise pile up (tens of MB each), and a large
+    # data set's model is worth freeing now. A small model alone (a ``watch`` cycle's
+    # edit) is left to the collector: a full collection costs most of a second.
     del compiled
-    gc.collect()
+    if job.reuses_compile or len(job.frame) >= COLLECT_ROWS:
+        gc.collect()
     if job.reuses_compile:
         _freeze_survivors()
     return fit

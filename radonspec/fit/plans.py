@@ -22,6 +22,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from radonspec.fit.versions import package_version, versions
 from radonspec.study.schema import Study
@@ -86,13 +87,39 @@ def read_plan(root: Path, digest: str) -> dict[str, str] | None:
     return dict(keys)
 
 
-def write_plan(root: Path, digest: str, keys: Mapping[str, str]) -> bool:
+def read_columns(root: Path, digest: str) -> list[str] | None:
+    """The data columns the study kept under ``digest`` uses, or None (not kept, or damaged).
+
+    What ``compile.validate.study_columns`` found when the study was planned: the data is
+    then loaded without reading the formulas again.
+    """
+    path = root / PLANS_FOLDER / f"{digest}.json"
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("digest") != digest:
+        return None
+    columns = record.get("columns")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        return None
+    return list(columns)
+
+
+def write_plan(
+    root: Path, digest: str, keys: Mapping[str, str], columns: list[str] | None = None
+) -> bool:
     """Keep the fit keys of a study planned (and checked) in full; whether it was written.
 
-    Written under a temporary name and renamed, so a reader sees a whole record or none.
+    ``columns`` are the data columns the study uses (``read_columns``). Written under a
+    temporary name and renamed, so a reader sees a whole record or none.
     """
     folder = root / PLANS_FOLDER
-    record = {"format": PLAN_FORMAT, "digest": digest, "keys": dict(keys)}
+    record: dict[str, Any] = {"format": PLAN_FORMAT, "digest": digest, "keys": dict(keys)}
+    if columns is not None:
+        record["columns"] = list(columns)
     temporary = folder / f".{digest}.{secrets.token_hex(6)}.tmp"
     try:
         if not root.is_dir() or folder.is_symlink():

@@ -247,18 +247,30 @@ def _sample_missing(
             stored = store.put(fit, _meta(study, item, fit, describe))
             if lazy == "closed":  # the caller reads the file when it needs the draws
                 stored = replace(stored, tree=None)
-            elif lazy and stored.ok:  # let this fit's draws go: the file holds them
+            elif lazy and stored.ok and (len(mine) > 1 or _large(fit)):
+                # let its draws go, the file holds them: kept, the draws of one fit after
+                # another would pile up while the others sample
                 reread = store.get(stored.key, lazy=True)
                 stored = stored if reread is None else replace(reread, cached=False)
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
-            if lazy and fit.tree is not None and tree_bytes(fit.tree) > LARGE_TREE_BYTES:
+            if lazy and _large(fit):
                 # a DataTree's nodes refer to each other: without a collection now, the
                 # fresh draws (3.2 GB of log-likelihood at 10^5 rows x 4000 draws) stayed
                 # resident through the analysis, which the stored file serves
                 del fit, stored
                 gc.collect()
     return results
+
+
+def _large(fit: Fit) -> bool:
+    """Whether a fresh fit's draws are worth dropping for the stored file's (read lazily).
+
+    The draws of a small fit sampled alone (a ``watch`` cycle's edit) stay in memory:
+    reopening the file just written costs a good part of a second, and the draws read
+    back are the same numbers.
+    """
+    return fit.tree is not None and tree_bytes(fit.tree) > LARGE_TREE_BYTES
 
 
 def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ Layout under ``root`` (default ``.radonspec``, chosen by the caller)::
     plans/<digest>.json             a study's fit keys by model, for one spec, data file and
                                     versions (derived; see radonspec.fit.plans)
     envelopes/pit-<n>-<tag>.npz     LOO-PIT envelopes by size (derived; analysis.predictive)
+    figures/<d[:2]>/<d>.png         the report's figures by a digest of what they show
+                                    (derived; see radonspec.report.figures)
 
 The folders are the truth and the index only caches their ``meta.json`` for listing.
 A folder only ever appears under ``fits/`` complete (written under ``tmp/``, synced,

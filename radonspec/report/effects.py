@@ -10,17 +10,18 @@ with its 89% interval per level.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from radonspec.analysis.effects import Effect
 from radonspec.analysis.records import Results
 from radonspec.report.content import Content, Image, Section, attempt
-from radonspec.report.plots import hide_unused, new_figure, style, to_png
+from radonspec.report.plots import hide_unused, new_figure, rendered, style
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 MAX_COLUMNS = 3
 CAPTION = (
@@ -71,7 +72,7 @@ def effects_section(content: Content, results: Results) -> Section | None:
 def _image(
     name: str, title: str, caption: str, found: Sequence[Effect], colours: dict[str, str]
 ) -> Image:
-    return Image(name, title, caption, to_png(effects_figure(title, found, colours)))
+    return Image(name, title, caption, rendered(effects_figure, title, list(found), colours))
 
 
 def _caption(found: Sequence[Effect], predictor: str) -> str:
@@ -94,6 +95,9 @@ def _caption(found: Sequence[Effect], predictor: str) -> str:
 
 def effects_figure(title: str, effects: Sequence[Effect], colours: dict[str, str]) -> Figure:
     """A panel per model: the expected response along the predictor, one line per ``by``."""
+    import matplotlib as mpl
+    from matplotlib.lines import Line2D
+
     ncols = min(MAX_COLUMNS, len(effects))
     nrows = -(-len(effects) // ncols)
     labels = list(dict.fromkeys(line.label for e in effects for line in e.lines if line.label))

@@ -82,7 +82,7 @@ def _figures(
             "prior-predictive",
             "Prior predictive intervals",
             PRIOR_CAPTION,
-            prior_intervals_figure(observed, rows, response),
+            plots.rendered(prior_intervals_figure, observed, rows, response),
         ),
     )
     if image is not None:
@@ -98,12 +98,12 @@ def _figures(
             "prior-predictive-datasets",
             "Prior predictive data sets",
             caption,
-            prior_datasets_figure(observed, shown, response),
+            plots.rendered(prior_datasets_figure, observed, shown, response),
         ),
     )
     if image is not None:
         section.images.append(image)
 
 
-def _image(name: str, title: str, caption: str, figure: Any) -> Image:
-    return Image(name, title, caption, plots.to_png(figure))
+def _image(name: str, title: str, caption: str, png: bytes) -> Image:
+    return Image(name, title, caption, png)

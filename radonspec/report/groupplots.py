@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from radonspec.report.plots import NEUTRAL, OBSERVED, hide_unused, log_x, new_figure, style
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,9 @@ def estimates_figure(
     One panel per model, sharing the y axis, so complete, no and partial pooling
     read side by side.
     """
+    import matplotlib as mpl
+    from matplotlib.lines import Line2D
+
     ncols = 2 if len(estimates) == 4 else min(3, len(estimates))
     nrows = -(-len(estimates) // ncols)
     means = [e.mean for e in estimates]
@@ -239,6 +242,8 @@ def highlight_figure(
     panels: Sequence[Panel], colours: Mapping[str, str], xlabel: str, ylabel: str
 ) -> Figure:
     """Small multiples: one panel per group, data points and every model's fitted line."""
+    from matplotlib.lines import Line2D
+
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
     every_x = np.concatenate([p.x for p in panels])

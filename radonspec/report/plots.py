@@ -9,22 +9,18 @@ looks the same in every figure of a report.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import pickle
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import arviz_stats as azs
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from radonspec.analysis.predictive import PredictiveCheck
+from radonspec.report import figures
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 DPI = 110
 WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column
@@ -54,6 +50,8 @@ def palette(names: Sequence[str]) -> dict[str, str]:
     colours = list(MODEL_COLOURS)
     missing = len(names) - len(colours)
     if missing > 0:
+        import matplotlib as mpl
+
         tab20 = mpl.colormaps["tab20"]
         colours += [mpl.colors.to_hex(tab20(i)) for i in range(min(missing, 20))]
         # past 28 models, distinct hues matter more than a curated look
@@ -64,48 +62,29 @@ def palette(names: Sequence[str]) -> dict[str, str]:
 
 def to_png(figure: Figure) -> bytes:
     """Render a figure to PNG bytes (no timestamp, so equal figures give equal bytes)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 
-#: PNGs drawn in this process by what they were drawn from (``rendered``): a long-lived
-#: process (``watch``) draws again only the figures whose data changed.
-_RENDERED: OrderedDict[str, Any] = OrderedDict()
-_RENDERED_KEPT = 64
-
-
 def rendered(draw: Callable[..., Any], *args: Any) -> Any:
-    """``to_png(draw(*args))``, remembered in this process under a hash of ``args``.
+    """``to_png(draw(*args))``, drawn once per digest of what it shows (``report.figures``).
 
-    A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. Arguments
-    that cannot be pickled (hence hashed) are drawn every time.
+    A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. The PNG
+    is kept in this process and, inside ``figures.kept_figures(folder)``, in that folder;
+    a drawing whose arguments cannot be digested is drawn every time.
     """
-    try:
-        text = pickle.dumps((draw.__module__, draw.__qualname__, args), protocol=5)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        key = None
-    else:
-        key = hashlib.sha256(text).hexdigest()
-        if key in _RENDERED:
-            _RENDERED.move_to_end(key)
-            return _RENDERED[key]
-    found = draw(*args)
-    if isinstance(found, tuple):
-        found = (to_png(found[0]), *found[1:])
-    else:
-        found = to_png(found)
-    if key is not None:
-        _RENDERED[key] = found
-        while len(_RENDERED) > _RENDERED_KEPT:
-            _RENDERED.popitem(last=False)
-    return found
+    return figures.rendered(f"{draw.__module__}:{draw.__qualname__}", draw, args, to_png)
 
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """The report's matplotlib style, for the drawing inside the block."""
+    import matplotlib as mpl
+
     # rcParams are read when artists are created, so the whole drawing runs inside
     with mpl.rc_context(STYLE):  # type: ignore[arg-type]
         yield
@@ -113,6 +92,8 @@ def style() -> Iterator[None]:
 
 def new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Figure, np.ndarray]:
     """A constrained-layout figure of the report's width with a grid of axes."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH, height), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False, **kwargs)
     return figure, axes
@@ -120,6 +101,8 @@ def new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Fi
 
 def log_x(ax: Axes) -> None:
     """A log x axis labelled 1, 2, 5, 10, 20, ... instead of powers of ten."""
+    import matplotlib as mpl
+
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -167,6 +150,8 @@ def ppc_figure(model: str, colour: str, check: PredictiveCheck) -> Figure:
 
 
 def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:
+    from matplotlib.lines import Line2D
+
     for grid, density in check.curves:
         ax.plot(grid, density, color=colour, alpha=0.18, linewidth=0.8)
     ax.plot(check.observed[0], check.observed[1], color=OBSERVED, linewidth=2.0)
@@ -184,6 +169,9 @@ def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:
 
 
 def _frequencies(ax: Axes, colour: str, check: PredictiveCheck) -> None:
+    import matplotlib as mpl
+    from matplotlib.lines import Line2D
+
     values = np.asarray(check.values, dtype=float)
     low, mid, high = np.asarray(check.replicated, dtype=float)
     ax.bar(values, check.observed_share, width=0.8, color="none", edgecolor=OBSERVED, linewidth=1.4)
@@ -208,6 +196,9 @@ def _frequencies(ax: Axes, colour: str, check: PredictiveCheck) -> None:
 def _loo_pit(ax: Axes, colour: str, pit_ecdf: np.ndarray) -> None:
     # the simultaneous envelope is what makes the Δ-ECDF readable (pointwise bands would
     # flag ~5% of points by chance); both come from the analysis (predictive.pit_ecdf)
+    import matplotlib as mpl
+    from matplotlib.lines import Line2D
+
     x, delta, lower, upper = np.asarray(pit_ecdf, dtype=float)
     ax.fill_between(x, lower, upper, color=NEUTRAL, alpha=0.25, step="post")
     ax.step(x, delta, where="post", color=colour, linewidth=1.6)
@@ -240,6 +231,9 @@ def prior_posterior_figure(
     prior is not much wider: a vague prior then shows as a flat line, which is
     what it is over the region the data favour.
     """
+    import arviz_stats as azs
+    from matplotlib.lines import Line2D
+
     ncols = min(3, len(pairs))
     nrows = -(-len(pairs) // ncols)
     with style():

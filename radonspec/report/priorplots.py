@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import AsinhLocator
 
 from radonspec.report.plots import NEUTRAL, OBSERVED, hide_unused, is_discrete, new_figure, style
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: Quantile pairs drawn as nested intervals, widest first, with their line widths.
 INTERVALS = ((0.01, 0.99, 1.0), (0.05, 0.95, 2.6), (0.25, 0.75, 5.5))
@@ -43,6 +42,9 @@ def prior_intervals_figure(observed: np.ndarray, rows: Sequence[PriorRow], respo
     largest observed magnitude, logarithmic beyond, so a prior predictive interval a
     thousand times too wide stays on the page and looks like what it is.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     observed = _finite(observed)
     labels = ["observed data", *(row.model for row in rows)]
     colours = [OBSERVED, *(row.colour for row in rows)]
@@ -88,6 +90,9 @@ def prior_datasets_figure(observed: np.ndarray, rows: Sequence[PriorRow], respon
     total, so a prior that predicts mostly elsewhere draws a flat line near zero.
     Each panel says what share of all prior predictive values fell outside.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     observed = _finite(observed)
     low, high = float(observed.min()), float(observed.max())
     width = high - low or max(abs(high), 1.0)
@@ -157,6 +162,9 @@ def _bins(observed: np.ndarray, window: tuple[float, float]) -> np.ndarray:
 
 def _asinh_x(ax: Axes, observed: np.ndarray) -> None:
     """An asinh x axis whose linear part covers the observed values."""
+    import matplotlib as mpl
+    from matplotlib.ticker import AsinhLocator
+
     scale = float(np.max(np.abs(np.quantile(observed, [0.01, 0.99])))) or 1.0
     ax.set_xscale("asinh", linear_width=scale)
     # majors are powers of ten; 2 and 5 times them are labelled too, so the data's own

@@ -15,28 +15,9 @@ from radonspec.report import plots
 from radonspec.report.content import Content, Image, Section, attempt
 
 
-def _image(
-    name: str, title: str, caption: str, draw: Callable[..., Any], *args: Any, **kwargs: Any
-) -> Image:
-    """Draw a figure and render it; drawing and rendering fail (and are noted) together."""
-    return Image(name, title, caption, plots.to_png(draw(*args, **kwargs)))
-
-
-#: PNGs of per-model figures by (figure, model, analysis key, colour): a long-lived
-#: process (``watch``) redraws only the figures of models whose analysis changed.
-_DRAWN: dict[tuple[str, str, str, str], bytes] = {}
-_DRAWN_KEPT = 256
-
-
-def _drawn(kind: str, name: str, key: str, colour: str, draw: Callable[[], Any]) -> bytes:
-    slot = (kind, name, key, colour)
-    png = _DRAWN.get(slot)
-    if png is None:
-        png = plots.to_png(draw())
-        if len(_DRAWN) >= _DRAWN_KEPT:
-            _DRAWN.pop(next(iter(_DRAWN)))
-        _DRAWN[slot] = png
-    return png
+def _image(name: str, title: str, caption: str, draw: Callable[..., Any], *args: Any) -> Image:
+    """Draw a figure and render it (once per what it shows); both fail (and are noted) together."""
+    return Image(name, title, caption, plots.rendered(draw, *args))
 
 
 # -- posterior predictive checks ------------------------------------------------------------
@@ -65,12 +46,11 @@ def ppc_section(content: Content, results: Results) -> Section:
         png = attempt(
             section.notes,
             f"The predictive check of '{view.name}'",
-            _drawn,
-            "ppc",
+            plots.rendered,
+            plots.ppc_figure,
             view.name,
-            analysis.key,
             view.colour,
-            lambda: plots.ppc_figure(view.name, view.colour, check),  # noqa: B023 - now
+            check,
         )
         image = None
         if png is not None:
