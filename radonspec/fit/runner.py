@@ -190,11 +190,9 @@ def fit_planned(
             todo.append(item)
     if todo:
         refits = all(item.refit or item.shared for item in todo)
-        isolated = False
         if jobs is None and executor == "local" and all(item.refit for item in todo):
             jobs = refit_workers(study, todo)
-            isolated = len(todo) > 1  # even one worker: a crashing refit fails, not the run
-        with _executor(executor, jobs, scheduler, len(todo), refits, isolated) as runner:
+        with _executor(executor, jobs, scheduler, len(todo), refits) as runner:
             fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
             results.update(fresh)
     return {item.label: results[item.label] for item in planned if item.label in results}
@@ -207,10 +205,8 @@ def refit_workers(study: Study, todo: list[Planned]) -> int:
     refit of 4 chains keeps 4 cores busy. Each further process imports the stack again,
     starts numba and LLVM again (its first compile costs two to three times a later one)
     and compiles again every model it refits. Measured on 2 cores (radon study, 3 models x
-    10 folds, 4 chains, the machine shared): the refits in one process took 44 s of CPU
-    and 83 s, against 58 s and 98 s for two workers. One worker is still a process of
-    its own (``fit_planned``): a refit that crashes it fails, not the run, and the
-    store writes overlap the next refit (as fast as fitting here, measured).
+    10 folds, 4 chains, the machine shared): the refits in this process took 44 s of CPU
+    and 83 s, against 58 s and 98 s for two workers. With one worker the refits run here.
     """
     samplers = [study.models[item.model].sampler for item in todo]
     chains = max((s.chains for s in samplers if s.backend == "nutpie"), default=1)
@@ -307,23 +303,11 @@ def _meta(study: Study, item: Planned, fit: Fit, describe: Describe | None) -> d
 
 @contextlib.contextmanager
 def _executor(
-    kind: str,
-    jobs: int | None,
-    scheduler: str | None,
-    work: int,
-    refits: bool = False,
-    isolated: bool = False,
+    kind: str, jobs: int | None, scheduler: str | None, work: int, refits: bool = False
 ) -> Iterator[Executor]:
-    """The executor; ``isolated``: in worker processes even when ``jobs`` is 1."""
     if kind == "local" and jobs is None:
         jobs = min(work, _cores())
-    runner: Executor
-    if isolated and kind == "local" and jobs == 1:
-        from radonspec.fit.executors import PoolExecutor
-
-        runner = PoolExecutor(1, refits=refits)
-    else:
-        runner = make_executor(kind, jobs, scheduler, work, refits=refits)
+    runner = make_executor(kind, jobs, scheduler, work, refits=refits)
     try:
         yield runner
     except BaseException:  # interrupted or failed: fits still running are not wanted

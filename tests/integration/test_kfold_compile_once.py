@@ -43,7 +43,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     return load_study(path)
 
 
-def kfold(study: Study, models: list[str], store: Path, jobs: int | None) -> tuple[Any, list[Any]]:
+def kfold(study: Study, models: list[str], store: Path, jobs: int) -> tuple[Any, list[Any]]:
     events: list[Any] = []
     results = kfold_study(
         study, models, jobs=jobs, store=store, on_event=lambda m, e, f: events.append((m, e, f))
@@ -153,21 +153,3 @@ def test_refits_get_a_process_per_cores_over_chains_by_default(
     monkeypatch.setattr(runner, "_cores", lambda: cores)
     assert runner.refit_workers(study, todo) == expected
     assert runner.refit_workers(study, todo[:1]) == 1
-
-
-def test_refits_by_default_run_in_workers_that_compile_each_model_once(
-    study: Study, tmp_path: Path
-) -> None:
-    """Even one worker is a process of its own: a crashing refit fails, not the run."""
-    import os
-
-    from radonspec.fit import runner
-
-    _, events = kfold(study, ["pooled", "varying"], tmp_path / "store", jobs=None)
-    counted = compiles(events)
-    processes = {process for process, _ in counted}
-    assert os.getpid() not in processes
-    frame = study_frame(study)
-    todo = [runner.plan_fit(study, "pooled", frame, label=f"p@{i}", refit=True) for i in range(6)]
-    assert len(processes) <= runner.refit_workers(study, todo)
-    assert sum(counted.values()) <= 2 * len(processes)
