@@ -144,7 +144,7 @@ def _ratio(rows: list[dict[str, Any]], top: str, bottom: str) -> dict[str, Any]:
 def _refit_figures(store: Path) -> dict[str, Any]:
     """What the store's fits say about their compiles and their sampling seconds."""
     fresh = reused = 0
-    compile_s = sample_s = total_s = 0.0
+    compile_s = sample_s = total_s = held_out_s = model_s = 0.0
     fits = 0
     for meta_path in store.glob("fits/*/*/meta.json"):
         try:
@@ -163,6 +163,8 @@ def _refit_figures(store: Path) -> dict[str, Any]:
         # the compile happens inside the sampler call: sampling is the rest of it
         sample_s += max(0.0, float(seconds.get("sample") or 0.0) - compiled)
         total_s += float(seconds.get("total") or 0.0)
+        held_out_s += float(seconds.get("held_out") or 0.0)
+        model_s += float(seconds.get("model") or 0.0)
     return {
         "fits": fits,
         "compiles": fresh,
@@ -170,6 +172,8 @@ def _refit_figures(store: Path) -> dict[str, Any]:
         "compile_s": compile_s,
         "sample_s": sample_s,
         "total_s": total_s,
+        "held_out_s": held_out_s,  # scoring the held-out rows, in the fitting process
+        "model_s": model_s,  # building the fold's Bambi model
     }
 
 

@@ -86,10 +86,12 @@ def fit_job(job: FitJob) -> Fit:
     from radonspec.compile.model import compile_model
     from radonspec.fit.sample import sample_model
 
+    tick = time.perf_counter()
     try:
         compiled = compile_model(job.study, job.model, job.frame, keep_levels=job.refit)
     except RadonspecError as exc:
         return failed_fit(job, str(exc))
+    built = time.perf_counter() - tick
     sampler = job.study.models[job.model].sampler
     fit = sample_model(
         compiled,
@@ -101,7 +103,10 @@ def fit_job(job: FitJob) -> Fit:
         reuse_compile=job.reuses_compile,
     )
     if job.held_out is not None and fit.ok:
+        tick = time.perf_counter()
         fit = _scored(fit, compiled, job.held_out)
+        fit.seconds["held_out"] = time.perf_counter() - tick
+    fit.seconds["model"] = built  # the Bambi model, before sampling (``total`` is sampling's)
     # The Bambi/PyMC model lives in reference cycles the collector frees late; hundreds
     # of fold refits in one process would otherwise pile up (tens of MB each), and a large
     # data set's model is worth freeing now. A small model alone (a ``watch`` cycle's

@@ -21,8 +21,9 @@ class Fit:
     ``tree`` holds the groups ``posterior``, ``log_likelihood``,
     ``posterior_predictive``, ``observed_data`` and ``sample_stats`` (``None`` when
     the fit failed). ``seconds`` maps phases (build, compile, sample,
-    log_likelihood, total) to wall seconds. ``meta`` is what the store keeps in
-    ``meta.json`` (resolved spec, data fingerprint, versions).
+    log_likelihood, total; for a job's fit also model, the Bambi model's construction,
+    and held_out, scoring a refit's held-out rows) to wall seconds. ``meta`` is what the
+    store keeps in ``meta.json`` (resolved spec, data fingerprint, versions).
     """
 
     model: str

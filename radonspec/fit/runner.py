@@ -190,10 +190,27 @@ def fit_planned(
             todo.append(item)
     if todo:
         refits = all(item.refit or item.shared for item in todo)
+        if jobs is None and executor == "local" and all(item.refit for item in todo):
+            jobs = refit_workers(study, todo)
         with _executor(executor, jobs, scheduler, len(todo), refits) as runner:
             fresh = _sample_missing(study, todo, runner, fit_store, force, notify, lazy, describe)
             results.update(fresh)
     return {item.label: results[item.label] for item in planned if item.label in results}
+
+
+def refit_workers(study: Study, todo: list[Planned]) -> int:
+    """Worker processes for cross-validation refits by default: cores over chains, at least 1.
+
+    nutpie runs a fit's chains as threads on every core, so one process sampling a
+    refit of 4 chains keeps 4 cores busy. Each further process imports the stack again,
+    starts numba and LLVM again (its first compile costs two to three times a later one)
+    and compiles again every model it refits. Measured on 2 cores (radon study, 3 models x
+    10 folds, 4 chains, the machine shared): the refits in this process took 44 s of CPU
+    and 83 s, against 58 s and 98 s for two workers. With one worker the refits run here.
+    """
+    samplers = [study.models[item.model].sampler for item in todo]
+    chains = max((s.chains for s in samplers if s.backend == "nutpie"), default=1)
+    return min(len(todo), max(1, _cores() // chains))
 
 
 def _sample_missing(

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radonspec.analysis.diagnostics import diagnose
 from radonspec.analysis.kfold import cross_validate, fold_label, kfold_study, make_folds
 from radonspec.api import fit_study
 from radonspec.fit.runner import open_store
+from radonspec.fit.sample import DIAGNOSTIC_STATS
 from radonspec.study.loader import load_study
 
 pytestmark = pytest.mark.slow
@@ -110,3 +112,7 @@ def test_fold_refits_store_only_what_scoring_reads(study_and_store: tuple[object
     assert "posterior" in fit.tree.children
     assert "posterior_predictive" not in fit.tree.children
     assert "log_likelihood" not in fit.tree.children
+    # of the sampler statistics, what the diagnostics read (each is an HDF5 variable to write)
+    stats = set(fit.tree["sample_stats"].data_vars)
+    assert {"diverging", "energy"} <= stats <= set(DIAGNOSTIC_STATS)
+    assert np.isfinite(diagnose(fit.tree).ebfmi_min)

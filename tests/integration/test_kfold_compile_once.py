@@ -135,3 +135,21 @@ def test_dask_workers_keep_their_compiles_and_score_as_one_process_does(
     assert set(compiles(events).values()) <= {0, 1}
     for name in models:
         np.testing.assert_array_equal(there[name].elpd_i, here[name].elpd_i)
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 2), (16, 8)])
+def test_refits_get_a_process_per_cores_over_chains_by_default(
+    study: Study, monkeypatch: pytest.MonkeyPatch, cores: int, expected: int
+) -> None:
+    """nutpie's chains are threads on every core: a process per `chains` cores, here 2."""
+    from radonspec.fit import runner
+
+    frame = study_frame(study)
+    todo = [
+        runner.plan_fit(study, name, frame, label=fold_label(name, i), refit=True)
+        for name in ("pooled", "varying")
+        for i in range(10)
+    ]
+    monkeypatch.setattr(runner, "_cores", lambda: cores)
+    assert runner.refit_workers(study, todo) == expected
+    assert runner.refit_workers(study, todo[:1]) == 1
