@@ -275,10 +275,13 @@ def _failed(name: str, folds: int, reason: str) -> KFoldResult:
 
 def _why_not_scored(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:200]
+    said = f"cannot predict the held-out rows ({type(exc).__name__}: {text})"
+    if "are not present in the" not in text:  # not a level the refit never saw
+        return f"{said}; run with --debug to see where it failed"
     return (
-        f"cannot predict the held-out rows ({type(exc).__name__}: {text}); a model with a"
-        " separate parameter per group (no pooling) cannot predict a group it never saw:"
-        " leave it out of compare.models for leave-group-out cross-validation"
+        f"{said}; a model with a separate parameter per group (no pooling) cannot predict"
+        " a group it never saw: leave it out of compare.models for leave-group-out"
+        " cross-validation"
     )
 
 
