@@ -33,7 +33,7 @@ class _Pointwise:
         out: np.ndarray | None = None
         for i, chain in enumerate(chains if isinstance(chains, range) else [chains]):
             for j, draw in enumerate(draws if isinstance(draws, range) else [draws]):
-                point = {name: values[chain, draw] for name, values in self.inputs.items()}
+                point = {name: np.asarray(v[chain, draw]) for name, v in self.inputs.items()}
                 value = np.asarray(self.fn(point)[self.index])[rest]
                 if out is None:
                     out = np.empty((len(chains), len(draws), *value.shape), self.dtype)
@@ -50,7 +50,7 @@ def _lazy(pointwise: _Pointwise) -> Any:
     from xarray.backends import BackendArray
     from xarray.core import indexing
 
-    class Lazy(BackendArray):  # type: ignore[misc]
+    class Lazy(BackendArray):
         shape = pointwise.shape
         dtype = pointwise.dtype
 
@@ -88,7 +88,9 @@ def deferred_log_likelihood(pymc_model: Any, posterior: Any, attrs: dict[str, An
     )
     coords, dims = coords_and_dims_for_inferencedata(umodel)
     free = [rv.name for rv in pymc_model.free_RVs]
-    dtypes = {umodel.rvs_to_values[rv].name: umodel.rvs_to_values[rv].type.dtype for rv in umodel.free_RVs}
+    # the value variables' dtypes, as PyMC casts the draws before calling its function
+    values = umodel.rvs_to_values
+    dtypes = {values[rv].name: values[rv].type.dtype for rv in umodel.free_RVs}
     dataset = posterior[free].astype(dtypes, copy=False)
     inputs = {name: dataset[name].transpose("chain", "draw", ...).values for name in free}
     # one draw computed PyMC's way: the group's dims, coords and attributes

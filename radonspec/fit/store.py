@@ -1013,7 +1013,7 @@ def _writing_in_slabs() -> Iterator[None]:
     from xarray.backends.common import ArrayWriter, is_chunked_array
     from xarray.core import indexing
 
-    class SlabWriter(ArrayWriter):  # type: ignore[misc]
+    class SlabWriter(ArrayWriter):
         __slots__ = ()
 
         def add(self, source: Any, target: Any, region: Any = None) -> None:
@@ -1033,11 +1033,11 @@ def _writing_in_slabs() -> Iterator[None]:
                 target[key] = np.asarray(source[indexing.BasicIndexer(key)])
 
     original = writers.ArrayWriter
-    writers.ArrayWriter = SlabWriter
+    writers.ArrayWriter = SlabWriter  # type: ignore[misc]
     try:
         yield
     finally:
-        writers.ArrayWriter = original
+        writers.ArrayWriter = original  # type: ignore[misc]
 
 
 def _write_file(path: Path, data: bytes | memoryview) -> tuple[str, int]:

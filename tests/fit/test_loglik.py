@@ -10,20 +10,21 @@ attributes (but for creation times) and values.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import xarray as xr
+from test_heldout import write_data
 
 from radonspec.api import load_study
 from radonspec.compile.model import compile_model
-from radonspec.fit import sample, store
+from radonspec.fit import loglik, sample, store
 from radonspec.fit.runner import study_frame
 from radonspec.fit.sample import sample_model
 from radonspec.fit.store import Store
-from test_heldout import write_data
 
 pytestmark = [
     pytest.mark.slow,
@@ -70,13 +71,27 @@ def test_a_deferred_log_likelihood_stores_the_file_pymc_s_would(
     monkeypatch.setattr(sample, "DEFER_BYTES", -1)  # every log-likelihood deferred
     monkeypatch.setattr(store, "IN_MEMORY_BYTES", -1)  # every fit written straight to file
     monkeypatch.setattr(store, "SLAB_BYTES", 1000)  # many slabs of a few draws
+    computed: list[int] = []  # draws computed per call
+    pointwise = loglik._Pointwise.__call__
+
+    def counting(self: Any, key: tuple[Any, ...]) -> Any:
+        out = pointwise(self, key)
+        computed.append(int(np.prod(out.shape[:2])))
+        return out
+
+    monkeypatch.setattr(loglik._Pointwise, "__call__", counting)
     fit, got_path = stored(tmp_path, name, "b" * 64)
+    # each of the 2 x 30 draws computed once, one draw of both chains (1,440 bytes) a slab
+    assert computed == [2] * 30
     lazy = next(iter(fit.tree["log_likelihood"].to_dataset().data_vars.values())).variable
     assert not lazy._in_memory  # never computed whole, not even by the write
+    # a worker process sends its fit pickled: the group travels as its values
+    sent = pickle.loads(pickle.dumps(fit.tree))["log_likelihood"].to_dataset()
     with (
         xr.open_datatree(expected_path, engine="h5netcdf") as expected,
         xr.open_datatree(got_path, engine="h5netcdf") as got,
     ):
+        xr.testing.assert_allclose(sent, expected["log_likelihood"].to_dataset(), rtol=1e-12)
         for got_item, expected_item in zip(described(got), described(expected), strict=True):
             assert got_item == expected_item
         for node in expected.subtree:
