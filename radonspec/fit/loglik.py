@@ -46,24 +46,56 @@ class _Pointwise:
         return out
 
 
-def _lazy(pointwise: _Pointwise) -> Any:
-    from xarray.backends import BackendArray
-    from xarray.core import indexing
+class Deferred:
+    """An array computed when read, a slice at a time; for xarray, a duck array.
 
-    class Lazy(BackendArray):
-        shape = pointwise.shape
-        dtype = pointwise.dtype
+    xarray keeps it as it is through encoding (a lazily indexed backend array would be
+    read whole there), and the store's writer reads it in slabs (``computed_in_slabs``).
+    Anything else that needs it as a NumPy array computes it whole, as it would have been.
+    """
 
-        def __getitem__(self, key: Any) -> Any:
-            return indexing.explicit_indexing_adapter(
-                key, self.shape, indexing.IndexingSupport.BASIC, pointwise
-            )
+    computed_in_slabs = True
 
-        def __reduce__(self) -> Any:
-            # another process cannot run this one's compiled function: it gets the values
-            return (indexing.NumpyIndexingAdapter, (pointwise((slice(None),) * 3),))
+    def __init__(self, pointwise: _Pointwise) -> None:
+        self.pointwise = pointwise
+        self.shape = pointwise.shape
+        self.dtype = pointwise.dtype
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+        self.nbytes = self.size * self.dtype.itemsize
 
-    return indexing.LazilyIndexedArray(Lazy())
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        whole = (slice(None),) * self.ndim
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) == self.ndim and all(isinstance(k, slice | int) for k in key):
+            return self.pointwise(key)
+        return np.asarray(self.pointwise(whole))[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        values = self.pointwise((slice(None),) * self.ndim)
+        return values if dtype is None else values.astype(dtype)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return func(*_computed(args), **kwargs)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return getattr(ufunc, method)(*_computed(inputs), **kwargs)
+
+    def __reduce__(self) -> Any:
+        # another process cannot run this one's compiled function: it gets the values
+        return (_values, (np.asarray(self),))
+
+
+def _computed(args: Any) -> list[Any]:
+    return [np.asarray(a) if isinstance(a, Deferred) else a for a in args]
+
+
+def _values(values: np.ndarray) -> np.ndarray:
+    return values
 
 
 def deferred_log_likelihood(pymc_model: Any, posterior: Any, attrs: dict[str, Any]) -> Any:
@@ -108,7 +140,7 @@ def deferred_log_likelihood(pymc_model: Any, posterior: Any, attrs: dict[str, An
     for index, name in enumerate(names):
         var = first[name]
         shape = (chains, draws, *var.shape[2:])
-        lazy = _lazy(_Pointwise(fn, inputs, index, shape))
+        lazy = Deferred(_Pointwise(fn, inputs, index, shape))
         variables[name] = xr.Variable(var.dims, lazy, attrs=var.attrs)
     whole = {"chain": dataset["chain"].values, "draw": dataset["draw"].values}
     # chain and draw first: the order of the group PyMC adds after sampling

@@ -1011,15 +1011,12 @@ def _writing_in_slabs() -> Iterator[None]:
     import numpy as np
     from xarray.backends import writers
     from xarray.backends.common import ArrayWriter, is_chunked_array
-    from xarray.core import indexing
 
     class SlabWriter(ArrayWriter):
         __slots__ = ()
 
         def add(self, source: Any, target: Any, region: Any = None) -> None:
-            lazy = isinstance(source, indexing.ExplicitlyIndexed) and not isinstance(
-                source, indexing.NumpyIndexingAdapter
-            )
+            lazy = getattr(source, "computed_in_slabs", False)
             if region or is_chunked_array(source) or not lazy or source.ndim == 0:
                 super().add(source, target, region)
                 return
@@ -1030,7 +1027,7 @@ def _writing_in_slabs() -> Iterator[None]:
             for start in range(0, size, step):
                 key = (slice(None),) * axis + (slice(start, start + step),)
                 key += (slice(None),) * (source.ndim - axis - 1)
-                target[key] = np.asarray(source[indexing.BasicIndexer(key)])
+                target[key] = np.asarray(source[key])
 
     original = writers.ArrayWriter
     writers.ArrayWriter = SlabWriter  # type: ignore[misc]
