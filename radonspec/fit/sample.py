@@ -86,7 +86,10 @@ def sample_model(
 
     The tree holds ``posterior``, ``log_likelihood``, ``posterior_predictive`` (unless
     ``sampler.predictive`` is false), ``observed_data`` and ``sample_stats``, each with
-    every ``sampler.thin``-th draw of each chain. ``posterior_only`` keeps neither the
+    every ``sampler.thin``-th draw of each chain. A log-likelihood over ``DEFER_BYTES``
+    is computed when read, by PyMC's function at the sampled draws
+    (``radonspec.fit.loglik``): the store writes it a slab at a time, so it is never
+    whole in memory. ``posterior_only`` keeps neither the
     log-likelihood nor predictive draws (a cross-validation refit scores held-out rows
     from the posterior alone). With ``reuse_compile`` (nutpie only) the model is sampled
     with its data as inputs of a compiled model this process keeps for every data set of
