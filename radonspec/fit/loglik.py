@@ -90,6 +90,15 @@ class Deferred:
         return (_values, (np.asarray(self),))
 
 
+def has_deferred(tree: Any) -> bool:
+    """Whether ``tree`` has a group computed when read (``deferred_log_likelihood``)."""
+    return any(
+        isinstance(var.variable._data, Deferred)
+        for node in tree.subtree
+        for var in node.to_dataset().data_vars.values()
+    )
+
+
 def _computed(args: Any) -> list[Any]:
     return [np.asarray(a) if isinstance(a, Deferred) else a for a in args]
 

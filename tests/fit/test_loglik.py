@@ -22,7 +22,7 @@ from test_heldout import write_data
 from radonspec.api import load_study
 from radonspec.compile.model import compile_model
 from radonspec.fit import loglik, sample, store
-from radonspec.fit.runner import study_frame
+from radonspec.fit.runner import fit_planned, plan_study, study_frame
 from radonspec.fit.sample import sample_model
 from radonspec.fit.store import Store
 
@@ -101,3 +101,19 @@ def test_a_deferred_log_likelihood_stores_the_file_pymc_s_would(
                     np.testing.assert_allclose(values, var.values, rtol=1e-12, atol=0)
                 else:
                     np.testing.assert_array_equal(values, var.values)
+
+
+def test_a_fit_returned_in_memory_holds_its_stored_log_likelihood(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_data(tmp_path)
+    monkeypatch.setattr(sample, "DEFER_BYTES", -1)
+    monkeypatch.setattr(store, "IN_MEMORY_BYTES", -1)
+    study = load_study(tmp_path / "study.yaml")
+    fits = fit_planned(study, plan_study(study, ["gaussian"]), store=tmp_path / "store", jobs=1)
+    fit = fits["gaussian"]
+    assert fit.ok and fit.tree is not None and fit.path is not None
+    # read from the file, not computed again at every read
+    assert not loglik.has_deferred(fit.tree)
+    with xr.open_datatree(fit.path, engine="h5netcdf") as file:
+        xr.testing.assert_identical(fit.tree["log_likelihood"], file["log_likelihood"])
