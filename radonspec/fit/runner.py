@@ -23,6 +23,7 @@ from radonspec.data.levels import LevelsError, ModelLevels, model_levels
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
 from radonspec.fit.executors import Executor, FitJob, make_executor
+from radonspec.fit.loglik import has_deferred
 from radonspec.fit.record import Event, Fit
 from radonspec.fit.sample import model_seed, versions
 from radonspec.fit.store import Store, draws_key, fit_key, open_store, tree_bytes
@@ -264,10 +265,13 @@ def _sample_missing(
             stored = store.put(fit, _meta(study, item, fit, describe))
             if lazy == "closed":  # the caller reads the file when it needs the draws
                 stored = replace(stored, tree=None)
-            elif lazy and stored.ok and (len(mine) > 1 or _large(fit)):
+            elif stored.ok and (
+                (lazy and (len(mine) > 1 or _large(fit))) or has_deferred(stored.tree)
+            ):
                 # let its draws go, the file holds them: kept, the draws of one fit after
-                # another would pile up while the others sample
-                reread = store.get(stored.key, lazy=True)
+                # another would pile up while the others sample (and a deferred
+                # log-likelihood would be computed again at every read)
+                reread = store.get(stored.key, lazy=bool(lazy))
                 stored = stored if reread is None else replace(reread, cached=False)
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)

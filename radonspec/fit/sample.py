@@ -34,12 +34,16 @@ from radonspec.fit.budget import (
 from radonspec.fit.numerics import use_exact_math
 from radonspec.fit.nutpiedims import comma_free_dims, restore_dims
 from radonspec.fit.record import Fit
+from radonspec.fit.store import IN_MEMORY_BYTES
 from radonspec.fit.versions import BACKENDS, versions
 from radonspec.study.schema import SamplerSpec
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]  # (model, phase) -> None
+
+#: A log-likelihood above this many bytes is computed as the store writes it, never whole.
+DEFER_BYTES = IN_MEMORY_BYTES
 
 
 def model_seed(study_seed: int, model: str) -> int:
@@ -82,7 +86,10 @@ def sample_model(
 
     The tree holds ``posterior``, ``log_likelihood``, ``posterior_predictive`` (unless
     ``sampler.predictive`` is false), ``observed_data`` and ``sample_stats``, each with
-    every ``sampler.thin``-th draw of each chain. ``posterior_only`` keeps neither the
+    every ``sampler.thin``-th draw of each chain. A log-likelihood over ``DEFER_BYTES``
+    is computed when read, by PyMC's function at the sampled draws
+    (``radonspec.fit.loglik``): the store writes it a slab at a time, so it is never
+    whole in memory. ``posterior_only`` keeps neither the
     log-likelihood nor predictive draws (a cross-validation refit scores held-out rows
     from the posterior alone), and of the sampler statistics only those the diagnostics
     read (``DIAGNOSTIC_STATS``). With ``reuse_compile`` (nutpie only) the model is sampled
@@ -118,6 +125,8 @@ def sample_model(
         # peak, against 3.5 GB and 6 s more for Bambi's afterwards, even in blocks); a
         # thinned fit computes it afterwards for the kept draws only
         afterwards = posterior_only or sampler.thin > 1
+        # a large one is never whole in memory: computed as the store writes it, in slabs
+        defer = not afterwards and estimate.log_likelihood > DEFER_BYTES
         with time_limit(fit_time_limit(), model=name):
             notify(name, "sample")
             tick = time.perf_counter()
@@ -130,14 +139,18 @@ def sample_model(
                 _noticing_interrupts() as interrupted,
                 dims as renames,
                 _compiles(reuse) as record,
+                _raw_posterior(model, defer) as raw,
             ):
-                tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards))
+                tree = model.fit(**_fit_kwargs(sampler, seed, cores, not afterwards and not defer))
             meta.update(record())
             tree = restore_dims(tree, renames)
             interrupted()  # nutpie returns the draws so far: never a fit to keep
             _check_draws(tree, sampler)
             seconds["sample"] = time.perf_counter() - tick
             tree = thin_tree(tree, sampler.thin)
+            if defer:
+                tree = _defer_log_likelihood(tree, model, raw)
+                del raw
             if afterwards and not posterior_only:
                 tick = time.perf_counter()
                 with _quiet():
@@ -184,6 +197,53 @@ def sample_model(
         versions=versions(sampler.backend),
         meta=meta,
     )
+
+
+@contextlib.contextmanager
+def _raw_posterior(model: Any, keep: bool) -> Iterator[dict[str, Any]]:
+    """Within the block, keep the sampler's own draws of every free variable, when ``keep``.
+
+    Bambi's fit returns the posterior rewritten (offsets dropped, the intercept of centred
+    predictors moved back), and PyMC's log density needs the draws as sampled: they are
+    taken from the posterior Bambi's backend receives, before its rewrite.
+    """
+    raw: dict[str, Any] = {}
+    if not keep:
+        yield raw
+        return
+    backend = model.backend
+    clean = backend._clean_results
+
+    def keeping(idata: Any, *args: Any, **kwargs: Any) -> Any:
+        free = [rv.name for rv in backend.model.free_RVs]
+        raw["posterior"] = idata["posterior"].to_dataset()[free]
+        return clean(idata, *args, **kwargs)
+
+    backend._clean_results = keeping
+    try:
+        yield raw
+    finally:
+        del backend._clean_results
+
+
+def _defer_log_likelihood(tree: Any, model: Any, raw: dict[str, Any]) -> Any:
+    """``tree`` with a lazy ``log_likelihood`` group computed from the ``raw`` draws.
+
+    The group's values are PyMC's (``radonspec.fit.loglik``), computed as the store
+    writes them from the draws the sampler returned (kept by ``_raw_posterior``).
+    """
+    from radonspec.fit.loglik import deferred_log_likelihood
+
+    posterior = tree["posterior"].to_dataset()
+    attrs = {
+        name: posterior.attrs[name]
+        for name in ("modeling_interface", "modeling_interface_version")
+        if name in posterior.attrs
+    }
+    with _quiet():
+        group = deferred_log_likelihood(model.backend.model, raw["posterior"], attrs)
+    tree["log_likelihood"] = group
+    return tree
 
 
 def _rows_free(reuse: bool) -> contextlib.AbstractContextManager[None]:

@@ -989,11 +989,54 @@ def _write_direct(tree: xr.DataTree, folder: Path) -> tuple[str, int]:
     needed = tree_bytes(tree) + SPACE_MARGIN
     if shutil.disk_usage(folder).free < needed:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-    with _local_write_lock():
+    with _local_write_lock(), _writing_in_slabs():
         tree.to_netcdf(path, engine="h5netcdf")
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
     return _sha256(path), path.stat().st_size
+
+
+#: A lazily computed array (a deferred log-likelihood) is written this many bytes at a time.
+SLAB_BYTES = 64 * 2**20
+
+
+@contextlib.contextmanager
+def _writing_in_slabs() -> Iterator[None]:
+    """Within the block, xarray writes lazily computed arrays slab by slab.
+
+    xarray hands each array to HDF5 whole (``target[...] = source``), which computes a
+    lazy array (``radonspec.fit.loglik``) all at once: 3 GiB for a 10^5-row
+    log-likelihood. Its ``ArrayWriter`` is replaced for the write by one that reads and
+    writes such an array in slabs along its draws; the file is the same (xarray still
+    creates every variable, with its encoding and attributes).
+    """
+    import numpy as np
+    from xarray.backends import writers
+    from xarray.backends.common import ArrayWriter, is_chunked_array
+
+    class SlabWriter(ArrayWriter):
+        __slots__ = ()
+
+        def add(self, source: Any, target: Any, region: Any = None) -> None:
+            lazy = getattr(source, "computed_in_slabs", False)
+            if region or is_chunked_array(source) or not lazy or source.ndim == 0:
+                super().add(source, target, region)
+                return
+            axis = 1 if source.ndim >= 2 else 0
+            size = source.shape[axis]
+            per_index = max(1, source.dtype.itemsize * int(np.prod(source.shape)) // max(1, size))
+            step = max(1, SLAB_BYTES // per_index)
+            for start in range(0, size, step):
+                key = (slice(None),) * axis + (slice(start, start + step),)
+                key += (slice(None),) * (source.ndim - axis - 1)
+                target[key] = np.asarray(source[key])
+
+    original = writers.ArrayWriter
+    writers.ArrayWriter = SlabWriter  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        writers.ArrayWriter = original  # type: ignore[misc]
 
 
 def _write_file(path: Path, data: bytes | memoryview) -> tuple[str, int]:
