@@ -108,12 +108,13 @@ def warm_up() -> None:
     """
     from matplotlib.lines import Line2D
 
-    with style():
-        figure, axes = new_figure(1, 1, 2.0)
-        axes[0, 0].set_title("warm-up")
-        axes[0, 0].set_xlabel("x")
-        figure.legend(handles=[Line2D([], [], label="y")], loc="outside lower center")
-        to_png(figure)
+    # no ``style()``: it sets matplotlib's global rcParams and restores them on leaving,
+    # which would undo the style of a figure drawn meanwhile in the main thread
+    figure, axes = new_figure(1, 1, 2.0)
+    axes[0, 0].set_title("warm-up")
+    axes[0, 0].set_xlabel("x")
+    figure.legend(handles=[Line2D([], [], label="y")], loc="outside lower center")
+    to_png(figure)
 
 
 def log_x(ax: Axes) -> None:
