@@ -282,7 +282,7 @@ WARM_UP = ("radonspec.fit.executors", "radonspec.fit.sample", "radonspec.analysi
 
 
 def warm_up(study: Study) -> None:
-    """Import what fitting and analysing ``study``'s models will need; never raises."""
+    """Import what fitting and analysing ``study``'s models need, draw a figure; never raises."""
     from radonspec.fit.versions import BACKENDS
 
     backends = {spec.sampler.backend for spec in study.models.values()}
@@ -292,6 +292,12 @@ def warm_up(study: Study) -> None:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - a missing extra is the fit's to report, located
             continue
+    try:
+        from radonspec.report.plots import warm_up as warm_figures
+
+        warm_figures()
+    except Exception:  # noqa: BLE001 - the report draws (and reports) its own figures
+        pass
 
 
 def extends_chain(path: Path) -> list[Path]:

@@ -99,6 +99,24 @@ def new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Fi
     return figure, axes
 
 
+def warm_up() -> None:
+    """Draw a small figure and discard it, so the report's first real one is drawn warm.
+
+    A process's first figure pays about a second for matplotlib's drawing modules, its
+    font list and the first font: ``watch`` calls this in the background while the user
+    edits, instead of after the edit's fit.
+    """
+    from matplotlib.lines import Line2D
+
+    # no ``style()``: it sets matplotlib's global rcParams and restores them on leaving,
+    # which would undo the style of a figure drawn meanwhile in the main thread
+    figure, axes = new_figure(1, 1, 2.0)
+    axes[0, 0].set_title("warm-up")
+    axes[0, 0].set_xlabel("x")
+    figure.legend(handles=[Line2D([], [], label="y")], loc="outside lower center")
+    to_png(figure)
+
+
 def log_x(ax: Axes) -> None:
     """A log x axis labelled 1, 2, 5, 10, 20, ... instead of powers of ten."""
     import matplotlib as mpl

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from radonspec.report.groupplots import Estimates, Panel, highlight_figure, shrinkage_figure
-from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png
+from radonspec.report.plots import MODEL_COLOURS, palette, ppc_figure, to_png, warm_up
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -17,6 +17,25 @@ def test_palette_is_assigned_once_in_order_and_never_runs_out() -> None:
     assert list(colours.values()) == list(MODEL_COLOURS[:3])
     many = palette([f"m{i}" for i in range(30)])
     assert len(set(many.values())) == 30
+
+
+def test_the_warm_up_figure_draws_without_warnings_in_a_thread() -> None:
+    # watch draws it in a background thread; filterwarnings=error turns a layout warning
+    # (a figure too small for its legend) into a failure here
+    import threading
+
+    errors: list[BaseException] = []
+
+    def draw() -> None:
+        try:
+            warm_up()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    thread.join()
+    assert errors == []
 
 
 def _texts(figure: Any) -> tuple[str, list[str], list[str], bool]:
