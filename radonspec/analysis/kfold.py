@@ -274,9 +274,9 @@ def _failed(name: str, folds: int, reason: str) -> KFoldResult:
 
 
 def _why_not_scored(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:200]
-    said = f"cannot predict the held-out rows ({type(exc).__name__}: {text})"
-    if "are not present in the" not in text:  # not a level the refit never saw
+    whole = " ".join(str(exc).split())
+    said = f"cannot predict the held-out rows ({type(exc).__name__}: {whole[:200]})"
+    if "are not present in the" not in whole:  # not a level the refit never saw
         return f"{said}; run with --debug to see where it failed"
     return (
         f"{said}; a model with a separate parameter per group (no pooling) cannot predict"

@@ -8,6 +8,7 @@ unless ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -325,4 +326,18 @@ def main() -> None:
         # "interrupted" and never exited).
         sys.stdout.flush()
         sys.stderr.flush()
+        _release_shared_semaphores()
         os._exit(exc.code)
+
+
+def _release_shared_semaphores() -> None:
+    """Unlink the pools' semaphores as the interpreter's exit would have.
+
+    Skipped, multiprocessing's resource tracker unlinks them itself and warns of "leaked
+    semaphore objects" on the terminal. Only multiprocessing's finalizers of priority 0
+    and above run (semaphores, queues' closing); joining threads and processes does not.
+    """
+    from multiprocessing import util
+
+    with contextlib.suppress(Exception):
+        util._run_finalizers(0)  # type: ignore[attr-defined]
