@@ -266,6 +266,9 @@ class Watcher:
                 cycles += 1
         except KeyboardInterrupt:
             self.console.print("stopped watching")
+        # the background warm-up still importing or drawing when the interpreter shuts
+        # down crashed it (SIGSEGV, seen in the benchmark's watch cycle): it ends first
+        self.settle()
         return 0 if self.last is not None and self.last.ok else 1
 
     def _announce(self, files: list[Path], *, first: bool = False) -> None:

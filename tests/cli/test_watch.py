@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,32 @@ def test_a_good_cycle_warms_up_the_next_fit_and_the_next_cycle_waits_for_it(
     release.set()
     watcher.cycle()  # joined the warm-up before it ran
     assert warmed[:1] == ["toy"]
+
+
+def test_watching_ends_only_after_the_background_warm_up(
+    toy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm-up thread still drawing at interpreter shutdown crashed it (SIGSEGV)."""
+    import threading
+
+    from radonspec.cli import watch as watch_module
+
+    started, ended = threading.Event(), threading.Event()
+
+    def warm_up(study: Any) -> None:
+        started.set()
+        time.sleep(0.5)
+        ended.set()
+
+    class Result:
+        study = type("Study", (), {"name": "toy"})()
+        fits: dict[str, Any] = {}
+        written: dict[str, Path] = {}
+        reused = True
+
+    monkeypatch.setattr(watch_module, "warm_up", warm_up)
+    out, _ = console()
+    watcher = Watcher(toy, console=out, runner=lambda path, progress: Result(), warm=True)
+    watcher.files = lambda: [toy]  # type: ignore[method-assign]
+    assert watcher.run(interval=0.0, max_cycles=1) == 0
+    assert started.is_set() and ended.is_set() and watcher._warming is None
