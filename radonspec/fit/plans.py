@@ -68,16 +68,8 @@ def plan_digest(study: Study) -> str | None:
 
 def read_plan(root: Path, digest: str) -> dict[str, str] | None:
     """The fit key of every model (by name) kept under ``digest``, or None."""
-    path = root / PLANS_FOLDER / f"{digest}.json"
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict):
-        return None
-    if record.get("format") != PLAN_FORMAT or record.get("digest") != digest:
+    record = _read_record(root, digest)
+    if record is None or record.get("format") != PLAN_FORMAT:
         return None
     keys = record.get("keys")
     if not isinstance(keys, dict) or not all(
@@ -93,14 +85,8 @@ def read_columns(root: Path, digest: str) -> list[str] | None:
     What ``compile.validate.study_columns`` found when the study was planned: the data is
     then loaded without reading the formulas again.
     """
-    path = root / PLANS_FOLDER / f"{digest}.json"
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("digest") != digest:
+    record = _read_record(root, digest)
+    if record is None:
         return None
     columns = record.get("columns")
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
@@ -173,3 +159,17 @@ def _keying_code() -> str:
 
 
 __all__ = ["PLAN_FORMAT", "plan_digest", "read_plan", "write_plan"]
+
+
+def _read_record(root: Path, digest: str) -> dict[str, Any] | None:
+    """The plan file kept under ``digest`` as read, if it is a record of that digest."""
+    path = root / PLANS_FOLDER / f"{digest}.json"
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("digest") != digest:
+        return None
+    return record
