@@ -263,11 +263,10 @@ def _sample_missing(
         for fit in runner.run(jobs):
             item = by_label[fit.model]
             stored = store.put(fit, _meta(study, item, fit, describe))
+            large = _large(fit)  # measured once: it walks every variable of the tree
             if lazy == "closed":  # the caller reads the file when it needs the draws
                 stored = replace(stored, tree=None)
-            elif stored.ok and (
-                (lazy and (len(mine) > 1 or _large(fit))) or has_deferred(stored.tree)
-            ):
+            elif stored.ok and ((lazy and (len(mine) > 1 or large)) or has_deferred(stored.tree)):
                 # let its draws go, the file holds them: kept, the draws of one fit after
                 # another would pile up while the others sample (and a deferred
                 # log-likelihood would be computed again at every read)
@@ -275,7 +274,7 @@ def _sample_missing(
                 stored = stored if reread is None else replace(reread, cached=False)
             results[fit.model] = stored
             notify(fit.model, "done" if fit.ok else "failed", stored)
-            if lazy and _large(fit):
+            if lazy and large:
                 # a DataTree's nodes refer to each other: without a collection now, the
                 # fresh draws (3.2 GB of log-likelihood at 10^5 rows x 4000 draws) stayed
                 # resident through the analysis, which the stored file serves
