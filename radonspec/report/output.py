@@ -8,6 +8,11 @@ ever written into the existing folder, so a link planted there leads nowhere, an
 killed write leaves either the old report or the new one, never a mix; its staging
 folder is removed by the next write.
 
+Runs may write the same report at once (two studies' runs, or one study run twice):
+each holds a lock (``flock``) on its staging folder while it lives, and the tidying and
+staging happen under a lock on the parent folder, so a run tidies only what a killed
+write left and never another run's folder in progress. The last swap wins.
+
 The folder belongs to radonspec: it may hold only what a report writes. A folder
 holding anything else (a user's notes, a link) is refused before any work, since
 replacing it would delete those files.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import secrets
@@ -25,7 +31,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from radonspec.errors import OutputError
@@ -103,12 +109,22 @@ def write_folder(folder: Path, files: Mapping[str, bytes]) -> Path:
     leaves the previous report as it was.
     """
     target = check_out_dir(folder)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _recover(target)
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.radonspec-new.", dir=target.parent))
-    except OSError as exc:
-        raise _output_error(exc, folder) from None
+    with contextlib.ExitStack() as held:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _locked(target.parent):
+                _recover(target)
+                stage = Path(
+                    tempfile.mkdtemp(prefix=f".{target.name}.radonspec-new.", dir=target.parent)
+                )
+                held.enter_context(_locked(stage))  # ours while this write lives
+        except OSError as exc:
+            raise _output_error(exc, folder) from None
+        _fill_and_swap(stage, target, files, folder)
+    return target
+
+
+def _fill_and_swap(stage: Path, target: Path, files: Mapping[str, bytes], folder: Path) -> None:
     try:
         os.chmod(stage, 0o755)  # mkdtemp's 0o700 would hide the report from other users
         for name, payload in files.items():
@@ -118,20 +134,38 @@ def write_folder(folder: Path, files: Mapping[str, bytes]) -> Path:
             _write_file(path, payload)
         for sub in {(stage / name).parent for name in files} | {stage}:
             _sync_dir(sub)
-        _swap(stage, target)
+        with _locked(target.parent):  # no other run tidies the previous report meanwhile
+            _swap(stage, target)
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise _output_error(exc, folder) from None
         raise
-    return target
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (released when the process dies too).
+
+    With ``wait=False`` a folder another process holds raises ``BlockingIOError``.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 def _swap(stage: Path, target: Path) -> None:
     """Put ``stage`` in place of ``target``; the old report goes (it held only a report)."""
     if not target.exists():
-        os.rename(stage, target)  # replaces an empty folder made meanwhile, else fails
-        return
+        try:
+            os.rename(stage, target)  # replaces an empty folder made meanwhile, else fails
+            return
+        except OSError as exc:  # another run's report arrived meanwhile: exchange with it
+            if exc.errno not in {errno.ENOTEMPTY, errno.EEXIST}:
+                raise
     if _exchange(stage, target):
         old = stage  # now holds the previous report
     else:
@@ -175,10 +209,14 @@ def _recover(target: Path) -> None:
         match = pattern.fullmatch(entry.name)
         if match is None or not stat.S_ISDIR(entry.lstat().st_mode) or foreign_entries(entry):
             continue
-        if match[1] == "old" and not target.exists():
-            os.rename(entry, target)
-        else:
-            shutil.rmtree(entry)
+        try:
+            with _locked(entry, wait=False):  # a live write of another run holds its folder
+                if match[1] == "old" and not target.exists():
+                    os.rename(entry, target)
+                else:
+                    shutil.rmtree(entry)
+        except (BlockingIOError, FileNotFoundError):
+            continue
 
 
 def _write_file(path: Path, payload: bytes) -> None:

@@ -165,6 +165,47 @@ def test_a_killed_report_write_leaves_the_old_report_or_the_new_one(
     assert leftovers(tmp_path) == []
 
 
+# -- runs writing the same report at once ---------------------------------------------------
+
+_WRITER = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("output", sys.argv[3])
+output = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(output)
+folder, me = Path(sys.argv[1]), sys.argv[2]
+files = {f"figures/{n}.png": me.encode() * 20_000 for n in range(8)}
+files.update({"report.html": me.encode(), "report.md": me.encode(), "summary.json": b"{}"})
+for _ in range(15):
+    output.write_folder(folder, files)
+"""
+
+
+def test_runs_writing_the_same_report_at_once_each_finish_and_one_report_stands(
+    tmp_path: Path,
+) -> None:
+    # two studies' runs (or one run twice) may end at the same moment into one --out: no run
+    # may tidy away another's folder in progress, and the last swap wins whole
+    out = tmp_path / "out"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(out), f"run{n}", output_module.__file__],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=300)
+        assert writer.returncode == 0, errors
+    html = (out / "report.html").read_text()
+    assert html in {f"run{n}" for n in range(4)}
+    figures = sorted((out / "figures").iterdir())
+    assert len(figures) == 8
+    assert {figure.read_text() for figure in figures} == {html * 20_000}  # one run's report
+    assert leftovers(tmp_path) == []
+
+
 # -- full and read-only disks ------------------------------------------------------------------
 
 
