@@ -50,7 +50,7 @@ def main() -> None:
     tick = time.perf_counter()
     second = watcher.cycle()
     wall = time.perf_counter() - tick
-    watcher.settle()  # its warm-up thread must not be running when the interpreter shuts down
+    watcher.close()  # its warm-up thread must not be running when the interpreter shuts down
     assert second.ok and second.sampled == (args.model,), (second.errors, second.sampled)
     assert second.study is not None
     from radonspec.fit.runner import open_store, plan_study

@@ -9,6 +9,7 @@ error; nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from radonspec.analysis.records import ModelResult, Results
-from radonspec.report.content import Content, ModelView, PriorPredictiveView, Residual, Section
+from radonspec.report.content import (
+    Content,
+    ModelView,
+    PriorPredictiveView,
+    Residual,
+    Section,
+    attempt,
+)
+from radonspec.report.drawer import finish_drawings
 from radonspec.report.effects import effects_section
 from radonspec.report.experimentviews import (
     prior_predictive_section,
@@ -69,7 +78,29 @@ def build_content(results: Results, *, spec_hash: str = "", figures: bool = True
     content.priors = prior_section(content, results)
     if study.report.group is not None:
         content.groups = group_views(content, results)
+    _finish_drawings(content)
     return content
+
+
+def _finish_drawings(content: Content) -> None:
+    """Wait for the figures another process draws (``report.drawer``); note any that failed.
+
+    A figure drawn here that fails is noted where it would have been (``attempt``); one
+    drawn elsewhere fails only now, and is noted the same way.
+    """
+    finish_drawings()
+    sections = [content.effects, content.ppc, content.priors, content.groups]
+    if content.prior_predictive is not None:
+        sections.append(content.prior_predictive.section)
+    for section in sections:
+        if section is None:
+            continue
+        kept = []
+        for image in section.images:
+            drawn = attempt(section.notes, f"The figure '{image.title}'", lambda i=image: i.png)
+            if drawn is not None:
+                kept.append(dataclasses.replace(image, drawing=drawn))
+        section.images[:] = kept
 
 
 def _model_view(

@@ -19,6 +19,7 @@ from radonspec.analysis.r2 import BayesR2
 from radonspec.analysis.records import DataSummary
 from radonspec.analysis.sweep import SweepView
 from radonspec.errors import attempt
+from radonspec.report.drawer import Pending
 
 #: flagged parameters listed per model and diagnosis in the prior sensitivity section
 MAX_LISTED = 12
@@ -70,7 +71,12 @@ class Image:
     name: str  # file stem under figures/, e.g. "ppc-hierarchical"
     title: str
     caption: str
-    png: bytes
+    drawing: bytes | Pending  # the PNG, or the figure another process is drawing
+
+    @property
+    def png(self) -> bytes:
+        """The PNG (waiting for it, when another process draws it)."""
+        return self.drawing if isinstance(self.drawing, bytes) else self.drawing.png()
 
 
 @dataclass(frozen=True)

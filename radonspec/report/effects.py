@@ -17,7 +17,7 @@ import numpy as np
 from radonspec.analysis.effects import Effect
 from radonspec.analysis.records import Results
 from radonspec.report.content import Content, Image, Section, attempt
-from radonspec.report.plots import hide_unused, new_figure, rendered, style
+from radonspec.report.plots import figure, hide_unused, new_figure, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -72,7 +72,7 @@ def effects_section(content: Content, results: Results) -> Section | None:
 def _image(
     name: str, title: str, caption: str, found: Sequence[Effect], colours: dict[str, str]
 ) -> Image:
-    return Image(name, title, caption, rendered(effects_figure, title, list(found), colours))
+    return Image(name, title, caption, figure(effects_figure, title, list(found), colours))
 
 
 def _caption(found: Sequence[Effect], predictor: str) -> str:

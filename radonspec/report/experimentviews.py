@@ -12,6 +12,7 @@ from typing import Any
 from radonspec.analysis.records import MAX_PRIOR_PANELS, Results
 from radonspec.report import plots
 from radonspec.report.content import Content, Image, PriorPredictiveView, Section, attempt
+from radonspec.report.drawer import Pending
 from radonspec.report.priorplots import PriorRow, prior_datasets_figure, prior_intervals_figure
 
 
@@ -82,7 +83,7 @@ def _figures(
             "prior-predictive",
             "Prior predictive intervals",
             PRIOR_CAPTION,
-            plots.rendered(prior_intervals_figure, observed, rows, response),
+            plots.figure(prior_intervals_figure, observed, rows, response),
         ),
     )
     if image is not None:
@@ -98,12 +99,12 @@ def _figures(
             "prior-predictive-datasets",
             "Prior predictive data sets",
             caption,
-            plots.rendered(prior_datasets_figure, observed, shown, response),
+            plots.figure(prior_datasets_figure, observed, shown, response),
         ),
     )
     if image is not None:
         section.images.append(image)
 
 
-def _image(name: str, title: str, caption: str, png: bytes) -> Image:
+def _image(name: str, title: str, caption: str, png: bytes | Pending) -> Image:
     return Image(name, title, caption, png)

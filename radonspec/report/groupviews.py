@@ -193,7 +193,7 @@ def _estimates(
         " scatter furthest with the widest intervals. Points beyond the axis sit on its edge"
         " as triangles."
     )
-    png = plots.rendered(groupplots.estimates_figure, shown, content.colours, labels[quantity])
+    png = plots.figure(groupplots.estimates_figure, shown, content.colours, labels[quantity])
     title = f"Group {quantity}s by group size"
     return Image(f"groups-{quantity}", title, caption, png)
 
@@ -234,7 +234,7 @@ def _highlights(
         " the response distribution). Each line is averaged over the group's own rows, so every"
         " other predictor takes the group's own values."
     )
-    png = plots.rendered(
+    png = plots.figure(
         groupplots.highlight_figure, panels, content.colours, predictor, str(response)
     )
     return Image("groups-lines", "Fitted lines in selected groups", caption, png)

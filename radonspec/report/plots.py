@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radonspec.analysis.predictive import PredictiveCheck
-from radonspec.report import figures
+from radonspec.report import drawer, figures
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from radonspec.report.drawer import Pending
 
 DPI = 110
 WIDTH = 9.0  # inches: 990 px at DPI, the width of the report's column
@@ -78,6 +80,15 @@ def rendered(draw: Callable[..., Any], *args: Any) -> Any:
     a drawing whose arguments cannot be digested is drawn every time.
     """
     return figures.rendered(f"{draw.__module__}:{draw.__qualname__}", draw, args, to_png)
+
+
+def figure(draw: Callable[..., Figure], *args: Any) -> bytes | Pending:
+    """``rendered`` for a drawing that returns a figure alone: it may be drawn meanwhile.
+
+    Inside ``drawer.drawing_with(drawer)`` an idle drawer process draws it while this
+    process goes on; ``Image.png`` waits for it.
+    """
+    return drawer.figure(f"{draw.__module__}:{draw.__qualname__}", draw, args, to_png)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from radonspec.report.content import Content, Image, Section, attempt
 
 def _image(name: str, title: str, caption: str, draw: Callable[..., Any], *args: Any) -> Image:
     """Draw a figure and render it (once per what it shows); both fail (and are noted) together."""
-    return Image(name, title, caption, plots.rendered(draw, *args))
+    return Image(name, title, caption, plots.figure(draw, *args))
 
 
 # -- posterior predictive checks ------------------------------------------------------------
@@ -46,7 +46,7 @@ def ppc_section(content: Content, results: Results) -> Section:
         png = attempt(
             section.notes,
             f"The predictive check of '{view.name}'",
-            plots.rendered,
+            plots.figure,
             plots.ppc_figure,
             view.name,
             view.colour,
