@@ -55,7 +55,12 @@ def ppc_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
     name = _observed_name(tree, var_name, "posterior_predictive")
     y = tree["observed_data"][name]
     y_rep = tree["posterior_predictive"][name]
-    per_draw = np.sqrt(((y_rep - y) ** 2).mean([d for d in y.dims]))
+    # in numpy, in place: xarray's arithmetic made three draws x observations temporaries
+    observed = np.asarray(y.values, dtype=float)
+    replicated = y_rep.transpose(*[d for d in y_rep.dims if d not in y.dims], *y.dims).values
+    squared = np.subtract(replicated, observed, dtype=float)
+    np.square(squared, out=squared)
+    per_draw = np.sqrt(squared.reshape(*squared.shape[: squared.ndim - observed.ndim], -1).mean(-1))
     return float(per_draw.mean())
 
 

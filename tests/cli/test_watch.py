@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,7 @@ def test_a_good_cycle_warms_up_the_next_fit_and_the_next_cycle_waits_for_it(
     release.set()
     watcher.cycle()  # joined the warm-up before it ran
     assert warmed[:1] == ["toy"]
+    watcher.close()
 
 
 def test_watching_ends_only_after_the_background_warm_up(
@@ -241,3 +243,42 @@ def test_watching_ends_only_after_the_background_warm_up(
     watcher.files = lambda: [toy]  # type: ignore[method-assign]
     assert watcher.run(interval=0.0, max_cycles=1) == 0
     assert started.is_set() and ended.is_set() and watcher._warming is None
+
+
+def test_a_cycle_sharing_its_figures_with_the_drawing_process_writes_what_run_writes(
+    tmp_path: Path, toy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radonspec.api import run
+    from radonspec.report import drawer, figures
+
+    handed: list[str] = []
+    submit = drawer.Pending.submit
+
+    def counted(self: drawer.Pending, pool: Any) -> Any:
+        handed.append(str(self.key))
+        return submit(self, pool)
+
+    monkeypatch.setattr(drawer.Pending, "submit", counted)
+    out, _ = console()
+    watcher = Watcher(toy, store=tmp_path / "store", out_dir=tmp_path / "watched", console=out)
+    try:
+        assert watcher.cycle().ok
+        watcher.settle()  # the drawing process is started and warm
+        bump(toy, STUDY.replace('x: "Normal(0, 5)"', 'x: "Normal(0, 4)"'))
+        second = watcher.cycle()
+    finally:
+        watcher.close()
+    assert second.ok and second.sampled == ("a",)
+    assert handed, "no figure went to the drawing process"
+    # the same fits' report drawn again, every figure in this process
+    figures.forget()
+    shutil.rmtree(tmp_path / "store" / "figures")
+    run(toy, store=tmp_path / "store", out=tmp_path / "ran", jobs=1)
+    watched = {p.name: p.read_bytes() for p in (tmp_path / "watched" / "figures").iterdir()}
+    ran = {p.name: p.read_bytes() for p in (tmp_path / "ran" / "figures").iterdir()}
+    assert watched.keys() == ran.keys() and len(ran) >= 2
+    assert watched == ran  # the same pixels, whichever process drew them
+    summary = json.loads((tmp_path / "watched" / "summary.json").read_text())
+    assert summary["models"].keys() == json.loads(
+        (tmp_path / "ran" / "summary.json").read_text()
+    )["models"].keys()
