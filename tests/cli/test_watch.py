@@ -279,6 +279,7 @@ def test_a_cycle_sharing_its_figures_with_the_drawing_process_writes_what_run_wr
     assert watched.keys() == ran.keys() and len(ran) >= 2
     assert watched == ran  # the same pixels, whichever process drew them
     summary = json.loads((tmp_path / "watched" / "summary.json").read_text())
-    assert summary["models"].keys() == json.loads(
-        (tmp_path / "ran" / "summary.json").read_text()
-    )["models"].keys()
+    assert (
+        summary["models"].keys()
+        == json.loads((tmp_path / "ran" / "summary.json").read_text())["models"].keys()
+    )
