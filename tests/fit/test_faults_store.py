@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -482,8 +481,14 @@ main()
 """
 
 
+def quick(study: Path) -> None:
+    """Sample the study's models briefly: tests of writing and reading need no long fits."""
+    study.write_text(STUDY.replace("draws: 3000, tune: 1000", "draws: 200, tune: 200"))
+
+
 @pytest.mark.slow
 def test_kill_9_while_a_run_writes_a_fit_then_run_again(study: Path) -> None:
+    quick(study)
     process = radonspec(
         "run",
         study.name,
@@ -510,6 +515,7 @@ def test_kill_9_while_a_run_writes_a_fit_then_run_again(study: Path) -> None:
 def test_run_on_a_read_only_store_with_a_miss_says_so(
     study: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quick(study)
     first = radonspec("run", study.name, "--store", "store", "--out", "out", cwd=study.parent)
     output, _ = first.communicate(timeout=600)
     assert first.returncode == 0, output
@@ -521,7 +527,7 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
         assert hits.returncode == 0, output
         assert output.count("stored fit reused") == 3
         (study.parent / "more.yaml").write_text(
-            textwrap.dedent(STUDY)
+            study.read_text()
             .replace("seed: 5", "seed: 6")
             .replace("name: killed", "name: more")
         )
