@@ -527,9 +527,7 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
         assert hits.returncode == 0, output
         assert output.count("stored fit reused") == 3
         (study.parent / "more.yaml").write_text(
-            study.read_text()
-            .replace("seed: 5", "seed: 6")
-            .replace("name: killed", "name: more")
+            study.read_text().replace("seed: 5", "seed: 6").replace("name: killed", "name: more")
         )
         miss = radonspec(
             "run", "more.yaml", "--store", str(root), "--out", "out3", cwd=study.parent
