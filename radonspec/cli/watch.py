@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from radonspec.cli.console import plain
 from radonspec.errors import RadonspecError, SpecError, SpecErrors
 from radonspec.study.schema import Study
+
+if TYPE_CHECKING:
+    from radonspec.report.drawer import Drawer
 
 Runner = Callable[[Path, Any], Any]  # (study file, progress) -> api.RunResult
 Signature = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
@@ -120,7 +123,7 @@ class Watcher:
         self.last: Cycle | None = None
         self._seen: dict[Path, Signature] = {}
         self._warming: threading.Thread | None = None
-        self._drawer: Any = None  # a ``report.drawer.Drawer`` once a cycle was good
+        self._drawer: Drawer | None = None  # started after the first good cycle
 
     # files ------------------------------------------------------------------------
 

@@ -158,9 +158,6 @@ def _keying_code() -> str:
     return digest.hexdigest()
 
 
-__all__ = ["PLAN_FORMAT", "plan_digest", "read_plan", "write_plan"]
-
-
 def _read_record(root: Path, digest: str) -> dict[str, Any] | None:
     """The plan file kept under ``digest`` as read, if it is a record of that digest."""
     path = root / PLANS_FOLDER / f"{digest}.json"
@@ -173,3 +170,6 @@ def _read_record(root: Path, digest: str) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("digest") != digest:
         return None
     return record
+
+
+__all__ = ["PLAN_FORMAT", "plan_digest", "read_plan", "write_plan"]

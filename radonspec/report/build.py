@@ -97,6 +97,9 @@ def _finish_drawings(content: Content) -> None:
             continue
         kept = []
         for image in section.images:
+            if isinstance(image.drawing, bytes):
+                kept.append(image)
+                continue
             drawn = attempt(section.notes, f"The figure '{image.title}'", lambda i=image: i.png)
             if drawn is not None:
                 kept.append(dataclasses.replace(image, drawing=drawn))

@@ -19,16 +19,18 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from radonspec.report import figures
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 _ACTIVE: contextvars.ContextVar[Drawer | None] = contextvars.ContextVar(
     "radonspec_drawer", default=None
@@ -91,6 +93,9 @@ class Drawer:
         """Start the process (from the main thread) and warm it up; nothing if running."""
         if self._pool is not None:
             return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         self._pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
@@ -179,11 +184,8 @@ def figure(
     if drawer is None or not drawer.running:
         png: bytes = figures.rendered(name, draw, args, to_png)
         return png
-    try:
-        key: str | None = figures.figure_key(name, args)
-    except figures.Unhashable:
-        key = None
-    if key is not None and (found := figures.cached(key)) is not None:
+    key, found = figures.look_up(name, args)
+    if found is not None:
         return found[0]
     pending = Pending(key, draw, args, to_png)
     drawer.queue(pending)

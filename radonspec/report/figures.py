@@ -120,6 +120,20 @@ def keep(key: str, png: bytes, extra: tuple[Any, ...] | None = None) -> None:
         _write(folder, key, png, extra)
 
 
+def look_up(
+    name: str, args: tuple[Any, ...]
+) -> tuple[str | None, tuple[bytes, tuple[Any, ...] | None] | None]:
+    """The digest of drawing ``name(*args)`` and what is kept under it (``cached``).
+
+    The digest is None when an argument cannot be walked (nothing is kept then).
+    """
+    try:
+        key = figure_key(name, args)
+    except Unhashable:
+        return None, None
+    return key, cached(key)
+
+
 def rendered(
     name: str, draw: Callable[..., Any], args: tuple[Any, ...], to_png: Callable[[Any], bytes]
 ) -> Any:
@@ -128,11 +142,8 @@ def rendered(
     A drawing that returns ``(figure, extra, ...)`` gives ``(png, extra, ...)``. A
     drawing whose arguments cannot be walked is drawn every time.
     """
-    try:
-        key: str | None = figure_key(name, args)
-    except Unhashable:
-        key = None
-    if key is not None and (found := cached(key)) is not None:
+    key, found = look_up(name, args)
+    if found is not None:
         return found[0] if found[1] is None else (found[0], *found[1])
     drawn = draw(*args)
     extra: tuple[Any, ...] | None = None
