@@ -593,19 +593,15 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
 ) -> None:
     import psutil
 
-    # 'c' is quick, so its process is idle when the signal comes; a and b tune for minutes
+    # 'a' is quick, so its worker is idle when the signal comes; b and c tune for minutes
     # (300,000 draws took as little as 8 s on two cores; tuning steps are not kept in memory)
-    # in one chain each. The quick model is the last: under load the parent may take back
-    # the last job before a worker starts it, and a slow one there held back the report
-    # of every finished fit (a test run waited four minutes for 'a: done')
-    slow = "\n    sampler: {tune: 1000000, draws: 100, chains: 1, target_accept: 0.99}"
-    quick = "\n    sampler: {tune: 200, draws: 200}"
+    slow = "\n    sampler: {tune: 1000000, draws: 100, target_accept: 0.99}"
     study.write_text(
-        STUDY.replace("formula: y ~ x\n", "formula: y ~ x" + slow + "\n")
-        .replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow)
-        .replace("y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + quick)
+        STUDY.replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow).replace(
+            "y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + slow
+        )
     )
-    process, seen, workers = run_until(study, "4", "c: done", settle=2)
+    process, seen, workers = run_until(study, "4", "a: done", settle=2)
     # which process fits which model depends on timing (the parent takes back jobs no
     # worker has started): what had finished when the signal came is what may be stored
     finished = {m for m in "abc" if f"{m}: done" in seen}
