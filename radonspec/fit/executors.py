@@ -228,6 +228,12 @@ def _broke(future: Future[Any]) -> bool:
     return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
+def _finished(futures: dict[Future[Fit], FitJob]) -> Iterator[Fit]:
+    """The fits of ``futures`` that workers have finished, taken out of ``futures``."""
+    for future in [f for f in futures if f.done() and not f.cancelled() and not _broke(f)]:
+        yield _outcome(future, futures.pop(future))
+
+
 def _outcome(future: Future[Fit], job: FitJob) -> Fit:
     try:
         return future.result()
@@ -242,8 +248,12 @@ def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
     workers would go on sampling fits nobody stores. On Linux the kernel stops them.
     Ctrl-C reaches every process of the terminal's group: a worker leaves at once and
     quietly (its fit is lost, it never wrote anything), the parent says what happened.
+    A parent that ignores SIGINT (started in the background) has workers that ignore it.
     """
-    signal.signal(signal.SIGINT, _leave_quietly)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        # ignored here only where the parent's was too (``nohup``, a shell's ``&``): the
+        # run goes on, and so must its workers
+        signal.signal(signal.SIGINT, _leave_quietly)
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -322,7 +332,15 @@ class PoolExecutor:
                 # the last submitted start last: take them back, while no worker has begun them
                 for future in reversed(list(futures)):
                     if future in futures and future.cancel():
-                        yield run_job(futures.pop(future))
+                        job = futures.pop(future)
+                        try:
+                            fit = run_job(job)
+                        except BaseException:
+                            # Ctrl-C while this process fitted: the fits workers finished
+                            # meanwhile are handed on (and stored) before the interrupt is
+                            yield from _finished(futures)
+                            raise
+                        yield fit
                         for done in [f for f in futures if f.done()]:
                             job = futures.pop(done)
                             if _broke(done):

@@ -291,8 +291,9 @@ def _noticing_interrupts() -> Iterator[Callable[[], None]]:
     has no results to take") that would be recorded as the model's failure; either way
     the interrupt itself is gone. Here the handler notes it first, then raises as
     Python's own does, and an error after it is the interrupt. SIGTERM is noted the
-    same way when a handler raises for it (the command line's does). Only the main
-    thread receives signals: elsewhere nothing is installed.
+    same way when a handler raises for it (the command line's does). A signal ignored
+    or left to the system's default stays so. Only the main thread receives signals:
+    elsewhere nothing is installed.
     """
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None
@@ -301,12 +302,8 @@ def _noticing_interrupts() -> Iterator[Callable[[], None]]:
     previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def note(signum: int, frame: Any) -> None:
-        handler = previous[signum]
         try:
-            if callable(handler):
-                handler(signum, frame)
-            else:
-                signal.default_int_handler(signum, frame)
+            previous[signum](signum, frame)
         except BaseException as exc:
             seen.append(exc)
             raise
@@ -315,9 +312,9 @@ def _noticing_interrupts() -> Iterator[Callable[[], None]]:
         if seen:
             raise seen[0]
 
-    signal.signal(signal.SIGINT, note)
-    if callable(previous[signal.SIGTERM]):
-        signal.signal(signal.SIGTERM, note)
+    for signum, handler in previous.items():
+        if callable(handler):  # not where the signal is ignored (a background run's SIGINT)
+            signal.signal(signum, note)
     try:
         yield check
     except Exception:

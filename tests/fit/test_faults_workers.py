@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-from test_faults_store import STUDY, consistent, run_until, study  # noqa: F401 - a fixture
+from test_faults_store import (  # noqa: F401 - a fixture
+    STUDY,
+    consistent,
+    radonspec,
+    run_until,
+    study,
+)
 
 from radonspec.fit import executors
 from radonspec.fit.executors import PoolExecutor
@@ -69,6 +75,43 @@ def test_a_killed_worker_fails_only_the_model_it_was_fitting(tmp_path: Path) -> 
     assert {m: f.status for m, f in fits.items() if m != "die"} == dict.fromkeys("abcd", "ok")
 
 
+def fit_or_interrupt(job: FitJob) -> Fit:
+    """'a' is quick, 'b' slow; 'c', fitted by the parent, is interrupted once 'a' is done."""
+    done = Path(os.environ["RADONSPEC_TEST_DONE"])
+    if job.model == "c" and os.getpid() == int(os.environ["RADONSPEC_TEST_PARENT"]):
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the worker's result reaches the parent
+        raise KeyboardInterrupt
+    time.sleep({"a": 0.2}.get(job.model, 60.0))
+    if job.model == "a":
+        done.touch()
+    return Fit(job.name, job.key, "ok", None, {"total": 0.2})
+
+
+def test_ctrl_c_while_the_parent_fits_still_hands_on_what_workers_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one worker takes 'a' then 'b'; the parent takes back 'c', the job no worker began.
+    # A fit the worker finished while the parent sampled used to be lost to the interrupt
+    monkeypatch.setenv("RADONSPEC_TEST_DONE", str(tmp_path / "a-done"))
+    monkeypatch.setenv("RADONSPEC_TEST_PARENT", str(os.getpid()))
+    monkeypatch.setattr(executors, "run_job", fit_or_interrupt)  # workers unpickle it by name
+    study_ = load_study_text(SPEC.replace("  die: {formula: y ~ x}\n", ""), f"{tmp_path}/s.yaml")
+    frame = pd.DataFrame({"y": np.arange(5.0), "x": np.arange(5.0)})
+    jobs = [FitJob(study_, m, frame, m * 8, i) for i, m in enumerate("abc")]
+    runner = PoolExecutor(2, in_parent=True)
+    handed: list[str] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for fit in runner.run(jobs):
+                handed.append(fit.model)
+    finally:
+        runner.close(abandon=True)
+    assert handed == ["a"]
+
+
 @pytest.mark.slow
 def test_sigterm_stops_a_run_like_ctrl_c(study: Path) -> None:  # noqa: F811
     slow = "\n    sampler: {tune: 1000000, draws: 100}"
@@ -92,4 +135,28 @@ def test_sigterm_stops_a_run_like_ctrl_c(study: Path) -> None:  # noqa: F811
     assert waited < 120, f"the run took {waited:.0f} s to stop"
     store = Store(study.parent / "store")
     assert {r.model for r in store.runs()} <= {m for m in "abc" if f"{m}: done" in seen}
+    consistent(store)
+
+
+@pytest.mark.slow
+def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> None:  # noqa: F811
+    # started in the background (`radonspec run ... &`, nohup) the run ignores SIGINT;
+    # its workers used to die of it, and their models were recorded as failed
+    process = radonspec(
+        "run", study.name, "--store", "store", "--out", "out", "--jobs", "2",
+        cwd=study.parent, sigint=signal.SIG_IGN,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = ""
+    while "sampling ..." not in seen:
+        line = process.stdout.readline()
+        assert line, seen
+        seen += line
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    seen += process.communicate(timeout=300)[0]
+    assert process.returncode == 0, seen
+    assert "died" not in seen and "interrupted" not in seen, seen
+    store = Store(study.parent / "store")
+    assert sorted(r.model for r in store.runs()) == ["a", "b", "c"]
     consistent(store)

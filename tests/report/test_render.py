@@ -415,6 +415,28 @@ def test_unknown_group_column_and_highlight_level_become_notes(
 
 
 @pytest.mark.slow
+def test_no_figure_of_group_slopes_when_no_model_lets_the_slope_vary(
+    example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]], tmp_path: Path
+) -> None:
+    data, fits, models = example
+    base = example_study(formats=["markdown"], shrinkage=None, highlight=["g07"])
+    study = base.model_copy(update={"models": {"pooled": base.models["pooled"]}})
+    markdown = write_report(study, data, {"pooled": fits["pooled"]}, tmp_path, models=models)[
+        "markdown"
+    ].read_text()
+    assert "No model lets the slope of x vary by 'g'" in markdown
+    assert "Group slopes by group size" not in markdown
+    assert "Group intercepts by group size" in markdown
+    # with one model whose slope varies, the figure is back
+    both = {name: base.models[name] for name in ("pooled", "hierarchical")}
+    study = base.model_copy(update={"models": both})
+    chosen = {name: fits[name] for name in study.models}
+    markdown = write_report(study, data, chosen, tmp_path, models=models)["markdown"].read_text()
+    assert "Group slopes by group size" in markdown
+    assert "No model lets the slope" not in markdown
+
+
+@pytest.mark.slow
 def test_a_failed_render_leaves_the_previous_report_in_place(
     example: tuple[pd.DataFrame, dict[str, Fit], dict[str, Any]],
     tmp_path: Path,
