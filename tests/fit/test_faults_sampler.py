@@ -260,12 +260,15 @@ def test_ctrl_c_while_nutpie_samples_is_an_interrupt_not_a_short_fit(folder: Pat
             timers[-1].start()
 
     started = time.perf_counter()
+    # as a terminal's run has it, whether or not the suite itself ignores SIGINT (`&`)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             sample_model(item.compile(study), key=item.key, sampler=sampler, seed=1, progress=on)
     finally:
         for timer in timers:
             timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert timers and time.perf_counter() - started < 60
 
 
