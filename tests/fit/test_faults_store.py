@@ -407,20 +407,29 @@ def radonspec(
     *args: str, cwd: Path, driver: str | None = None, sigint: Any = signal.SIG_DFL
 ) -> subprocess.Popen[str]:
     """Start radonspec; its SIGINT as ``sigint`` says, whatever the suite's (a shell's
-    background job, such as ``.ci/run &``, ignores SIGINT and its children inherit it)."""
+    background job, such as ``.ci/run &``, ignores SIGINT and its children inherit it).
+
+    The disposition is set here around the start, not in the child (``preexec_fn`` forks,
+    and JAX, imported by other tests of the session, warns at a fork): an exec keeps an
+    ignored signal ignored and resets a handled one to the default.
+    """
     command = [sys.executable, "-m", "radonspec", *args]
     if driver is not None:
         command = [sys.executable, "-c", driver, *args]
-    return subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: workers die with it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
-        env={**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"},
-    )
+    handled = signal.default_int_handler if sigint is signal.SIG_DFL else sigint
+    previous = signal.signal(signal.SIGINT, handled)
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: workers die with it
+            env={**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"},
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def kill_when(process: subprocess.Popen[str], marker: str, delay: float) -> str:
