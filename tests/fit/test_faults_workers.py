@@ -19,6 +19,7 @@ import pytest
 from test_faults_store import (  # noqa: F401 - a fixture
     STUDY,
     consistent,
+    quick,
     radonspec,
     run_until,
     study,
@@ -141,7 +142,11 @@ def test_sigterm_stops_a_run_like_ctrl_c(study: Path) -> None:  # noqa: F811
 @pytest.mark.slow
 def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> None:  # noqa: F811
     # started in the background (`radonspec run ... &`, nohup) the run ignores SIGINT;
-    # its workers used to die of it, and their models were recorded as failed
+    # its workers used to die of it, and their models were recorded as failed. 'b' tunes
+    # long enough (seconds) to be fitting when the signal comes; the others are brief
+    quick(study)
+    slow = "\n    sampler: {tune: 30000, draws: 100, chains: 1}"
+    study.write_text(study.read_text().replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow))
     process = radonspec(
         "run", study.name, "--store", "store", "--out", "out", "--jobs", "2",
         cwd=study.parent, sigint=signal.SIG_IGN,
@@ -153,6 +158,7 @@ def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> Non
         assert line, seen
         seen += line
     time.sleep(2)
+    assert process.poll() is None, "the run ended before the signal: make 'b' slower"
     os.killpg(process.pid, signal.SIGINT)
     seen += process.communicate(timeout=300)[0]
     assert process.returncode == 0, seen
