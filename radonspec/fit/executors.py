@@ -46,7 +46,7 @@ def run_job(job: FitJob) -> Fit:
 def _fit_with_limit(job: FitJob, limit: float) -> Fit:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_fit_and_send, args=(job, sender), daemon=True)
+    child = context.Process(target=_fit_and_send, args=(job, sender, os.getpid()), daemon=True)
     child.start()
     sender.close()
     try:
@@ -67,7 +67,9 @@ def _fit_with_limit(job: FitJob, limit: float) -> Fit:
     return failed_fit(job, failure)
 
 
-def _fit_and_send(job: FitJob, sender: Connection) -> None:
+def _fit_and_send(job: FitJob, sender: Connection, parent: int) -> None:
+    # as a pool worker: dies with the process waiting for it, leaves quietly on Ctrl-C
+    _worker_start(parent, None)
     sender.send(fit_job(job))
     sender.close()
 

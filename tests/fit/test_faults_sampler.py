@@ -272,6 +272,25 @@ def test_ctrl_c_while_nutpie_samples_is_an_interrupt_not_a_short_fit(folder: Pat
     assert timers and time.perf_counter() - started < 60
 
 
+def test_an_ignored_sigint_stays_ignored_while_sampling() -> None:
+    """A run started in the background ignores SIGINT: sampling must not raise on it."""
+    import os
+    import signal
+
+    from radonspec.fit.sample import _noticing_interrupts
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _noticing_interrupts() as interrupted:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            interrupted()  # nothing was noted
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_posterior_with_fewer_draws_than_asked_fails_the_fit() -> None:
     from radonspec.fit.sample import _check_draws
 

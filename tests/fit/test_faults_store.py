@@ -495,6 +495,30 @@ main()
 """
 
 
+FORMULAS = {"a": "y ~ x", "b": "y ~ x + (1|g)", "c": "y ~ 1 + (1|g)"}
+
+
+def arrange(study: Path, odd: str, rest: str, *, at: int) -> str:
+    """Write ``study`` with one model sampled as ``odd``, the others as ``rest``, such that
+    a run submits that model at position ``at`` (jobs go out in the order of their keys,
+    which hash the versions of the libraries too); return its name."""
+    from radonspec.api import load_study
+    from radonspec.fit.runner import plan_study
+
+    for seed in range(1, 50):
+        for model in FORMULAS:
+            text = STUDY
+            for name, formula in FORMULAS.items():
+                sampler = odd.replace("}", f", seed: {seed}}}") if name == model else rest
+                text = text.replace(f"formula: {formula}\n", f"formula: {formula}\n"
+                                    f"    sampler: {sampler}\n")  # fmt: skip
+            study.write_text(text)
+            planned = sorted(plan_study(load_study(study)), key=lambda item: item.key)
+            if planned[at].model == model:
+                return model
+    raise AssertionError("no seed puts the odd model where it was asked")
+
+
 def quick(study: Path) -> None:
     """Sample the study's models briefly: tests of writing and reading need no long fits."""
     study.write_text(STUDY.replace("draws: 3000, tune: 1000", "draws: 200, tune: 200"))
@@ -567,9 +591,10 @@ def run_until(
     )
     assert process.stdout is not None
     seen = ""
+    deadline = time.monotonic() + 300
     while marker not in seen:
         line = process.stdout.readline()
-        assert line, seen
+        assert line and time.monotonic() < deadline, seen
         seen += line
     time.sleep(settle)
     parent = psutil.Process(process.pid)
@@ -607,19 +632,14 @@ def test_an_interrupted_run_stops_at_once_says_so_once_and_leaves_no_worker(
 ) -> None:
     import psutil
 
-    # 'c' is quick, so its process is idle when the signal comes; a and b tune for minutes
-    # (300,000 draws took as little as 8 s on two cores; tuning steps are not kept in memory)
-    # in one chain each. The quick model is the last: under load the parent may take back
-    # the last job before a worker starts it, and a slow one there held back the report
-    # of every finished fit (a test run waited four minutes for 'a: done')
-    slow = "\n    sampler: {tune: 1000000, draws: 100, chains: 1, target_accept: 0.99}"
-    quick = "\n    sampler: {tune: 200, draws: 200}"
-    study.write_text(
-        STUDY.replace("formula: y ~ x\n", "formula: y ~ x" + slow + "\n")
-        .replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow)
-        .replace("y ~ 1 + (1|g)", "y ~ 1 + (1|g)" + quick)
-    )
-    process, seen, workers = run_until(study, "4", "c: done", settle=2)
+    # One model is quick, so its process is idle when the signal comes; the others tune for
+    # minutes (300,000 draws took as little as 8 s on two cores; tuning steps are not kept
+    # in memory) in one chain each. The quick model is submitted last: under load the
+    # parent may take back the last job before a worker starts it, and a slow one there
+    # held back the report of every finished fit (a test run waited four minutes)
+    slow = "{tune: 1000000, draws: 100, chains: 1, target_accept: 0.99}"
+    quick = arrange(study, "{tune: 200, draws: 200}", slow, at=-1)
+    process, seen, workers = run_until(study, "4", f"{quick}: done", settle=2)
     # which process fits which model depends on timing (the parent takes back jobs no
     # worker has started): what had finished when the signal came is what may be stored
     finished = {m for m in "abc" if f"{m}: done" in seen}

@@ -18,8 +18,8 @@ import psutil
 import pytest
 from test_faults_store import (  # noqa: F401 - a fixture
     STUDY,
+    arrange,
     consistent,
-    quick,
     radonspec,
     run_until,
     study,
@@ -83,7 +83,7 @@ def fit_or_interrupt(job: FitJob) -> Fit:
         deadline = time.monotonic() + 60
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.0)  # the worker's result reaches the parent
+        time.sleep(3.0)  # the worker's result reaches the parent
         raise KeyboardInterrupt
     time.sleep({"a": 0.2}.get(job.model, 60.0))
     if job.model == "a":
@@ -142,23 +142,21 @@ def test_sigterm_stops_a_run_like_ctrl_c(study: Path) -> None:  # noqa: F811
 @pytest.mark.slow
 def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> None:  # noqa: F811
     # started in the background (`radonspec run ... &`, nohup) the run ignores SIGINT;
-    # its workers used to die of it, and their models were recorded as failed. 'b' tunes
-    # long enough (seconds) to be fitting when the signal comes; the others are brief
-    quick(study)
-    slow = "\n    sampler: {tune: 30000, draws: 100, chains: 1}"
-    study.write_text(study.read_text().replace("y ~ x + (1|g)", "y ~ x + (1|g)" + slow))
+    # its workers used to die of it, and their models were recorded as failed. The slow
+    # model goes out first, to the one worker; the parent fits the last one (quick), and
+    # its 'done' comes while the worker still tunes the slow one
+    slow = arrange(study, "{tune: 100000, draws: 100, chains: 1}", "{tune: 200, draws: 200}", at=0)
     process = radonspec(
         "run", study.name, "--store", "store", "--out", "out", "--jobs", "2",
         cwd=study.parent, sigint=signal.SIG_IGN,
     )  # fmt: skip
     assert process.stdout is not None
     seen = ""
-    while "sampling ..." not in seen:
+    while ": done" not in seen:
         line = process.stdout.readline()
         assert line, seen
         seen += line
-    time.sleep(2)
-    assert process.poll() is None, "the run ended before the signal: make 'b' slower"
+    assert f"{slow}: done" not in seen and process.poll() is None, "make the slow model slower"
     os.killpg(process.pid, signal.SIGINT)
     seen += process.communicate(timeout=300)[0]
     assert process.returncode == 0, seen
@@ -166,3 +164,43 @@ def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> Non
     store = Store(study.parent / "store")
     assert sorted(r.model for r in store.runs()) == ["a", "b", "c"]
     consistent(store)
+
+
+_LIMITED = """
+import sys
+from radonspec.api import load_study
+from radonspec.fit.executors import _fit_with_limit
+from radonspec.fit.jobs import FitJob
+from radonspec.fit.runner import study_frame
+study = load_study(sys.argv[1])
+print("fitting", flush=True)
+_fit_with_limit(FitJob(study, "b", study_frame(study, ["b"]), "k" * 64, 1), 600.0)
+"""
+
+
+@pytest.mark.slow
+def test_a_time_limited_fit_dies_with_the_process_waiting_for_it(study: Path) -> None:  # noqa: F811
+    # a fit with a time limit runs in a child of the worker; a worker killed (an abandoned
+    # pool, the out-of-memory killer) used to leave that child sampling on its own
+    study.write_text(STUDY.replace("draws: 3000, tune: 1000", "draws: 100, tune: 1000000"))
+    process = radonspec(str(study), cwd=study.parent, driver=_LIMITED)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "fitting"
+    deadline = time.monotonic() + 120
+    children: list[psutil.Process] = []
+    while not children and time.monotonic() < deadline:
+        children = [
+            child
+            for child in psutil.Process(process.pid).children()
+            if "resource_tracker" not in " ".join(child.cmdline())
+        ]
+        time.sleep(0.2)
+    assert children, "no child process fitted the model"
+    time.sleep(3)  # the child has set itself up
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)  # its output stays open, as a terminal would: no SIGPIPE
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for child in alive:
+        child.kill()
+    process.stdout.close()
+    assert not alive, f"processes {[p.pid for p in alive]} went on fitting alone"
