@@ -230,10 +230,14 @@ def _broke(future: Future[Any]) -> bool:
     return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
-def _finished(futures: dict[Future[Fit], FitJob]) -> Iterator[Fit]:
-    """The fits of ``futures`` that workers have finished, taken out of ``futures``."""
-    for future in [f for f in futures if f.done() and not f.cancelled() and not _broke(f)]:
-        yield _outcome(future, futures.pop(future))
+def _harvest(futures: dict[Future[Fit], FitJob], broken: list[FitJob]) -> Iterator[Fit]:
+    """Take the finished ``futures`` out; yield their fits, put a broken pool's on ``broken``."""
+    for future in [f for f in futures if f.done()]:
+        job = futures.pop(future)
+        if _broke(future):
+            broken.append(job)
+        else:
+            yield _outcome(future, job)
 
 
 def _outcome(future: Future[Fit], job: FitJob) -> Fit:
@@ -329,7 +333,7 @@ class PoolExecutor:
         last: dict[int, str] = {}
         while todo:
             futures = {self._pool.submit(pool.run_noting, run_job, j): j for j in todo}
-            todo, broken = [], []
+            todo, broken = [], list[FitJob]()
             if self._in_parent and first:
                 # the last submitted start last: take them back, while no worker has begun them
                 for future in reversed(list(futures)):
@@ -340,15 +344,10 @@ class PoolExecutor:
                         except BaseException:
                             # Ctrl-C while this process fitted: the fits workers finished
                             # meanwhile are handed on (and stored) before the interrupt is
-                            yield from _finished(futures)
+                            yield from _harvest(futures, [])
                             raise
                         yield fit
-                        for done in [f for f in futures if f.done()]:
-                            job = futures.pop(done)
-                            if _broke(done):
-                                broken.append(job)
-                            else:
-                                yield _outcome(done, job)
+                        yield from _harvest(futures, broken)
             first = False
             for future in as_completed(list(futures)):
                 if _broke(future):

@@ -63,17 +63,14 @@ def group_views(content: Content, results: Results) -> Section:
         )
         if image is not None:
             section.images.append(image)
-    for quantity in ("intercept", "slope") if predictor else ("intercept",):
-        if (
-            quantity == "slope"
-            and estimates
-            and not any(_varies(found, "slope") for found in estimates.values())
-        ):
-            section.notes.append(
-                f"No model lets the slope of {predictor} vary by '{group}': every group has"
-                " its model's one slope, so no figure of group slopes is drawn."
-            )
-            continue
+    quantities = ["intercept", "slope"] if predictor else ["intercept"]
+    if predictor and estimates and not any(_varies(e, "slope") for e in estimates.values()):
+        quantities.remove("slope")
+        section.notes.append(
+            f"No model lets the slope of {predictor} vary by '{group}': every group has its"
+            " model's one slope, so no figure of group slopes is drawn."
+        )
+    for quantity in quantities:
         image = attempt(
             section.notes,
             f"The {quantity} plot",

@@ -578,7 +578,7 @@ def test_run_on_a_read_only_store_with_a_miss_says_so(
 
 
 def run_until(
-    study: Path, jobs: str, marker: str, settle: float
+    study: Path, jobs: str, marker: str, settle: float, sigint: Any = signal.SIG_DFL
 ) -> tuple[subprocess.Popen[str], str, list[Any]]:
     """Start ``radonspec run``, read its output up to ``marker``, wait ``settle`` seconds.
 
@@ -587,8 +587,9 @@ def run_until(
     import psutil
 
     process = radonspec(
-        "run", study.name, "--store", "store", "--out", "out", "--jobs", jobs, cwd=study.parent
-    )
+        "run", study.name, "--store", "store", "--out", "out", "--jobs", jobs,
+        cwd=study.parent, sigint=sigint,
+    )  # fmt: skip
     assert process.stdout is not None
     seen = ""
     deadline = time.monotonic() + 300

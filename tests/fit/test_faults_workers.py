@@ -146,16 +146,7 @@ def test_a_run_that_ignores_sigint_keeps_its_workers_fitting(study: Path) -> Non
     # model goes out first, to the one worker; the parent fits the last one (quick), and
     # its 'done' comes while the worker still tunes the slow one
     slow = arrange(study, "{tune: 100000, draws: 100, chains: 1}", "{tune: 200, draws: 200}", at=0)
-    process = radonspec(
-        "run", study.name, "--store", "store", "--out", "out", "--jobs", "2",
-        cwd=study.parent, sigint=signal.SIG_IGN,
-    )  # fmt: skip
-    assert process.stdout is not None
-    seen = ""
-    while ": done" not in seen:
-        line = process.stdout.readline()
-        assert line, seen
-        seen += line
+    process, seen, _ = run_until(study, "2", ": done", settle=0, sigint=signal.SIG_IGN)
     assert f"{slow}: done" not in seen and process.poll() is None, "make the slow model slower"
     os.killpg(process.pid, signal.SIGINT)
     seen += process.communicate(timeout=300)[0]
