@@ -88,6 +88,7 @@ class Drawer:
         self._busy: Future[bytes] | None = None
         self._queue: collections.deque[Pending] = collections.deque()
         self._lock = threading.RLock()
+        self._wake = threading.Event()  # the process finished a figure: feed it the next
 
     def start(self) -> None:
         """Start the process (from the main thread) and warm it up; nothing if running."""
@@ -102,7 +103,10 @@ class Drawer:
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
+        feeder = threading.Thread(target=self._feeding, name="radonspec-drawer", daemon=True)
+        feeder.start()
         self._busy = self._pool.submit(_warm_up)
+        self._busy.add_done_callback(self._finished)
 
     @property
     def running(self) -> bool:
@@ -126,12 +130,29 @@ class Drawer:
             with contextlib.suppress(Exception):  # noted where the report shows it
                 pending.png()
 
-    def _feed(self, *_: Any) -> None:
-        """Hand the next queued figure to the process if it is idle.
+    def _finished(self, _: Future[bytes]) -> None:
+        """A figure's future is done: wake the feeder, and nothing else.
 
-        Called again when the process finishes a figure (from the pool's own thread),
-        so it never waits for this process to look.
+        The pool calls this from its own thread, and for a process that died it does so
+        holding its own lock: handing on the next figure from here (``submit`` takes that
+        lock) waited forever, and the report with it.
         """
+        self._wake.set()
+
+    def _feeding(self) -> None:
+        """The feeder thread: the process's next figure as soon as it is idle.
+
+        So the process never waits for this one to look. It ends with the pool.
+        """
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._pool is None:
+                return
+            self._feed()
+
+    def _feed(self) -> None:
+        """Hand the next queued figure to the process if it is idle."""
         with self._lock:
             if self._pool is None or not self._queue:
                 return
@@ -143,9 +164,10 @@ class Drawer:
             except Exception:  # noqa: BLE001 - a broken pool: every figure is drawn here
                 self._queue.appendleft(pending)
                 pool, self._pool, self._busy = self._pool, None, None
+                self._wake.set()  # the feeder ends
                 pool.shutdown(wait=False, cancel_futures=True)
                 return
-        busy.add_done_callback(self._feed)  # outside the lock: a done future calls at once
+        busy.add_done_callback(self._finished)
 
     def wait(self) -> None:
         """Wait until the process has drawn what it was given (its warm-up included)."""
@@ -158,6 +180,7 @@ class Drawer:
         """End the process; a figure it had not drawn is drawn here when asked for."""
         with self._lock:
             pool, self._pool, self._busy = self._pool, None, None
+        self._wake.set()  # the feeder ends
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 

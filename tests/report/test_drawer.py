@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -85,6 +86,36 @@ def test_a_drawer_that_died_costs_nothing_but_time() -> None:
             png = figure.png() if isinstance(figure, Pending) else figure
             assert png == here(seed)
         assert not dying.running  # the broken pool is let go: later figures are drawn here
+    finally:
+        dying.close()
+
+
+def _dies_in_the_drawer(parent: int, seed: int) -> object:
+    """Kills the drawer's process (as the out-of-memory killer would); draws here."""
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return estimates_figure(*estimates(seed))
+
+
+def test_a_drawer_dying_with_figures_queued_hands_them_all_back() -> None:
+    # the pool fails a dead process's figure holding its own lock, and the drawer's
+    # callback used to hand on the next figure from there: the pool waited for itself,
+    # and the report for the pool, forever
+    dying = Drawer()
+    dying.start()
+    dying.wait()
+    try:
+        with drawing_with(dying):
+            queued = [plots.figure(_dies_in_the_drawer, os.getpid(), 31)]
+            queued += [plots.figure(estimates_figure, *estimates(seed)) for seed in (32, 33, 34)]
+        finishing = threading.Thread(target=dying.finish, daemon=True)
+        finishing.start()
+        finishing.join(120)
+        assert not finishing.is_alive(), "the report waits for a dead drawer"
+        pngs = [p.png() if isinstance(p, Pending) else p for p in queued]
+        assert pngs[1:] == [here(seed) for seed in (32, 33, 34)]
+        assert pngs[0] == here(31)
+        assert not dying.running
     finally:
         dying.close()
 
