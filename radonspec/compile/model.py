@@ -135,8 +135,9 @@ def group_only_columns(infos: Sequence[FormulaInfo]) -> list[str]:
 def _bambi_settings() -> Iterator[Any]:
     import bambi as bmb
 
-    from radonspec.compile import design, factors
+    from radonspec.compile import design, factors, sources
 
+    sources.install()  # no file left in /tmp per function Numba compiles
     design.install()  # every model compiled here builds its common terms sparsely
     factors.install()  # and its group factors as level codes, not n x J indicators
     correlated.install()  # and the terms of a factor in `correlated:` jointly
