@@ -103,7 +103,11 @@ class Drawer:
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
-        feeder = threading.Thread(target=self._feeding, name="radonspec-drawer", daemon=True)
+        self._wake = threading.Event()  # its own: a feeder of a pool let go may still wake
+        feeder = threading.Thread(
+            target=self._feeding, args=(self._pool, self._wake), name="radonspec-drawer",
+            daemon=True,
+        )  # fmt: skip
         feeder.start()
         self._busy = self._pool.submit(_warm_up)
         self._busy.add_done_callback(self._finished)
@@ -139,15 +143,16 @@ class Drawer:
         """
         self._wake.set()
 
-    def _feeding(self) -> None:
+    def _feeding(self, pool: ProcessPoolExecutor, wake: threading.Event) -> None:
         """The feeder thread: the process's next figure as soon as it is idle.
 
-        So the process never waits for this one to look. It ends with the pool.
+        So the process never waits for this one to look. It ends with ``pool``: a
+        drawer started again after its process died has a new pool and a new feeder.
         """
         while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._pool is None:
+            wake.wait()
+            wake.clear()
+            if self._pool is not pool:
                 return
             self._feed()
 

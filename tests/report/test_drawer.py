@@ -97,10 +97,15 @@ def _dies_in_the_drawer(parent: int, seed: int) -> object:
     return estimates_figure(*estimates(seed))
 
 
+def _feeders() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "radonspec-drawer"]
+
+
 def test_a_drawer_dying_with_figures_queued_hands_them_all_back() -> None:
     # the pool fails a dead process's figure holding its own lock, and the drawer's
     # callback used to hand on the next figure from there: the pool waited for itself,
     # and the report for the pool, forever
+    others = len(_feeders())  # e.g. the module's drawer
     dying = Drawer()
     dying.start()
     dying.wait()
@@ -116,6 +121,16 @@ def test_a_drawer_dying_with_figures_queued_hands_them_all_back() -> None:
         assert pngs[1:] == [here(seed) for seed in (32, 33, 34)]
         assert pngs[0] == here(31)
         assert not dying.running
+        # started again (as ``watch`` does after each good cycle): a new process and one
+        # feeder, the dead pool's gone
+        dying.start()
+        dying.wait()
+        with drawing_with(dying):
+            again = [plots.figure(estimates_figure, *estimates(seed)) for seed in (35, 36)]
+            finish_drawings()
+        assert isinstance(again[0], Pending) and again[0].future is not None
+        assert [p.png() if isinstance(p, Pending) else p for p in again] == [here(35), here(36)]
+        assert len(_feeders()) == others + 1, _feeders()
     finally:
         dying.close()
 
