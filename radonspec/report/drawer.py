@@ -168,9 +168,9 @@ class Drawer:
                 busy = self._busy = pending.submit(self._pool)
             except Exception:  # noqa: BLE001 - a broken pool: every figure is drawn here
                 self._queue.appendleft(pending)
-                pool, self._pool, self._busy = self._pool, None, None
-                self._wake.set()  # the feeder ends
-                pool.shutdown(wait=False, cancel_futures=True)
+                broken = self._pool
+                self._let_go()
+                broken.shutdown(wait=False, cancel_futures=True)
                 return
         busy.add_done_callback(self._finished)
 
@@ -183,11 +183,16 @@ class Drawer:
 
     def close(self) -> None:
         """End the process; a figure it had not drawn is drawn here when asked for."""
-        with self._lock:
-            pool, self._pool, self._busy = self._pool, None, None
-        self._wake.set()  # the feeder ends
+        pool = self._let_go()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _let_go(self) -> ProcessPoolExecutor | None:
+        """Forget the pool (returned, for its shutdown) and end its feeder."""
+        with self._lock:
+            pool, self._pool, self._busy = self._pool, None, None
+        self._wake.set()
+        return pool
 
 
 @contextlib.contextmanager
