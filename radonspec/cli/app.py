@@ -58,7 +58,8 @@ def validate(studies: StudyArgs) -> None:
         try:
             with handle_errors():
                 study = check(path)
-                out.print(f"{plain(path)}: ok ({len(study.models)} models)")
+                count = len(study.models)
+                out.print(f"{plain(path)}: ok ({count} model{'' if count == 1 else 's'})")
         except typer.Exit as stop:
             failed = max(failed, stop.exit_code)
     raise typer.Exit(failed)

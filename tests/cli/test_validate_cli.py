@@ -385,3 +385,14 @@ def test_inherited_error_points_at_defaults(in_tmp: Path) -> None:
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors[0].startswith("error: study.yaml:7:13: unknown key 'drawz'"), errors
+
+
+def test_a_valid_study_is_counted_in_words(toy: Path) -> None:
+    both = CliRunner().invoke(app, ["validate", str(toy)])
+    assert both.exit_code == 0, both.output
+    assert both.stdout.strip() == f"{toy}: ok (2 models)"
+    one = toy.with_name("one.yaml")
+    one.write_text(toy.read_text().replace("  varying:\n    formula: y ~ x + (1|g)\n", ""))
+    single = CliRunner().invoke(app, ["validate", str(one)])
+    assert single.exit_code == 0, single.output
+    assert single.stdout.strip() == f"{one}: ok (1 model)"
