@@ -233,6 +233,12 @@ def _loo_pit(ax: Axes, colour: str, pit_ecdf: np.ndarray) -> None:
     ax.step(x, delta, where="post", color=colour, linewidth=1.6)
     ax.axhline(0.0, color=NEUTRAL, linewidth=0.8)
     ax.set_xlim(0, 1)
+    # the legend gets a band of its own above the curve and the envelope, which it never
+    # covers: a miscalibrated model's curve runs far from zero, wherever that is
+    top = float(np.nanmax([upper.max(), delta.max()]))
+    bottom = float(np.nanmin([lower.min(), delta.min()]))
+    span = top - bottom or 1.0
+    ax.set_ylim(bottom - 0.05 * span, top + 0.3 * span)
     ax.set_xlabel("LOO-PIT value")
     ax.set_ylabel("ECDF − uniform CDF")
     ax.set_title("LOO-PIT calibration (Δ-ECDF)")
@@ -241,7 +247,11 @@ def _loo_pit(ax: Axes, colour: str, pit_ecdf: np.ndarray) -> None:
             Line2D([], [], color=colour, linewidth=1.6, label="LOO-PIT Δ-ECDF"),
             mpl.patches.Patch(color=NEUTRAL, alpha=0.25, label="95% simultaneous envelope"),
         ],
-        loc="lower right",
+        loc="upper center",
+        ncol=2,
+        fontsize="small",
+        handlelength=1.5,
+        columnspacing=1.2,
         frameon=True,
         framealpha=0.9,
         edgecolor="none",

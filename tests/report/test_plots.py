@@ -80,6 +80,38 @@ def test_ppc_figure_has_title_labels_and_legend(discrete: bool) -> None:
     assert to_png(figure).startswith(PNG)
 
 
+@pytest.mark.parametrize(
+    ("a", "b"), [(1.0, 1.0), (1.0, 0.6), (0.6, 1.0), (0.6, 0.6), (1.6, 1.6)],
+    ids=["calibrated", "too-low", "too-high", "too-narrow", "too-wide"],
+)  # fmt: skip
+def test_the_loo_pit_legend_never_covers_the_curve_or_its_envelope(a: float, b: float) -> None:
+    """A model predicting too low ran its Δ-ECDF under a legend in the lower right corner."""
+    from dataclasses import replace
+
+    from matplotlib.transforms import Bbox
+
+    from radonspec.analysis.predictive import pit_ecdf, predictive_check
+
+    rng = np.random.default_rng(5)
+    check = predictive_check(
+        predictive_tree(rng.normal(size=60), rng.normal(size=(80, 60))), discrete=False, pit=False
+    )
+    pit = pit_ecdf(rng.beta(a, b, size=60))
+    figure = ppc_figure("m", "#0072B2", replace(check, pit_ecdf=pit))
+    figure.canvas.draw()
+    ax = figure.axes[1]
+    legend = ax.get_legend().get_window_extent()
+    curve = ax.lines[0]
+    assert (
+        not curve.get_transform()
+        .transform_path(curve.get_path())
+        .intersects_bbox(legend, filled=False)
+    )
+    x, _, lower, upper = pit
+    envelope = Bbox.union([Bbox(ax.transData.transform([[0, lower.min()], [1, upper.max()]]))])
+    assert not envelope.overlaps(legend)
+
+
 def test_a_continuous_family_with_whole_number_data_gets_densities_of_bounded_size() -> None:
     """Diameters in whole millimetres: one bar per distinct replicated value hung the report."""
     from radonspec.analysis.predictive import PPC_DRAWS, predictive_check
