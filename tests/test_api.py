@@ -143,6 +143,16 @@ def test_cli_run_writes_what_the_api_writes(toy: Path, fake_sampler: Any, tmp_pa
     assert summary_of(cli) == summary_of(api.written)
 
 
+def test_cli_run_counts_one_model_in_words(toy: Path, fake_sampler: Any, tmp_path: Path) -> None:
+    toy.write_text(toy.read_text().replace("  varying:\n    formula: y ~ x + (1|g)\n", ""))
+    done = CliRunner().invoke(
+        app, ["run", str(toy), "--store", str(tmp_path / "store"), "--out", str(tmp_path / "cli"),
+              "--jobs", "1"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "toy: 1 model in" in done.output and fake_sampler.calls == ["pooled"]
+
+
 def test_watch_and_try_go_through_the_api_and_agree_with_run(
     toy: Path, fake_sampler: Any, tmp_path: Path
 ) -> None:

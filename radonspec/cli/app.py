@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from radonspec.cli.console import err, handle_errors, out, plain, state
+from radonspec.cli.console import counted, err, handle_errors, out, plain, state
 from radonspec.errors import FitError
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ def validate(studies: StudyArgs) -> None:
         try:
             with handle_errors():
                 study = check(path)
-                count = len(study.models)
-                out.print(f"{plain(path)}: ok ({count} model{'' if count == 1 else 's'})")
+                out.print(f"{plain(path)}: ok ({counted(len(study.models), 'model')})")
         except typer.Exit as stop:
             failed = max(failed, stop.exit_code)
     raise typer.Exit(failed)
@@ -144,7 +143,7 @@ def _each(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
 def print_summary(result: RunResult) -> None:
     """The run's table (status, cache, timings, diagnostics), failures and report files."""
     fits = result.fits
-    title = f"{result.study.name}: {len(fits)} models in {result.seconds:.1f} s"
+    title = f"{result.study.name}: {counted(len(fits), 'model')} in {result.seconds:.1f} s"
     table = Table(title=plain(title))
     for column in ("model", "status", "cached", "seconds", "r_hat max", "ESS bulk min", "div"):
         table.add_column(column, justify="right" if column not in ("model", "status") else "left")
