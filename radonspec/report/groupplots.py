@@ -31,6 +31,21 @@ class Estimates:
     population: float | None = None
     population_lb: float | None = None
     population_ub: float | None = None
+    groups: tuple[str, ...] = ()  # the groups' names, in the order of ``n`` (when known)
+
+
+def common_size(estimates: Sequence[Estimates]) -> int | None:
+    """The number of observations every group has, when all groups have the same (else None).
+
+    Balanced designs (subjects measured the same number of times, items answered by every
+    person) make group size say nothing: their estimates are drawn ranked instead.
+    """
+    sizes = np.unique(np.concatenate([np.asarray(e.n, dtype=float) for e in estimates]))
+    return int(sizes[0]) if sizes.size == 1 else None
+
+
+#: Ranked group estimates are labelled by name up to this many groups.
+MAX_NAMED_GROUPS = 30
 
 
 def _sizes(n: np.ndarray, largest: float) -> np.ndarray:
@@ -178,7 +193,8 @@ def estimates_figure(
     """Each model's group estimates (mean, 89% interval) against group size, population line.
 
     One panel per model, sharing the y axis, so complete, no and partial pooling
-    read side by side.
+    read side by side. When every group has the same size (``common_size``), each panel
+    shows its groups ranked by their mean instead.
     """
     import matplotlib as mpl
     from matplotlib.lines import Line2D
@@ -187,13 +203,25 @@ def estimates_figure(
     nrows = -(-len(estimates) // ncols)
     means = [e.mean for e in estimates]
     ylim = _range(means, [np.array([e.population]) for e in estimates if e.population is not None])
+    common = common_size(estimates)
     with style():
-        figure, axes = new_figure(nrows, ncols, 3.3 * nrows + 0.5, sharey=True, sharex=True)
+        # ranked panels each order their groups: named ticks must not be shared
+        named = common is not None and all(
+            len(e.groups) == len(e.n) and len(e.n) <= MAX_NAMED_GROUPS for e in estimates
+        )
+        height = (3.3 + (1.0 if named else 0.0)) * nrows + 0.5  # room for names on end
+        figure, axes = new_figure(nrows, ncols, height, sharey=True, sharex=common is None)
         rng = np.random.default_rng(0)
         for i, (ax, est) in enumerate(zip(axes.ravel(), estimates, strict=False)):
             colour = colours[est.model]
-            # groups of equal size would hide each other: spread them a little (log scale)
-            n = np.asarray(est.n, dtype=float) * np.exp(rng.uniform(-0.07, 0.07, len(est.n)))
+            if common is None:
+                # groups of equal size would hide each other: spread them a little (log scale)
+                n = np.asarray(est.n, dtype=float) * np.exp(rng.uniform(-0.07, 0.07, len(est.n)))
+            else:  # size says nothing: rank 1 is the group with the lowest mean
+                n = np.empty(len(est.mean))
+                n[np.argsort(np.asarray(est.mean, dtype=float), kind="stable")] = np.arange(
+                    1, len(est.mean) + 1
+                )
             mean, outside = _clip(np.asarray(est.mean, dtype=float), *ylim)
             ax.vlines(n, est.lb, est.ub, color=colour, alpha=0.45, linewidth=1.0)
             ax.scatter(n[~outside], mean[~outside], s=14, color=colour, zorder=3)
@@ -207,12 +235,21 @@ def estimates_figure(
                 ax.axhline(est.population, color=OBSERVED, linestyle="--", linewidth=1.0)
                 if est.population_lb is not None and est.population_ub is not None:
                     ax.axhspan(est.population_lb, est.population_ub, color=NEUTRAL, alpha=0.15)
-            log_x(ax)
+            if common is None:
+                log_x(ax)
+                ax.set_xlabel("observations in group (log scale)")
+            elif named:
+                ranked = np.argsort(n)
+                ax.set_xticks(n[ranked], [est.groups[k] for k in ranked], rotation=90)
+                ax.tick_params(axis="x", labelsize="small")
+                ax.set_xlabel("group, ranked by its mean")
+            else:
+                ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+                ax.set_xlabel("group, ranked by its mean")
             # a panel above an empty slot is a bottom panel too: keep its tick labels
             ax.tick_params(labelbottom=True)
             ax.set_ylim(*ylim)
             ax.set_title(est.model)
-            ax.set_xlabel("observations in group (log scale)")
             ax.set_ylabel(label if i % ncols == 0 else "")  # shared y: label the first column
         hide_unused(axes, len(estimates))
         figure.legend(
@@ -224,7 +261,8 @@ def estimates_figure(
             loc="outside lower center",
             ncols=3,
         )
-        figure.suptitle(f"Group estimates by group size: {label}")
+        by = "by group size" if common is None else f"ranked (each group: {common} observations)"
+        figure.suptitle(f"Group estimates {by}: {label}")
     return figure
 
 

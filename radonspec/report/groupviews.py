@@ -132,6 +132,7 @@ def _as_plot(
         population=population.get(quantity),
         population_lb=population.get(f"{quantity}_lb"),
         population_ub=population.get(f"{quantity}_ub"),
+        groups=tuple(str(g) for g in table.index),
     )
 
 
@@ -189,9 +190,16 @@ def _estimates(
     shown = [_as_plot(e, quantity) for e in estimates.values() if f"{quantity}_mean" in e.table]
     if not shown:
         return None
+    common = groupplots.common_size(shown)
+    where = (
+        " against its number of observations (spread slightly where sizes tie)"
+        if common is None
+        else f", the groups ranked by their mean (every group has {common} observations, so"
+        " size cannot explain their spread)"
+    )
     caption = (
-        f"Each point is one level of '{group}': its posterior mean and 89% interval against its"
-        " number of observations (spread slightly where sizes tie). A group's value is the"
+        f"Each point is one level of '{group}': its posterior mean and 89% interval{where}."
+        " A group's value is the"
         " model's linear predictor averaged over the group's own rows (the population terms at"
         " the group's own covariate values plus its group-specific deviations; offsets left"
         " out), on the link scale. The dashed line and grey"
@@ -201,7 +209,7 @@ def _estimates(
         " as triangles."
     )
     png = plots.figure(groupplots.estimates_figure, shown, content.colours, labels[quantity])
-    title = f"Group {quantity}s by group size"
+    title = f"Group {quantity}s by group size" if common is None else f"Group {quantity}s, ranked"
     return Image(f"groups-{quantity}", title, caption, png)
 
 

@@ -112,6 +112,62 @@ def test_the_loo_pit_legend_never_covers_the_curve_or_its_envelope(a: float, b: 
     assert not envelope.overlaps(legend)
 
 
+def _estimates(sizes: np.ndarray) -> list[Estimates]:
+    rng = np.random.default_rng(2)
+    groups = tuple(f"s{i}" for i in range(len(sizes)))
+    shown = []
+    for model in ("pooled", "hierarchical"):
+        mean = rng.normal(1.0, 0.5, len(sizes))
+        shown.append(
+            Estimates(
+                model, sizes, mean, mean - 0.3, mean + 0.3, 1.0, 0.9, 1.1, groups=groups
+            )  # fmt: skip
+        )
+    return shown
+
+
+def test_groups_of_one_size_are_ranked_by_their_mean_and_named() -> None:
+    """Balanced designs: size says nothing, and a spread log axis suggested sizes that differ."""
+    from radonspec.report.groupplots import estimates_figure
+
+    shown = _estimates(np.full(12, 10))
+    figure = estimates_figure(shown, {"pooled": "#0072B2", "hierarchical": "#D55E00"}, "y")
+    title, xlabels, _, legend = _texts(figure)
+    assert title == "Group estimates ranked (each group: 10 observations): y" and legend
+    assert xlabels == ["group, ranked by its mean"] * 2
+    for ax, est in zip(figure.axes, shown, strict=True):
+        assert ax.get_xscale() == "linear"
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        assert names == [est.groups[k] for k in np.argsort(est.mean)]  # each panel its order
+        ranks = ax.collections[1].get_offsets()[:, 0]  # the points (after the intervals)
+        assert sorted(ranks) == list(range(1, 13))
+        assert ranks[np.argmin(est.mean)] == 1 and ranks[np.argmax(est.mean)] == 12
+
+
+def test_groups_of_differing_sizes_stay_on_a_log_axis_of_size() -> None:
+    from radonspec.report.groupplots import estimates_figure
+
+    sizes = np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 10, 10])
+    figure = estimates_figure(
+        _estimates(sizes), {"pooled": "#0072B2", "hierarchical": "#D55E00"}, "y"
+    )
+    title, xlabels, _, _ = _texts(figure)
+    assert title == "Group estimates by group size: y"
+    assert xlabels == ["observations in group (log scale)"] * 2
+    assert all(ax.get_xscale() == "log" for ax in figure.axes)
+
+
+def test_many_groups_of_one_size_are_ranked_without_names() -> None:
+    from radonspec.report.groupplots import estimates_figure
+
+    figure = estimates_figure(
+        _estimates(np.full(85, 4)), {"pooled": "#0072B2", "hierarchical": "#D55E00"}, "y"
+    )
+    assert all(
+        not any(t.get_text().startswith("s") for t in ax.get_xticklabels()) for ax in figure.axes
+    )
+
+
 def test_a_continuous_family_with_whole_number_data_gets_densities_of_bounded_size() -> None:
     """Diameters in whole millimetres: one bar per distinct replicated value hung the report."""
     from radonspec.analysis.predictive import PPC_DRAWS, predictive_check
