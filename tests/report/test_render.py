@@ -662,3 +662,22 @@ def _without_figures(module: Any) -> Any:
 
 
 # -- figures --------------------------------------------------------------------------------
+
+
+def test_groups_of_one_size_are_said_and_drawn_so(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    """The toy's 5 groups have 8 rows each: no range of sizes, no size axis."""
+    import radonspec
+
+    written = radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out", jobs=1).written
+    markdown, html = written["markdown"].read_text(), written["html"].read_text()
+    assert "5 levels of `g`, 8 observations each |" in markdown
+    assert "5 levels of <code>g</code>, 8 observations each</dd>" in html
+    assert "Group intercepts, ranked" in markdown and "by group size" not in markdown
+    frame = pd.read_csv(tmp_path / "toy.csv")
+    frame.drop(index=[0, 1, 2]).to_csv(tmp_path / "toy.csv", index=False)  # g0 keeps 5 rows
+    written = radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out2", jobs=1).written
+    markdown = written["markdown"].read_text()
+    assert "5 levels of `g`, 5 to 8 observations each (median 8) |" in markdown
+    assert "Group intercepts by group size" in markdown
