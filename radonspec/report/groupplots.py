@@ -209,7 +209,11 @@ def estimates_figure(
         named = common is not None and all(
             len(e.groups) == len(e.n) and len(e.n) <= MAX_NAMED_GROUPS for e in estimates
         )
-        height = (3.3 + (1.0 if named else 0.0)) * nrows + 0.5  # room for names on end
+        # short names (judges 1-9) read level; longer or many stand on end, with room below
+        upright = named and all(
+            len(e.n) * ncols <= 12 and max(map(len, e.groups), default=0) <= 3 for e in estimates
+        )
+        height = (3.3 + (1.0 if named and not upright else 0.0)) * nrows + 0.5
         figure, axes = new_figure(nrows, ncols, height, sharey=True, sharex=common is None)
         rng = np.random.default_rng(0)
         for i, (ax, est) in enumerate(zip(axes.ravel(), estimates, strict=False)):
@@ -240,7 +244,8 @@ def estimates_figure(
                 ax.set_xlabel("observations in group (log scale)")
             elif named:
                 ranked = np.argsort(n)
-                ax.set_xticks(n[ranked], [est.groups[k] for k in ranked], rotation=90)
+                names = [est.groups[k] for k in ranked]
+                ax.set_xticks(n[ranked], names, rotation=0 if upright else 90)
                 ax.tick_params(axis="x", labelsize="small")
                 ax.set_xlabel("group, ranked by its mean")
             else:

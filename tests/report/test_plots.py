@@ -157,6 +157,24 @@ def test_groups_of_differing_sizes_stay_on_a_log_axis_of_size() -> None:
     assert all(ax.get_xscale() == "log" for ax in figure.axes)
 
 
+def test_short_names_of_few_groups_read_level_and_others_stand_on_end() -> None:
+    from dataclasses import replace
+
+    from radonspec.report.groupplots import estimates_figure
+
+    colours = {"pooled": "#0072B2", "hierarchical": "#D55E00"}
+    judges = [
+        replace(e, groups=tuple(str(i) for i in range(1, 10))) for e in _estimates(np.full(9, 8))
+    ][:1]
+    (ax,) = estimates_figure(judges, colours, "y").axes
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {0.0}
+    items = _estimates(np.full(12, 10))  # two panels of twelve
+    assert all(
+        {t.get_rotation() for t in ax.get_xticklabels()} == {90.0}
+        for ax in estimates_figure(items, colours, "y").axes
+    )
+
+
 def test_many_groups_of_one_size_are_ranked_without_names() -> None:
     from radonspec.report.groupplots import estimates_figure
 
