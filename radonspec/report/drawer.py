@@ -168,9 +168,9 @@ class Drawer:
                 busy = self._busy = pending.submit(self._pool)
             except Exception:  # noqa: BLE001 - a broken pool: every figure is drawn here
                 self._queue.appendleft(pending)
-                broken = self._pool
-                self._let_go()
-                broken.shutdown(wait=False, cancel_futures=True)
+                broken = self._let_go()
+                if broken is not None:
+                    broken.shutdown(wait=False, cancel_futures=True)
                 return
         busy.add_done_callback(self._finished)
 

@@ -218,14 +218,14 @@ def estimates_figure(
         rng = np.random.default_rng(0)
         for i, (ax, est) in enumerate(zip(axes.ravel(), estimates, strict=False)):
             colour = colours[est.model]
+            order = np.argsort(np.asarray(est.mean, dtype=float), kind="stable")
+            ranks = np.arange(1, len(order) + 1)
             if common is None:
                 # groups of equal size would hide each other: spread them a little (log scale)
                 n = np.asarray(est.n, dtype=float) * np.exp(rng.uniform(-0.07, 0.07, len(est.n)))
             else:  # size says nothing: rank 1 is the group with the lowest mean
-                n = np.empty(len(est.mean))
-                n[np.argsort(np.asarray(est.mean, dtype=float), kind="stable")] = np.arange(
-                    1, len(est.mean) + 1
-                )
+                n = np.empty(len(order))
+                n[order] = ranks
             mean, outside = _clip(np.asarray(est.mean, dtype=float), *ylim)
             ax.vlines(n, est.lb, est.ub, color=colour, alpha=0.45, linewidth=1.0)
             ax.scatter(n[~outside], mean[~outside], s=14, color=colour, zorder=3)
@@ -243,9 +243,8 @@ def estimates_figure(
                 log_x(ax)
                 ax.set_xlabel("observations in group (log scale)")
             elif named:
-                ranked = np.argsort(n)
-                names = [est.groups[k] for k in ranked]
-                ax.set_xticks(n[ranked], names, rotation=0 if upright else 90)
+                names = [est.groups[k] for k in order]
+                ax.set_xticks(ranks, names, rotation=0 if upright else 90)
                 ax.tick_params(axis="x", labelsize="small")
                 ax.set_xlabel("group, ranked by its mean")
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 MISSING = "—"
@@ -42,6 +43,14 @@ def fmt_short(value: Any) -> str:
     """Like ``fmt`` without trailing zeros: a median group size of 7.5 reads 7.5."""
     text = fmt(value)
     return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
+
+
+def fmt_group_sizes(sizes: Sequence[Any]) -> str:
+    """Observations per group from (min, median, max): ``8 each``, else the range and median."""
+    low, median, high = sizes
+    if low == high:
+        return f"{low} observations each"
+    return f"{low} to {high} observations each (median {fmt_short(median)})"
 
 
 def fmt_fixed(value: Any, decimals: int = 2) -> str:

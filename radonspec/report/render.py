@@ -25,6 +25,7 @@ from radonspec.report.manifest import FILES
 from radonspec.report.numbers import (
     fmt,
     fmt_fixed,
+    fmt_group_sizes,
     fmt_int,
     fmt_percent,
     fmt_rhat,
@@ -120,6 +121,7 @@ def _environment(markdown: bool = False) -> jinja2.Environment:
         int=fmt_int,
         rhat=fmt_rhat,
         short=fmt_short,
+        group_sizes=fmt_group_sizes,
         fixed=fmt_fixed,
         md=markdown_cell,
         code=markdown_code,

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from radonspec.report.numbers import fmt, fmt_fixed, fmt_int, fmt_rhat, fmt_short
+from radonspec.report.numbers import fmt, fmt_fixed, fmt_group_sizes, fmt_int, fmt_rhat, fmt_short
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,8 @@ def test_percent_and_axis_value_formats() -> None:
     assert fmt_percent(float("nan")) == "—"
     assert fmt_value(np.float64(0.5)) == "0.5" and fmt_value(2) == "2"
     assert fmt_value("y ~ x") == "y ~ x" and fmt_value("") == "—" and fmt_value(None) == "—"
+
+
+def test_group_sizes_read_as_one_number_when_all_groups_are_one_size() -> None:
+    assert fmt_group_sizes((8, 8.0, 8)) == "8 observations each"
+    assert fmt_group_sizes((5, 7.5, 8)) == "5 to 8 observations each (median 7.5)"
