@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from radonspec.errors import MissingExtraError, RadonspecError
-from radonspec.fit import pool
+from radonspec.fit import mainguard, pool
 from radonspec.fit.jobs import FitJob
 from radonspec.fit.record import Fit
 
@@ -44,6 +44,7 @@ def run_job(job: FitJob) -> Fit:
 
 
 def _fit_with_limit(job: FitJob, limit: float) -> Fit:
+    mainguard.ensure_workers_can_start()
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_fit_and_send, args=(job, sender, os.getpid()), daemon=True)
@@ -295,6 +296,7 @@ class PoolExecutor:
         in_parent: bool = False,
         refits: bool = False,
     ) -> None:
+        mainguard.ensure_workers_can_start()
         self._context = multiprocessing.get_context("spawn")
         self._in_parent = in_parent and jobs > 1
         self._workers = jobs - 1 if self._in_parent else jobs
@@ -487,6 +489,7 @@ class DaskExecutor:
             ) from None
         self._cluster: Any = None
         if scheduler is None:
+            mainguard.ensure_workers_can_start()
             self._cluster = LocalCluster(
                 n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True
             )

@@ -22,6 +22,7 @@ from radonspec.compile.model import (
 from radonspec.data.levels import LevelsError, ModelLevels, model_levels
 from radonspec.data.load import Prepared, load_data, prepare
 from radonspec.errors import CompileError, RadonspecError
+from radonspec.fit import mainguard
 from radonspec.fit.executors import Executor, FitJob, make_executor
 from radonspec.fit.loglik import has_deferred
 from radonspec.fit.record import Event, Fit
@@ -171,6 +172,8 @@ def fit_planned(
     ``describe`` adds to each fresh fit's ``meta.json`` (the API passes its
     diagnostics summary, which the index lists).
     """
+    if mainguard.importing_main():  # a worker re-running a script: its parent holds the locks
+        mainguard.ensure_workers_can_start()
     notify = on_event or (lambda model, event, fit: None)
     fit_store = open_store(store)
     results: dict[str, Fit] = {}
