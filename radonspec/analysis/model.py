@@ -47,6 +47,7 @@ from radonspec.analysis.records import (
 from radonspec.analysis.version import ANALYSIS_VERSION
 from radonspec.errors import attempt, did_you_mean
 from radonspec.fit.record import Fit
+from radonspec.study.checks import report_group
 from radonspec.study.correlated import PREFIX as CORRELATION_PREFIX
 from radonspec.study.correlated import requested_factors
 from radonspec.study.family import ORDINAL_FAMILIES
@@ -95,7 +96,7 @@ class AnalysisSettings:
         spec = study.models.get(name)
         limits = DIAGNOSE_DEFAULTS | dict(thresholds or {})
         return cls(
-            group=report.group,
+            group=report_group(study),
             predictor=report.predictor,
             highlight=tuple(str(h) for h in report.highlight),
             frequentist=bool(report.frequentist),

@@ -46,6 +46,7 @@ from radonspec.analysis.sweep import sweep_view
 from radonspec.errors import attempt
 from radonspec.fit.record import Fit
 from radonspec.fit.store import Store
+from radonspec.study.checks import grouping_factors, report_group
 from radonspec.study.diff import model_differences, reference_model
 from radonspec.study.schema import Study
 
@@ -375,7 +376,7 @@ def _sweep(results: Results) -> Results:
 def _panels(results: Results, data: pd.DataFrame) -> Results:
     """The observed data of the groups whose fitted lines the report draws."""
     report = results.study.report
-    group, predictor = report.group, report.predictor
+    group, predictor = report_group(results.study), report.predictor
     if group is None or predictor is None or group not in data or predictor not in data:
         return results
     first = next((a for a in results.analyses.values() if a.response), None)
@@ -491,15 +492,18 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         for formula in model.formulas:
             used |= _formula_columns(formula)
     columns = [str(c) for c in data.columns if str(c) in used]
-    group = study.report.group
+    group = report_group(study)
     every = tuple(str(c) for c in data.columns)
     dropped = 0
     if spec.dropna and columns:  # rows and groups are counted as the models keep them
         complete = data[columns].notna().all(axis=1)
         dropped = int((~complete).sum())
         data = data.loc[complete]
+    factors = tuple(grouping_factors(study))
     if group is None or group not in data.columns:
-        return DataSummary(source, len(data), columns, group, all_columns=every, dropped=dropped)
+        return DataSummary(
+            source, len(data), columns, group, all_columns=every, dropped=dropped, factors=factors
+        )
     sizes = data.groupby(group, observed=True).size()
     return DataSummary(
         source,
@@ -510,6 +514,7 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         (int(sizes.min()), float(sizes.median()), int(sizes.max())),
         every,
         dropped,
+        factors,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from radonspec.analysis.records import ModelResult, Results
+from radonspec.errors import one_of
 from radonspec.report.content import (
     Content,
     ModelView,
@@ -76,8 +77,14 @@ def build_content(results: Results, *, spec_hash: str = "", figures: bool = True
     content.effects = effects_section(content, results)
     content.ppc = ppc_section(content, results)
     content.priors = prior_section(content, results)
-    if study.report.group is not None:
+    if results.data.group is not None:  # report.group, or the study's one grouping factor
         content.groups = group_views(content, results)
+    elif len(results.data.factors) > 1:
+        content.group_hint = (
+            "Group-level views (each group's estimate against its size, shrinkage, fitted"
+            " lines) are drawn for one grouping factor: set report.group to"
+            f" {one_of(results.data.factors, ordered=True)}."
+        )
     _finish_drawings(content)
     return content
 

@@ -221,6 +221,8 @@ class Content:
     also_loo: Comparison | None = None
     also_loo_note: str = ""
     groups: Section | None = None
+    #: how to get group-level views, when the study has several grouping factors to choose from
+    group_hint: str = ""
     ppc: Section = field(default_factory=Section)
     priors: Section = field(default_factory=Section)
     reference: str | None = None  # the model the others are described against

@@ -23,8 +23,13 @@ def group_views(content: Content, results: Results) -> Section:
     section = Section()
     study = results.study
     report = study.report
-    group, predictor = report.group, report.predictor
+    group, predictor = results.data.group, report.predictor
     assert group is not None
+    if report.group is None:
+        section.notes.append(
+            f"report.group is not set: these views are of '{group}', the one grouping factor"
+            " of the study's models."
+        )
     columns = results.data.all_columns
     if group not in columns:
         section.notes.append(

@@ -129,13 +129,25 @@ def warm_up() -> None:
 
 
 def log_x(ax: Axes) -> None:
-    """A log x axis labelled 1, 2, 5, 10, 20, ... instead of powers of ten."""
+    """A log x axis labelled 1, 2, 5, 10, 20, ... instead of powers of ten.
+
+    An axis spanning less than a tenfold range is labelled at 3 and 4 (30, 40, ...) too:
+    groups of 1 to 4 observations would otherwise show only 1 and 2, the points at 4
+    beyond the last label.
+    """
     import matplotlib as mpl
+
+    def minor(value: float, _: int) -> str:
+        low, high = sorted(ax.get_xlim())
+        if low <= 0 or high / low >= 10:
+            return ""
+        mantissa = value / 10 ** np.floor(np.log10(value))
+        return f"{value:g}" if np.isclose(mantissa, 3) or np.isclose(mantissa, 4) else ""
 
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    ax.xaxis.set_minor_formatter(mpl.ticker.FuncFormatter(minor))
 
 
 def _headroom(ax: Axes) -> None:

@@ -7,6 +7,7 @@ formula produces, and cross references between sections.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
@@ -36,6 +37,41 @@ def formula_infos(model: ModelSpec, columns: list[str] | None = None) -> list[Fo
         check_formula(text, columns, main=index == 0, family=model.family)
         for index, text in enumerate(model.formulas)
     ]
+
+
+def grouping_factors(study: Study) -> list[str]:
+    """Every grouping factor of the study's models, in the order they first appear.
+
+    A formula that does not parse contributes nothing (the checks say why it does not).
+    """
+    found: dict[str, None] = {}
+    for model in study.models.values():
+        for index, text in enumerate(model.formulas):
+            found.update(dict.fromkeys(_group_factors(text, model.family, index == 0)))
+    return list(found)
+
+
+def report_group(study: Study) -> str | None:
+    """The grouping factor of the report's group-level views.
+
+    ``report.group`` when set; otherwise the study's one grouping factor that is a
+    column (``herd`` in ``(1 | herd)``; a nesting such as ``(1 | herd/pen)`` has one,
+    ``herd``), so that a multilevel study shows its group estimates without being told
+    which; ``None`` where there is none, or several to choose from (the report then says
+    how to choose).
+    """
+    if study.report.group is not None:
+        return study.report.group
+    plain = [factor for factor in grouping_factors(study) if ":" not in factor]
+    return plain[0] if len(plain) == 1 else None
+
+
+@functools.lru_cache(maxsize=256)
+def _group_factors(formula: str, family: str, main: bool) -> tuple[str, ...]:
+    try:
+        return check_formula(formula, None, main=main, family=family).group_factors
+    except FormulaError:
+        return ()
 
 
 def check_model(
@@ -205,11 +241,18 @@ def _check_references(study: Study) -> list[SpecError]:
     if shrinkage is not None:
         need_model(shrinkage.from_, "report", "shrinkage", "from")
         need_model(shrinkage.to, "report", "shrinkage", "to")
-    if (shrinkage or study.report.highlight or study.report.predictor) and not study.report.group:
+    needs_group = shrinkage or study.report.highlight or study.report.predictor
+    if needs_group and report_group(study) is None:
+        factors = grouping_factors(study)
+        which = (
+            f"(the grouping factor: {one_of(factors)})"
+            if factors
+            else "(a grouping factor), and no model has group-specific terms"
+        )
         errors.append(
             SpecError(
                 "report.shrinkage, report.highlight and report.predictor need report.group"
-                " (the grouping factor, e.g. group: county)",
+                f" {which}",
                 study.locate("report"),
             )
         )

@@ -279,3 +279,27 @@ def test_a_figure_is_drawn_again_only_when_what_it_shows_changed() -> None:
     assert plots.rendered(draw, np.arange(3.0) + 1, "a")[0] != first and len(drawn) == 2
     plots.rendered(draw, np.arange(3.0), "b")
     assert len(drawn) == 3
+
+
+def _size_labels(sizes: np.ndarray) -> list[str]:
+    """The labelled ticks of a size axis, as drawn."""
+    from radonspec.report.groupplots import estimates_figure
+
+    colours = {"pooled": "#0072B2", "hierarchical": "#D55E00"}
+    ax = estimates_figure(_estimates(sizes)[:1], colours, "y").axes[0]
+    ax.figure.canvas.draw()
+    low, high = ax.get_xlim()
+    shown = [
+        (label.get_position()[0], label.get_text())
+        for label in ax.get_xticklabels(which="both")
+        if label.get_text() and low <= label.get_position()[0] <= high
+    ]
+    return [text for _, text in sorted(shown)]
+
+
+def test_a_size_axis_under_a_tenfold_range_is_labelled_up_to_its_largest_group() -> None:
+    # cbpp's herds: 1 to 4 periods each; only 1 and 2 were labelled, the points at 4 past them
+    assert _size_labels(np.array([1, 4, 4, 4, 3, 4, 4, 4, 4, 4, 4, 4])) == ["1", "2", "3", "4"]
+    # radon's counties (1 to 116 homes): 1, 2, 5, 10, ... as before, no 3 or 4 crowding them
+    wide = _size_labels(np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 116, 10]))
+    assert wide == ["1", "2", "5", "10", "20", "50", "100"]

@@ -681,3 +681,26 @@ def test_groups_of_one_size_are_said_and_drawn_so(
     markdown = written["markdown"].read_text()
     assert "5 levels of `g`, 5 to 8 observations each (median 8) |" in markdown
     assert "Group intercepts by group size" in markdown
+
+
+def test_a_study_naming_no_report_group_is_grouped_by_its_one_factor_or_told_how_to_choose(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    import radonspec
+
+    text = toy.read_text().split("report:", 1)[0]  # the toy without its report section
+    toy.write_text(text)
+    written = radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "one", jobs=1).written
+    markdown = written["markdown"].read_text()
+    assert "## Group-level views" in markdown and "Group intercepts, ranked" in markdown
+    assert "report.group is not set: these views are of 'g', the one grouping factor" in markdown
+    assert "5 levels of `g`, 8 observations each |" in markdown
+    frame = pd.read_csv(tmp_path / "toy.csv")
+    frame["h"] = np.tile(["a", "b"], len(frame) // 2)
+    frame.to_csv(tmp_path / "toy.csv", index=False)
+    toy.write_text(text + "  crossed:\n    formula: y ~ x + (1|g) + (1|h)\n")
+    written = radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "two", jobs=1).written
+    markdown, html = written["markdown"].read_text(), written["html"].read_text()
+    assert "## Group-level views" not in markdown and "Group-level views</a>" not in html
+    hint = "are drawn for one grouping factor: set report.group to 'g' or 'h'."
+    assert hint in markdown and hint.replace("'", "&#39;") in html

@@ -68,3 +68,51 @@ def test_columns_the_data_lacks_are_located_with_the_closest_name(
         f"9:7: 'flor' is not a column of the data (did you mean 'floor'?); {columns}",
         f"10:30: 'countyy' is not a column of the data (did you mean 'county'?); {columns}",
     ]
+
+
+GROUPS = """\
+spec_version: 1
+name: groups
+data: {dataset: radon, categorical: [county]}
+models:
+  pooled:
+    formula: log_radon ~ floor
+"""
+
+
+@pytest.mark.parametrize(
+    ("formulas", "expected"),
+    [
+        (["log_radon ~ floor + (1 | county)", "log_radon ~ floor + (floor | county)"], "county"),
+        (["log_radon ~ floor + (1 | county/floor)"], "county"),  # the nesting's outer factor
+        (["log_radon ~ (1 | county)", "log_radon ~ (1 | floor)"], None),  # two: say which
+        (["log_radon ~ floor + (1 | county) + (1 | floor)"], None),  # crossed
+        ([], None),  # no group-specific terms at all
+    ],
+)
+def test_the_report_groups_by_the_one_grouping_factor_when_none_is_named(
+    write_spec: Callable[..., Path], formulas: list[str], expected: str | None
+) -> None:
+    from radonspec.study.checks import report_group
+
+    extra = "".join(f"  m{i}:\n    formula: {f}\n" for i, f in enumerate(formulas))
+    study = load_study(write_spec(GROUPS + extra))
+    assert report_group(study) == expected
+    named = load_study(write_spec(GROUPS + extra + "report: {group: floor}\n"))
+    assert report_group(named) == "floor"  # a named factor is never second-guessed
+
+
+def test_report_settings_that_need_a_group_name_the_factors_to_choose_from(
+    write_spec: Callable[..., Path],
+) -> None:
+    one = GROUPS + "  varying:\n    formula: log_radon ~ floor + (1 | county)\n"
+    assert load_study(write_spec(one + "report: {predictor: floor}\n"))  # county, inferred
+    two = one + "  crossed:\n    formula: log_radon ~ (1 | county) + (1 | floor)\n"
+    (message,) = messages(write_spec(two + "report: {predictor: floor}\n"))
+    assert message.endswith(
+        "report.shrinkage, report.highlight and report.predictor need report.group"
+        " (the grouping factor: 'county' or 'floor')"
+    )
+    (message,) = messages(write_spec(GROUPS + "report: {predictor: floor}\n"))
+    assert message.endswith("need report.group (a grouping factor), and no model has"
+                            " group-specific terms")  # fmt: skip
