@@ -241,7 +241,7 @@ class DataSummary:
     group_sizes: tuple[int, float, int] | None = None  # min, median, max
     all_columns: tuple[str, ...] = ()  # every column of the data as loaded
     dropped: int = 0  # rows dropped for missing values in the used columns (data.dropna)
-    factors: tuple[str, ...] = ()  # every grouping factor of the study's models
+    factors: tuple[str, ...] = ()  # the models' grouping factors, where report.group is unset
 
 
 @dataclass(frozen=True)

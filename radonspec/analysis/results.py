@@ -499,7 +499,7 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         complete = data[columns].notna().all(axis=1)
         dropped = int((~complete).sum())
         data = data.loc[complete]
-    factors = tuple(grouping_factors(study))
+    factors = () if study.report.group else tuple(grouping_factors(study))  # only to say which
     if group is None or group not in data.columns:
         return DataSummary(
             source, len(data), columns, group, all_columns=every, dropped=dropped, factors=factors
