@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -190,13 +191,23 @@ def ppc_figure(model: str, colour: str, check: PredictiveCheck) -> Figure:
     return figure
 
 
+def response_label(response: str) -> str:
+    """The response as an axis reads it: Bambi's ``p(cases, herd_size)`` is the cases' count.
+
+    A binomial response with trials is the count of successes, each out of its row's
+    trials: ``cases (out of herd_size)``. Any other response keeps Bambi's name.
+    """
+    found = re.fullmatch(r"p\(\s*(.+?)\s*,\s*(.+?)\s*\)", response)
+    return f"{found[1]} (out of {found[2]})" if found else response
+
+
 def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:
     from matplotlib.lines import Line2D
 
     for grid, density in check.curves:
         ax.plot(grid, density, color=colour, alpha=0.18, linewidth=0.8)
     ax.plot(check.observed[0], check.observed[1], color=OBSERVED, linewidth=2.0)
-    ax.set_xlabel(check.response)
+    ax.set_xlabel(response_label(check.response))
     ax.set_ylabel("density")
     ax.set_title("Observed vs replicated data")
     _headroom(ax)
@@ -217,7 +228,7 @@ def _frequencies(ax: Axes, colour: str, check: PredictiveCheck) -> None:
     low, mid, high = np.asarray(check.replicated, dtype=float)
     ax.bar(values, check.observed_share, width=0.8, color="none", edgecolor=OBSERVED, linewidth=1.4)
     ax.errorbar(values, mid, yerr=[mid - low, high - mid], fmt="o", color=colour, capsize=3)
-    ax.set_xlabel(check.response)
+    ax.set_xlabel(response_label(check.response))
     ax.set_ylabel("share of observations")
     ax.set_title("Observed vs replicated frequencies")
     if check.labels:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from radonspec.report.plots import NEUTRAL, OBSERVED, hide_unused, is_discrete, new_figure, style
+from radonspec.report.plots import (
+    NEUTRAL,
+    OBSERVED,
+    hide_unused,
+    is_discrete,
+    new_figure,
+    response_label,
+    style,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -66,7 +74,7 @@ def prior_intervals_figure(observed: np.ndarray, rows: Sequence[PriorRow], respo
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.grid(axis="y", visible=False)
         _asinh_x(ax, observed)
-        ax.set_xlabel(f"{response} (linear over the data, logarithmic beyond)")
+        ax.set_xlabel(f"{response_label(response)} (linear over the data, logarithmic beyond)")
         ax.set_title("Prior predictive distribution vs the observed data")
         figure.legend(
             handles=[
@@ -112,7 +120,7 @@ def prior_datasets_figure(observed: np.ndarray, rows: Sequence[PriorRow], respon
             ax.set_ylim(0, 1.4 * max(float(height.max()), typical))
             ax.set_title(f"{row.model}\n{outside:.0%} of values outside this window", fontsize=9.5)
             ax.set_xlim(*window)
-            ax.set_xlabel(response)
+            ax.set_xlabel(response_label(response))
             ax.set_ylabel("density")
         hide_unused(axes, len(rows))
         figure.legend(

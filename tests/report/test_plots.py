@@ -303,3 +303,12 @@ def test_a_size_axis_under_a_tenfold_range_is_labelled_up_to_its_largest_group()
     # radon's counties (1 to 116 homes): 1, 2, 5, 10, ... as before, no 3 or 4 crowding them
     wide = _size_labels(np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 116, 10]))
     assert wide == ["1", "2", "5", "10", "20", "50", "100"]
+
+
+def test_a_binomial_response_with_trials_reads_as_its_count_out_of_the_trials() -> None:
+    from radonspec.report.plots import response_label
+
+    assert response_label("p(incidence, size)") == "incidence (out of size)"
+    assert response_label("p(y,n)") == "y (out of n)"
+    for other in ("log_radon", "log(Volume)", "pp(y)", "use[Y]"):
+        assert response_label(other) == other
