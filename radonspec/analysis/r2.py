@@ -2,7 +2,8 @@
 
 For each posterior draw ``s``, ``R²_s = var(mu_s) / (var(mu_s) + var(y - mu_s))``, the
 variances taken over the observations, with ``mu_s`` the expected value of each
-observation's response under draw ``s``. This is the residual form brms' ``bayes_R2`` and
+observation's response under draw ``s`` (for a binomial response with trials, ``p(y, n)``,
+the trials times the probability: brms' ``posterior_epred``). This is the residual form brms' ``bayes_R2`` and
 rstanarm use (and ``arviz_stats.residual_r2``); its posterior median is close to the
 classical R² of the same regression under weak priors. For a multilevel model the
 *conditional* R² uses the group-specific effects and the *marginal* R² leaves them out
@@ -34,6 +35,9 @@ MEAN_FAMILIES = frozenset(
         "exponential", "wald", "laplace",
     }
 )  # fmt: skip
+#: Families whose response counts successes out of each row's trials (``p(y, n)``): the
+#: expected value is the trials times the main parameter (``p``, or a beta-binomial's ``mu``).
+TRIALS_FAMILIES = frozenset({"binomial", "beta_binomial"})
 #: Cells (draws x rows) predicted at once: 2^23 float64 values are 64 MiB per array.
 BLOCK_CELLS = 1 << 23
 
@@ -69,7 +73,7 @@ class BayesR2:
 
 def undefined_reason(family: str) -> str | None:
     """Why R² is not computed for ``family`` (None when it is)."""
-    if family in MEAN_FAMILIES:
+    if family in MEAN_FAMILIES or family in TRIALS_FAMILIES:
         return None
     if family in ("categorical", "cumulative", "sratio", "multinomial", "dirichlet_multinomial"):
         return (
@@ -150,6 +154,7 @@ def expected_values(
     n = len(data)
     step = max(1, cells // max(draws, 1))
     parent = model.family.likelihood.parent
+    trials = _trials(model)
     for start in range(0, n, step):
         rows = slice(start, min(n, start + step))
         part = xr.DataTree.from_dict({"posterior": slim})
@@ -163,7 +168,16 @@ def expected_values(
                 inplace=True,
             )
         values = part["posterior"].to_dataset()[parent].transpose(*SAMPLE_DIMS, "__obs__")
-        yield rows, np.asarray(values.values, dtype=float).reshape(draws, -1)
+        expected = np.asarray(values.values, dtype=float).reshape(draws, -1)
+        yield rows, expected if trials is None else expected * trials[rows]
+
+
+def _trials(model: Any) -> np.ndarray | None:
+    """Each row's trials, for a binomial response with trials (``None`` otherwise)."""
+    if model.family.name not in TRIALS_FAMILIES:
+        return None
+    data = np.asarray(model.response_term.data)
+    return np.asarray(data[:, 1], dtype=float) if data.ndim == 2 and data.shape[1] == 2 else None
 
 
 __all__ = ["BayesR2", "R2Summary", "bayes_r2", "r2_draws", "undefined_reason"]

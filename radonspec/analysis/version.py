@@ -6,7 +6,8 @@ ones are no longer current. History: 2 the LOO-PIT Δ-ECDF; 3 correlations and g
 effects; 4 effects, Bayes R² and prior sensitivity; 5 what each model models (comparison
 groups), group estimates from the posterior terms, statsmodels' frequentist reference and
 the non-centering advice; 6 models written with lme4's || compared, interactions of
-factors named in the frequentist reference, longer chains advised beyond what the fit had.
+factors named in the frequentist reference, longer chains advised beyond what the fit had;
+7 Bayes R² of binomial responses with trials (the trials times p).
 """
 
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 7

@@ -43,9 +43,56 @@ def test_the_summary_is_mean_median_sd_and_the_89_interval() -> None:
         ("poisson", None),
         ("categorical", "not defined for the categorical family"),
         ("cumulative", "not defined for the cumulative family"),
+        ("binomial", None),
+        ("beta_binomial", None),
         ("zero_inflated_poisson", "main parameter is not the expected value"),
     ],
 )
 def test_where_r2_is_not_defined_it_says_why(family: str, phrase: str | None) -> None:
     reason = undefined_reason(family)
     assert reason is None if phrase is None else phrase in str(reason)
+
+
+def test_a_binomial_response_with_trials_takes_the_trials_times_p_as_its_expected_value() -> None:
+    """R² of ``p(y, n) ~ x + (1|g)`` against the same R² computed by hand from the draws.
+
+    The draws are the prior's (no sampling); the expected count of each row is its trials
+    times its probability, as brms' ``posterior_epred`` has it, conditional on the group
+    intercepts or (marginal) without them.
+    """
+    import warnings
+
+    import bambi as bmb
+    import pandas as pd
+
+    from radonspec.analysis.r2 import bayes_r2
+
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame(
+        {"x": rng.normal(size=30), "g": np.repeat(list("abcde"), 6), "n": rng.integers(1, 40, 30)}
+    )
+    data["y"] = rng.binomial(data["n"], 1 / (1 + np.exp(-(0.3 + 0.8 * data["x"]))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = bmb.Model("p(y, n) ~ x + (1|g)", data, family="binomial")
+        model.build()
+        prior = model.prior_predictive(draws=40, random_seed=1)["prior"].to_dataset()
+    posterior = prior[["Intercept", "x", "1|g_sigma", "1|g"]]
+    tree = xr.DataTree.from_dict(
+        {"posterior": posterior, "observed_data": xr.Dataset({"p(y, n)": ("__obs__", data["y"])})}
+    )
+    found = bayes_r2(model, tree, cells=40 * 7)  # in blocks of 7 rows
+
+    draws = posterior.stack(s=("chain", "draw"))
+    eta = draws["Intercept"].values + np.outer(data["x"], draws["x"].values)
+    groups = draws["1|g"].transpose(..., "s").values[pd.Categorical(data["g"]).codes]
+    n, y = data["n"].to_numpy()[:, None], data["y"].to_numpy()[:, None]
+
+    def by_hand(eta: np.ndarray) -> np.ndarray:
+        mu = n / (1 + np.exp(-eta))
+        fit, residual = mu.var(axis=0, ddof=1), (y - mu).var(axis=0, ddof=1)
+        return np.asarray(fit / (fit + residual))
+
+    assert found.conditional.mean == pytest.approx(by_hand(eta + groups).mean(), rel=1e-10)
+    assert found.marginal is not None
+    assert found.marginal.mean == pytest.approx(by_hand(eta).mean(), rel=1e-10)
