@@ -3,12 +3,12 @@
 For each posterior draw ``s``, ``R²_s = var(mu_s) / (var(mu_s) + var(y - mu_s))``, the
 variances taken over the observations, with ``mu_s`` the expected value of each
 observation's response under draw ``s`` (for a binomial response with trials, ``p(y, n)``,
-the trials times the probability: brms' ``posterior_epred``). This is the residual form brms' ``bayes_R2`` and
-rstanarm use (and ``arviz_stats.residual_r2``); its posterior median is close to the
-classical R² of the same regression under weak priors. For a multilevel model the
-*conditional* R² uses the group-specific effects and the *marginal* R² leaves them out
-(``mu_s`` from the population-level terms only), as ``performance::r2_bayes`` does with
-``re.form = NA``.
+the trials times the probability: brms' ``posterior_epred``). This is the residual form
+brms' ``bayes_R2`` and rstanarm use (and ``arviz_stats.residual_r2``); its posterior
+median is close to the classical R² of the same regression under weak priors. For a
+multilevel model the *conditional* R² uses the group-specific effects and the *marginal*
+R² leaves them out (``mu_s`` from the population-level terms only), as
+``performance::r2_bayes`` does with ``re.form = NA``.
 
 The expected values are predicted by Bambi in blocks of observations and only the sums
 each variance needs are kept, so memory stays bounded whatever the number of rows.
