@@ -286,3 +286,17 @@ def test_class_5_group_views_use_each_group_s_own_terms(corpus: dict[str, Outcom
     )
     found = {row["group"]: row for row in crossed["group_estimates"]["plate"]}["a"]
     assert found["intercept_mean"] == pytest.approx(float(expected.mean()))
+
+
+def test_bayes_r2_of_a_binomial_with_trials_agrees_with_brms(corpus: dict[str, Outcome]) -> None:
+    """cbpp: R² on each row's expected count (its trials times p), as brms' ``bayes_R2``.
+
+    The reference is Stan's posterior of the same model (``bayes_r2_reference`` in
+    corpus.json, from ``scripts/references/cbpp_bayes_r2_brms.R``); the R² of the
+    probabilities instead would be another number, and before this the report had none.
+    """
+    (entry,) = [m for m in model_entries("cbpp", correlated=True) if "bayes_r2_reference" in m]
+    reference = entry["bayes_r2_reference"]
+    found = corpus["cbpp"].summary["models"][entry["id"]]["bayes_r2"]
+    for which in ("conditional", "marginal"):
+        assert found[which]["mean"] == pytest.approx(reference[which], abs=reference["abs"]), which
