@@ -37,7 +37,16 @@ MEAN_FAMILIES = frozenset(
 )  # fmt: skip
 #: Families whose response counts successes out of each row's trials (``p(y, n)``): the
 #: expected value is the trials times the main parameter (``p``, or a beta-binomial's ``mu``).
-TRIALS_FAMILIES = frozenset({"binomial", "beta_binomial"})
+TRIALS_FAMILIES = frozenset({"binomial", "beta_binomial", "zero_inflated_binomial"})
+#: Families mixing a point mass at zero with another distribution; ``psi`` is the share of
+#: the other distribution (PyMC's parametrisation, Bambi's too), and the expected value of a
+#: row is ``psi`` times that distribution's mean (truncated at zero for a hurdle count).
+ZERO_FAMILIES = frozenset(
+    {
+        "zero_inflated_poisson", "zero_inflated_negativebinomial", "zero_inflated_binomial",
+        "hurdle_poisson", "hurdle_negativebinomial", "hurdle_gamma", "hurdle_lognormal",
+    }
+)  # fmt: skip
 #: Cells (draws x rows) predicted at once: 2^23 float64 values are 64 MiB per array.
 BLOCK_CELLS = 1 << 23
 
@@ -73,7 +82,7 @@ class BayesR2:
 
 def undefined_reason(family: str) -> str | None:
     """Why R² is not computed for ``family`` (None when it is)."""
-    if family in MEAN_FAMILIES or family in TRIALS_FAMILIES:
+    if family in MEAN_FAMILIES or family in TRIALS_FAMILIES or family in ZERO_FAMILIES:
         return None
     if family in ("categorical", "cumulative", "sratio", "multinomial", "dirichlet_multinomial"):
         return (
@@ -167,9 +176,35 @@ def expected_values(
                 include_group_specific=groups,
                 inplace=True,
             )
-        values = part["posterior"].to_dataset()[parent].transpose(*SAMPLE_DIMS, "__obs__")
+        found = part["posterior"].to_dataset()
+        values = mean_of(model.family.name, found, parent).transpose(*SAMPLE_DIMS, "__obs__")
         expected = np.asarray(values.values, dtype=float).reshape(draws, -1)
         yield rows, expected if trials is None else expected * trials[rows]
+
+
+def mean_of(family: str, found: xr.Dataset, parent: str) -> xr.DataArray:
+    """Each row's expected value from its parameters (``found``, Bambi's response params).
+
+    The main parameter itself, or for a zero-inflated or hurdle family ``psi`` times the
+    mean of the non-zero part: a hurdle count's Poisson or negative binomial is truncated
+    at zero (its mean over ``P(y > 0)``), a hurdle log-normal's mean is ``exp(mu +
+    sigma^2 / 2)``. The trials of a binomial are applied by the caller.
+    """
+    main = found[parent]
+    if family not in ZERO_FAMILIES:
+        return main
+    psi = found["psi"]
+    if family == "hurdle_poisson":
+        return psi * main / -np.expm1(-main)
+    if family == "hurdle_negativebinomial":
+        alpha = found["alpha"]
+        zero = np.exp(
+            alpha * (np.log(alpha) - np.log(alpha + main))
+        )  # (alpha / (alpha + mu))^alpha
+        return psi * main / (1 - zero)
+    if family == "hurdle_lognormal":
+        return psi * np.exp(main + found["sigma"] ** 2 / 2)
+    return psi * main
 
 
 def _trials(model: Any) -> np.ndarray | None:

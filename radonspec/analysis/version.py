@@ -7,7 +7,8 @@ effects; 4 effects, Bayes R² and prior sensitivity; 5 what each model models (c
 groups), group estimates from the posterior terms, statsmodels' frequentist reference and
 the non-centering advice; 6 models written with lme4's || compared, interactions of
 factors named in the frequentist reference, longer chains advised beyond what the fit had;
-7 Bayes R² of binomial responses with trials (the trials times p).
+7 Bayes R² of binomial responses with trials (the trials times p) and of zero-inflated
+and hurdle families (psi times the mean of the non-zero part).
 """
 
 ANALYSIS_VERSION = 7
