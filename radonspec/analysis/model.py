@@ -36,7 +36,13 @@ from radonspec.analysis.groups import (
     summarise_draws,
 )
 from radonspec.analysis.parameters import parameter_table
-from radonspec.analysis.predictive import NO_PREDICTIVE, PredictiveCheck, predictive_check
+from radonspec.analysis.predictive import (
+    NO_PREDICTIVE,
+    Censoring,
+    PredictiveCheck,
+    censoring_of,
+    predictive_check,
+)
 from radonspec.analysis.psis import cached_loo
 from radonspec.analysis.records import (
     FittedLine,
@@ -206,7 +212,9 @@ def analyse_model(
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     found["modelled"] = attempt(notes, "What the model models", _modelled, study, name, tree, data)
     ppc_notes: list[str] = []
-    found["ppc"] = _predictive(name, tree, family, data, ppc_notes, fit.meta.get("levels"))
+    found["ppc"] = _predictive(
+        name, tree, family, data, ppc_notes, fit.meta.get("levels"), censoring_of(model)
+    )
     found["prior_posterior"], found["prior_note"] = _prior_posterior(tree, found.get("sections"))
     group_notes: list[str] = []
     rows = model_rows(study, name, data)
@@ -246,6 +254,12 @@ def after_fit(
             found["sensitivity_note"] = f"'{name}' has no prior sensitivity: {why}"
         return found
     found["r2_note"] = undefined_reason(family)
+    censoring = censoring_of(model)
+    if found["r2_note"] is None and censoring is not None and censoring.censored:
+        found["r2_note"] = (
+            f"Bayesian R² is not computed for '{name}': {censoring.describe()} observations"
+            " are bounds, not values, and the residuals need values"
+        )
     if found["r2_note"] is None:
         failed: list[str] = []
         found["r2"] = attempt(failed, f"The Bayesian R² of '{name}'", bayes_r2, model, tree)
@@ -476,6 +490,7 @@ def _predictive(
     data: pd.DataFrame,
     notes: list[str],
     levels: Mapping[str, Any] | None = None,
+    censoring: Censoring | None = None,
 ) -> PredictiveCheck | None:
     if "posterior_predictive" not in tree.children:
         notes.append(
@@ -498,6 +513,14 @@ def _predictive(
         labels = tuple(ordered)
     elif response in data.columns and isinstance(data[response].dtype, pd.CategoricalDtype):
         labels = tuple(str(c) for c in data[response].cat.categories)
+    if censoring is not None and censoring.censored:
+        notes.append(
+            f"'{name}': {censoring.describe()} of {censoring.status.size} observations. The"
+            " observed curve counts a censored observation at its bound, while the replicated"
+            " data are not censored, so the two differ where censoring is heavy even for a"
+            " good model; the LOO-PIT allows for censoring (a censored observation's value is"
+            " drawn within the range its bound leaves), and the PP RMSD is not computed."
+        )
     return attempt(
         notes,
         f"The predictive check of '{name}'",
@@ -505,6 +528,7 @@ def _predictive(
         tree,
         discrete=family in DISCRETE_FAMILIES,
         labels=labels,
+        censoring=censoring,
     )
 
 

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import arviz_stats as azs
 import numpy as np
@@ -76,18 +77,78 @@ def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
     return float(np.sqrt(((expected - y) ** 2).mean()))
 
 
-def loo_pit(tree: xr.DataTree, *, var_name: str | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class Censoring:
+    """Each observation's censoring, as Bambi's ``censored(...)`` codes it.
+
+    ``status`` is 0 for an exact value, 1 right-censored (the time is beyond the
+    observed value), -1 left-censored (before it) and 2 interval-censored (between the
+    observed value and ``upper``).
+    """
+
+    status: np.ndarray
+    upper: np.ndarray | None = None
+
+    @property
+    def censored(self) -> int:
+        """How many observations are censored."""
+        return int(np.count_nonzero(self.status))
+
+    def describe(self) -> str:
+        """``"18 right-censored"``, ``"3 left-censored and 2 interval-censored"``."""
+        kinds = [(1, "right"), (-1, "left"), (2, "interval")]
+        parts = [f"{int(np.sum(self.status == code))} {kind}-censored" for code, kind in kinds
+                 if np.any(self.status == code)]  # fmt: skip
+        return " and ".join(parts)
+
+
+def censoring_of(model: Any) -> Censoring | None:
+    """The censoring of a Bambi model's response (``None`` unless it is ``censored(...)``)."""
+    term = getattr(model, "response_term", None)
+    if term is None or not getattr(term, "is_censored", False):
+        return None
+    data = np.asarray(term.data, dtype=float)
+    if data.ndim != 2 or data.shape[1] not in (2, 3):
+        return None
+    upper = data[:, 1] if data.shape[1] == 3 else None
+    return Censoring(data[:, -1].astype(int), upper)
+
+
+def loo_pit(
+    tree: xr.DataTree, *, var_name: str | None = None, censoring: Censoring | None = None
+) -> np.ndarray:
     """LOO-PIT values of the observed variable, one per observation (flattened).
 
     Equal to ``arviz_stats.loo_pit`` (computed by ``radonspec.analysis.psis``); uniform
     on [0, 1] for a calibrated model. When ``cached_loo`` has smoothed this tree's
     weights they are reused (the same values).
+
+    A censored observation's value is only known to lie beyond (before, between) its
+    bounds, so its PIT is only known to lie in ``[F(c), 1]`` (``[0, F(c)]``, ``[F(l),
+    F(u)]``), ``F`` its leave-one-out predictive CDF: it is drawn uniformly there, which
+    is uniform on [0, 1] again for a calibrated model. Taken at ``F(c)`` instead, right-
+    censored times would read as predictions too high.
     """
     name = _observed_name(tree, var_name, "posterior_predictive")
     smoothed = computed(tree)
     log_weights = getattr(smoothed, "log_weights", None) if smoothed is not None else None
-    values = psis.loo_pit(tree, name, log_weights=log_weights)
-    return np.asarray(values).ravel()
+    values = np.asarray(psis.loo_pit(tree, name, log_weights=log_weights)).ravel()
+    if censoring is None or not censoring.censored:
+        return values
+    status = censoring.status.ravel()
+    uniform = np.random.default_rng(215).uniform(size=values.shape)
+    found = values.copy()
+    right, left, interval = status == 1, status == -1, status == 2
+    found[right] = values[right] + uniform[right] * (1 - values[right])
+    found[left] = uniform[left] * values[left]
+    if interval.any() and censoring.upper is not None:
+        upper = np.asarray(
+            psis.loo_pit(tree, name, log_weights=log_weights, at=censoring.upper)
+        ).ravel()
+        found[interval] = values[interval] + uniform[interval] * (
+            upper[interval] - values[interval]
+        )
+    return found
 
 
 #: Replicated data sets drawn in the density check.
@@ -129,6 +190,7 @@ def predictive_check(
     pit: bool = True,
     rmsd: bool = True,
     labels: tuple[str, ...] = (),
+    censoring: Censoring | None = None,
 ) -> PredictiveCheck:
     """Summarise the posterior predictive draws of a fit for its check.
 
@@ -148,6 +210,9 @@ def predictive_check(
         Compute the posterior predictive RMSD.
     labels
         Names of the values ``0, 1, ...`` of a categorical or ordinal response.
+    censoring
+        The response's censoring (``censoring_of``): the LOO-PIT allows for it, and the
+        RMSD, which would take a censoring time for the value, is not computed.
     """
     name = _observed_name(tree, None, "posterior_predictive")
     observed = np.asarray(tree["observed_data"][name], dtype=float).ravel()
@@ -157,9 +222,10 @@ def predictive_check(
     replicated = replicated.reshape(-1, observed.size)
     pit_values = ecdf = None
     if pit and "log_likelihood" in tree.children:
-        pit_values = loo_pit(tree, var_name=name)
+        pit_values = loo_pit(tree, var_name=name, censoring=censoring)
         ecdf = pit_ecdf(pit_values)
-    found_rmsd = ppc_rmsd(tree, var_name=name) if rmsd else None
+    censored = censoring is not None and censoring.censored > 0
+    found_rmsd = ppc_rmsd(tree, var_name=name) if rmsd and not censored else None
     empty = np.empty(0)
     finite = observed[np.isfinite(observed)]
     if discrete and np.unique(finite).size <= MAX_BARS:

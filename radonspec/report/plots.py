@@ -195,10 +195,14 @@ def response_label(response: str) -> str:
     """The response as an axis reads it: Bambi's ``p(cases, herd_size)`` is the cases' count.
 
     A binomial response with trials is the count of successes, each out of its row's
-    trials: ``cases (out of herd_size)``. Any other response keeps Bambi's name.
+    trials: ``cases (out of herd_size)``; a censored one is its values, ``time
+    (censored)``. Any other response keeps Bambi's name.
     """
     found = re.fullmatch(r"p\(\s*(.+?)\s*,\s*(.+?)\s*\)", response)
-    return f"{found[1]} (out of {found[2]})" if found else response
+    if found:
+        return f"{found[1]} (out of {found[2]})"
+    found = re.fullmatch(r"censored\(\s*(.+?)\s*,.*\)", response)
+    return f"{found[1]} (censored)" if found else response
 
 
 def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:

@@ -138,3 +138,26 @@ def test_the_expected_value_of_a_zero_family_is_the_mean_of_its_pymc_distributio
         grid = np.linspace(1e-9, 80.0, 400_001)
         expected = float(np.trapezoid(grid * density(grid), grid))
     assert value == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_censored_response_has_no_r2_and_says_why() -> None:
+    """A censored time is a bound: its residual would be a number without a meaning."""
+    import warnings
+
+    import bambi as bmb
+    import pandas as pd
+
+    from radonspec.analysis.model import AnalysisSettings, after_fit
+
+    data = pd.DataFrame(
+        {"t": [3.0, 5.0, 2.0, 7.0], "c": ["none", "right", "none", "right"], "x": [0, 1, 0, 1]}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = bmb.Model("censored(t, c) ~ x", data, family="exponential")
+    found = after_fit("survival", None, model, "exponential", AnalysisSettings())  # type: ignore[arg-type]
+    assert "r2" not in found
+    assert found["r2_note"] == (
+        "Bayesian R² is not computed for 'survival': 2 right-censored observations are bounds,"
+        " not values, and the residuals need values"
+    )
