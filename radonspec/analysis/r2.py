@@ -32,7 +32,7 @@ PROB = 0.89
 MEAN_FAMILIES = frozenset(
     {
         "gaussian", "t", "bernoulli", "poisson", "negativebinomial", "gamma", "beta",
-        "exponential", "wald", "laplace",
+        "exponential", "wald", "laplace", "weibull",
     }
 )  # fmt: skip
 #: Families whose response counts successes out of each row's trials (``p(y, n)``): the
@@ -82,7 +82,7 @@ class BayesR2:
 
 def undefined_reason(family: str) -> str | None:
     """Why R² is not computed for ``family`` (None when it is)."""
-    if family in MEAN_FAMILIES or family in TRIALS_FAMILIES or family in ZERO_FAMILIES:
+    if family in MEAN_FAMILIES | TRIALS_FAMILIES | ZERO_FAMILIES | {"lognormal"}:
         return None
     if family in ("categorical", "cumulative", "sratio", "multinomial", "dirichlet_multinomial"):
         return (
@@ -187,10 +187,13 @@ def mean_of(family: str, found: xr.Dataset, parent: str) -> xr.DataArray:
 
     The main parameter itself, or for a zero-inflated or hurdle family ``psi`` times the
     mean of the non-zero part: a hurdle count's Poisson or negative binomial is truncated
-    at zero (its mean over ``P(y > 0)``), a hurdle log-normal's mean is ``exp(mu +
-    sigma^2 / 2)``. The trials of a binomial are applied by the caller.
+    at zero (its mean over ``P(y > 0)``), a (hurdle) log-normal's mean is ``exp(mu +
+    sigma^2 / 2)``. A Weibull's ``mu`` is its mean already (Bambi sets the scale to ``mu /
+    Gamma(1 + 1 / alpha)``). The trials of a binomial are applied by the caller.
     """
     main = found[parent]
+    if family == "lognormal":  # mu and sigma are the log's
+        return np.exp(main + found["sigma"] ** 2 / 2)
     if family not in ZERO_FAMILIES:
         return main
     psi = found["psi"]

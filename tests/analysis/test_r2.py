@@ -112,12 +112,16 @@ def test_a_binomial_response_with_trials_takes_the_trials_times_p_as_its_expecte
          {"psi": 0.7, "mu": 2.3, "alpha": 1.7}),
         ("hurdle_gamma", "HurdleGamma", {"psi": 0.7, "mu": 2.3, "alpha": 1.7}),
         ("hurdle_lognormal", "HurdleLogNormal", {"psi": 0.7, "mu": 0.4, "sigma": 0.6}),
+        ("lognormal", "LogNormal", {"mu": 0.4, "sigma": 0.6}),
+        ("weibull", "Weibull", {"mu": 2.3, "alpha": 1.7}),
     ],
 )  # fmt: skip
-def test_the_expected_value_of_a_zero_family_is_the_mean_of_its_pymc_distribution(
+def test_the_expected_value_of_a_family_is_the_mean_of_its_pymc_distribution(
     family: str, dist: str, params: dict[str, float]
 ) -> None:
-    """``psi`` times the non-zero part's mean, against the mean summed from PyMC's own density."""
+    """A row's expected value (``psi`` times the non-zero part's mean for a zero family, a
+    log-normal's ``exp(mu + sigma^2 / 2)``, a Weibull's ``mu``) against the mean summed
+    from PyMC's own density, with the parameters as Bambi passes them."""
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
@@ -129,6 +133,11 @@ def test_the_expected_value_of_a_zero_family_is_the_mean_of_its_pymc_distributio
     if family == "hurdle_gamma":  # as Bambi passes it: mu, and sigma = mu / sqrt(alpha)
         params = {"psi": params["psi"], "mu": params["mu"],
                   "sigma": params["mu"] / params["alpha"] ** 0.5}  # fmt: skip
+    if family == "weibull":  # as Bambi passes it: the scale is mu / Gamma(1 + 1 / alpha)
+        from scipy.special import gamma
+
+        alpha = params["alpha"]
+        params = {"alpha": alpha, "beta": params["mu"] / gamma(1 + 1 / alpha)}
     x = pt.dvector("x")
     density = pytensor.function([x], pt.exp(pm.logp(getattr(pm, dist).dist(**params), x)))
     if family.endswith(("poisson", "negativebinomial")):
