@@ -193,7 +193,7 @@ def mean_of(family: str, found: xr.Dataset, parent: str) -> xr.DataArray:
     """
     main = found[parent]
     if family == "lognormal":  # mu and sigma are the log's
-        return np.exp(main + found["sigma"] ** 2 / 2)
+        return xr.apply_ufunc(np.exp, main + found["sigma"] ** 2 / 2)
     if family not in ZERO_FAMILIES:
         return main
     psi = found["psi"]
