@@ -70,14 +70,7 @@ def test_columns_the_data_lacks_are_located_with_the_closest_name(
     ]
 
 
-GROUPS = """\
-spec_version: 1
-name: groups
-data: {dataset: radon, categorical: [county]}
-models:
-  pooled:
-    formula: log_radon ~ floor
-"""
+GROUPS = HEAD.removesuffix("report:\n")  # models are added after it
 
 
 @pytest.mark.parametrize(
