@@ -115,6 +115,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural but for one: ``1 model``, ``2 models``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def one_of(choices: Iterable[str], *, ordered: bool = False) -> str:
     """Format allowed values as ``'a', 'b' or 'c'`` (sorted, or as given when ``ordered``)."""
     unique = list(dict.fromkeys(choices)) if ordered else sorted(set(choices))

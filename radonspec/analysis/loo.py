@@ -20,7 +20,7 @@ import xarray as xr
 
 from radonspec.analysis.predictive import ppc_rmsd
 from radonspec.analysis.psis import cached_loo
-from radonspec.errors import one_of
+from radonspec.errors import counted, one_of
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Comparison:
 
     def __repr__(self) -> str:
         best = min(self.rows, key=lambda r: r.rank).model if self.rows else "none"
-        return f"Comparison({self.criterion}: {len(self.rows)} models, best {best!r})"
+        return f"Comparison({self.criterion}: {counted(len(self.rows), 'model')}, best {best!r})"
 
     def _repr_html_(self) -> str:
         caption = f"<p>Compared by {html.escape(self.criterion)}</p>"

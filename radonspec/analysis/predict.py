@@ -93,7 +93,7 @@ def needs_of(name: str, model: Any, formulas: tuple[str, ...]) -> Needs:
                 predictors |= set(term.expr.var_names)
             else:
                 predictors |= set(getattr(term, "var_names", set()))
-    numeric, categorical, groups = [], {}, {}
+    numeric, categorical, groups, numeric_groups = [], {}, {}, []
     for column in sorted(c for c in columns if c in data.columns):
         series = data[column]
         if isinstance(series.dtype, pd.CategoricalDtype):
@@ -102,9 +102,13 @@ def needs_of(name: str, model: Any, formulas: tuple[str, ...]) -> Needs:
                 groups[column] = known
             else:
                 categorical[column] = known
+        elif column in factors and column not in predictors:
+            # a grouping factor of numbers (subject ids): its levels are the values seen
+            groups[column] = {str(v): v for v in sorted(series.dropna().unique().tolist())}
+            numeric_groups.append(column)
         else:
             numeric.append(column)
-    return Needs(name, tuple(numeric), categorical, groups)
+    return Needs(name, tuple(numeric), categorical, groups, tuple(numeric_groups))
 
 
 def predict_block(

@@ -31,7 +31,15 @@ from radonspec.analysis.predict import (
 )
 from radonspec.data.newdata import check_block, check_source, read_blocks, source_name
 from radonspec.data.tables import TableWriter
-from radonspec.errors import DataError, FitError, RadonspecError, SpecError, did_you_mean, one_of
+from radonspec.errors import (
+    DataError,
+    FitError,
+    RadonspecError,
+    SpecError,
+    counted,
+    did_you_mean,
+    one_of,
+)
 from radonspec.study.schema import Study
 
 MARK = "predict"  # what marks an output file as written by `radonspec predict`
@@ -69,7 +77,7 @@ class Predictions:
         where = f" in {self.path}" if self.path is not None else ""
         groups = f", {self.new_group_rows} in new groups" if self.new_group_rows else ""
         return (
-            f"Predictions({self.model!r}: {self.rows} rows{groups},"
+            f"Predictions({self.model!r}: {counted(self.rows, 'row')}{groups},"
             f" {self.interval:.0%} intervals{where})"
         )
 

@@ -25,6 +25,7 @@ from radonspec.analysis.prior import PriorCheck
 from radonspec.analysis.r2 import BayesR2, R2Summary
 from radonspec.analysis.sensitivity import Sensitivity
 from radonspec.analysis.sweep import SweepView
+from radonspec.errors import counted
 from radonspec.study.schema import Study
 
 MAX_PRIOR_PANELS = 12  # prior-vs-posterior panels drawn per model
@@ -330,7 +331,7 @@ class Results:
             best = f"best by {self.comparison.criterion}: " + repr(
                 min(self.comparison.rows, key=lambda r: r.rank).model
             )
-        return f"Results({self.study.name!r}: {len(self.models)} models, {best})"
+        return f"Results({self.study.name!r}: {counted(len(self.models), 'model')}, {best})"
 
     def _repr_html_(self) -> str:
         parts = [f"<h3>{html.escape(self.study.name)}</h3>"]

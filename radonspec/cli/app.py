@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from radonspec.cli.console import counted, err, handle_errors, out, plain, state
-from radonspec.errors import FitError
+from radonspec.cli.console import err, handle_errors, out, plain, state
+from radonspec.errors import FitError, counted
 
 if TYPE_CHECKING:
     from radonspec.api import RunResult
@@ -163,7 +163,8 @@ def print_summary(result: RunResult) -> None:
     for name, count in dropped.items():
         if count:
             out.print(
-                f"{plain(name)}: {count} rows with a missing value dropped (data.dropna: true)"
+                f"{plain(name)}: {counted(count, 'row')} with a missing value dropped"
+                " (data.dropna: true)"
             )
     for name, fit in fits.items():
         if fit.status != "ok":
@@ -222,7 +223,7 @@ def predict(
             force=force, seed=seed,
         )  # fmt: skip
         out.print(
-            f"{plain(str(out_file))}: {found.rows} rows predicted by '{plain(model)}'"
+            f"{plain(str(out_file))}: {counted(found.rows, 'row')} predicted by '{plain(model)}'"
             f" (posterior mean and sd of the expected value, {interval:.0%} predictive"
             " interval)",
             highlight=False,
@@ -232,7 +233,8 @@ def predict(
                 f" and {len(levels) - 5} more" if len(levels) > 5 else ""
             )
             out.print(
-                f"  {plain(factor)}: {len(levels)} level(s) the fit never saw ({plain(shown)});"
+                f"  {plain(factor)}: {counted(len(levels), 'level')} the fit never saw"
+                f" ({plain(shown)});"
                 " their rows (new_group = True) are predicted from the population of groups",
                 highlight=False,
             )

@@ -91,11 +91,6 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def counted(count: int, noun: str) -> str:
-    """``count`` and ``noun``, plural but for one: ``1 model``, ``2 models``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def plain(value: Any, *, lines: bool = False) -> str:
     r"""``value`` as rich markup that prints as exactly its text.
 

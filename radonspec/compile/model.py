@@ -31,7 +31,7 @@ from radonspec.data.levels import (
     predictor_columns,
 )
 from radonspec.data.load import Prepared, prepare
-from radonspec.errors import CompileError, DataError
+from radonspec.errors import CompileError, DataError, counted
 from radonspec.study.checks import formula_infos
 from radonspec.study.correlated import PREFIX, correlation_key
 from radonspec.study.formula import (
@@ -223,8 +223,9 @@ def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: st
             for column in factor.split(":"):
                 if column in data and data[column].nunique() < 2:
                     raise CompileError(
-                        f"{prefix}: grouping factor '{column}' has {data[column].nunique()}"
-                        " level(s); a group-specific term needs at least two groups"
+                        f"{prefix}: grouping factor '{column}' has"
+                        f" {counted(data[column].nunique(), 'level')}; a group-specific term"
+                        " needs at least two groups"
                     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radonspec.errors import CompileError
+from radonspec.errors import CompileError, counted
 from radonspec.study.family import FamilyError, family_params
 from radonspec.study.formula import FormulaInfo
 from radonspec.study.schema import ModelSpec
@@ -184,7 +184,8 @@ def _refuse_not_finite(values: np.ndarray, what: str, prefix: str) -> None:
         row = int(np.argmax(bad))
         shown = flat[row][~np.isfinite(flat[row])][0]
         raise CompileError(
-            f"{prefix}: {what} is {shown} in {int(bad.sum())} row(s), first at row {row + 1}"
+            f"{prefix}: {what} is {shown} in {counted(int(bad.sum()), 'row')}, first at row"
+            f" {row + 1}"
             " of the rows used; a transform is undefined there (log or sqrt of a value <= 0,"
             " division by 0?): change the transform or filter those rows"
         )

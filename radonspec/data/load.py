@@ -17,7 +17,7 @@ import pandas as pd
 
 from radonspec.data.datasets import info, load_bundled
 from radonspec.data.levels import LevelsError, order_levels, sorted_levels
-from radonspec.errors import DataError, did_you_mean, one_of
+from radonspec.errors import DataError, counted, did_you_mean, one_of
 from radonspec.study.schema import DataSpec
 
 MAX_LEVELS = 100_000
@@ -442,7 +442,8 @@ def _check_values(series: pd.Series, column: str, spec: DataSpec) -> None:
     if infinite.any():
         row = int(np.argmax(infinite))
         raise DataError(
-            f"{_name(spec)}: column '{column}' has {int(infinite.sum())} infinite values,"
+            f"{_name(spec)}: column '{column}' has"
+            f" {counted(int(infinite.sum()), 'infinite value')},"
             f" first at row {row + 1} ({values[row]}); remove or replace them"
         )
 

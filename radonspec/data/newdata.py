@@ -32,13 +32,15 @@ class Needs:
 
     ``numeric`` columns must hold numbers; ``categorical`` ones a level the fit saw
     (text -> the level as the fit's data holds it); ``groups`` are grouping factors,
-    whose unseen levels are new groups.
+    whose unseen levels are new groups; those of ``numeric_groups`` were numbers in the
+    fit's data (subject ids), and are compared and typed as numbers.
     """
 
     model: str
     numeric: tuple[str, ...] = ()
     categorical: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     groups: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    numeric_groups: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -179,6 +181,17 @@ def check_block(block: pd.DataFrame, start: int, needs: Needs, name: str) -> Blo
     new_group = np.zeros(len(block), dtype=bool)
     new_levels: dict[str, list[str]] = {}
     for column, known in needs.groups.items():
+        if column in needs.numeric_groups:
+            # numeric ids: compared as numbers (308.0 is 308), typed as the fit's data
+            numbers = _numbers(block[column], start, name, column)
+            unseen = ~numbers.isin(list(known.values())).to_numpy()
+            new_group |= unseen
+            if unseen.any():
+                new_levels[column] = sorted({f"{v:g}" for v in numbers[unseen]})
+            whole = all(isinstance(v, int) for v in known.values())
+            integral = bool(np.all(np.mod(numbers.to_numpy(), 1) == 0))
+            typed[column] = numbers.astype("int64") if whole and integral else numbers
+            continue
         text = _texts(block[column], start, name, column)
         unseen = ~text.isin(list(known)).to_numpy()
         new_group |= unseen

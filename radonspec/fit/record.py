@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from radonspec.errors import counted
+
 if TYPE_CHECKING:  # a record of a stored fit needs neither (xarray takes 0.6 s to import)
     import pandas as pd
     import xarray as xr
@@ -77,7 +79,9 @@ class Fits(dict[str, Fit]):
     """A study's fits by model name, in the study's order, that display as a table."""
 
     def __repr__(self) -> str:
-        lines = [f"Fits of {len(self)} models:"] + [f"  {fit!r}" for fit in self.values()]
+        lines = [f"Fits of {counted(len(self), 'model')}:"] + [
+            f"  {fit!r}" for fit in self.values()
+        ]
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:

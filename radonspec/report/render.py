@@ -19,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from radonspec.analysis.records import Results
+from radonspec.errors import counted
 from radonspec.report.build import build_content
 from radonspec.report.content import Content, Image
 from radonspec.report.manifest import FILES
@@ -124,6 +125,7 @@ def _environment(markdown: bool = False) -> jinja2.Environment:
         group_sizes=fmt_group_sizes,
         fixed=fmt_fixed,
         md=markdown_cell,
+        counted=counted,
         code=markdown_code,
         block=markdown_block,
         url=markdown_url,

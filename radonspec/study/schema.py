@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from radonspec.errors import Location
+from radonspec.errors import Location, counted
 from radonspec.study.priors import PriorNode, parse_prior
 
 SPEC_VERSION = 1
@@ -513,7 +513,9 @@ class Study(Frozen):
     _key_positions: dict[Path, Location] = PrivateAttr(default_factory=dict)
 
     def __repr__(self) -> str:
-        return f"Study({self.name!r}: {len(self.models)} models: {', '.join(self.models)})"
+        return (
+            f"Study({self.name!r}: {counted(len(self.models), 'model')}: {', '.join(self.models)})"
+        )
 
     def _repr_html_(self) -> str:
         import html

@@ -290,7 +290,7 @@ CASES: list[tuple[str, str, str, str]] = [
             "m:\n  formula: log_radon ~ floor + (1|county)", HEAD + "  filter: {county: [AITKIN]}\n"
         ),
         "9:14",
-        r"grouping factor 'county' has 1 level\(s\)",
+        r"grouping factor 'county' has 1 level;",
     ),
     (
         "python-tag",

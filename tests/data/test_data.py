@@ -123,7 +123,7 @@ def test_nan_needs_dropna_and_is_counted(tmp_path: Path) -> None:
 def test_inf_and_all_nan(tmp_path: Path) -> None:
     frame = pd.DataFrame({"y": [1.0, np.inf, 2.0], "z": [np.nan, np.nan, np.nan]})
     spec = DataSpec(path="x.csv")
-    with pytest.raises(DataError, match=r"column 'y' has 1 infinite values, first at row 2"):
+    with pytest.raises(DataError, match=r"column 'y' has 1 infinite value, first at row 2"):
         prepare(frame, spec, ["y"])
     with pytest.raises(DataError, match=r"column 'z' has no values \(all NaN\)"):
         prepare(frame, spec, ["z"])

@@ -72,7 +72,7 @@ def read(tmp_path: Path, content: str | bytes, columns: tuple[str, ...] = ("y", 
         ),
         pytest.param(
             "y,x,g\n" + ROWS + "inf,1,g1\n",
-            r"^data file d\.csv: column 'y' has 1 infinite values, first at row 31 \(inf\);"
+            r"^data file d\.csv: column 'y' has 1 infinite value, first at row 31 \(inf\);"
             r" remove or replace them$",
             id="inf",
         ),
@@ -247,7 +247,7 @@ def test_a_file_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
         ("y,x,g\n" + ROWS + "3.5,abc,g1\n", r"study\.yaml:4:9: data file d\.csv: column 'x' mixes"),
         ("", r"study\.yaml:4:9: data file d\.csv is empty"),
         ("y,x,g\n" + ROWS + "inf,1,g1\n",
-         r"study\.yaml:8:14: model 'm': data file d\.csv: column 'y' has 1 infinite values"),
+         r"study\.yaml:8:14: model 'm': data file d\.csv: column 'y' has 1 infinite value"),
     ],
 )  # fmt: skip
 def test_validate_reports_a_broken_csv_in_one_located_line(

@@ -40,6 +40,37 @@ def test_a_valid_block_is_typed_as_the_fit_and_new_groups_are_flagged() -> None:
     assert block.own["note"].tolist() == ["a", "b", "c"]  # the new data's own columns untouched
 
 
+def test_a_grouping_factor_of_numbers_compares_and_types_its_ids_as_numbers() -> None:
+    """sleepstudy's Subject read as integers: 308.0 is subject 308, 999 a new subject."""
+    needs = Needs("ri", numeric=("Days",), groups={"Subject": {"308": 308, "309": 309}},
+                  numeric_groups=("Subject",))  # fmt: skip
+    block = check_block(
+        pd.DataFrame({"Days": [0, 1, 2], "Subject": [308, 309.0, 999]}), 0, needs, "new.csv"
+    )
+    assert block.typed["Subject"].tolist() == [308, 309, 999]
+    assert block.typed["Subject"].dtype == np.int64  # as the fit's data held them
+    assert block.new_group.tolist() == [False, False, True]
+    assert block.new_levels == {"Subject": ["999"]}
+    with pytest.raises(DataError, match=r"column 'Subject', row 2: 'x' is not a number"):
+        check_block(pd.DataFrame({"Days": [0, 1], "Subject": ["308", "x"]}), 0, needs, "new.csv")
+
+
+def test_a_numeric_grouping_factor_is_a_group_of_the_model_s_needs() -> None:
+    import warnings
+
+    import bambi as bmb
+
+    from radonspec.analysis.predict import needs_of
+
+    data = pd.DataFrame({"y": [1.0, 2, 3, 4], "x": [0.0, 1, 0, 1], "s": [7, 7, 9, 9]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = bmb.Model("y ~ x + (1|s)", data)
+    needs = needs_of("m", model, ("y ~ x + (1|s)",))
+    assert needs.numeric == ("x",) and needs.numeric_groups == ("s",)
+    assert dict(needs.groups["s"]) == {"7": 7, "9": 9}
+
+
 @pytest.mark.parametrize(
     ("columns", "start", "message"),
     [
