@@ -275,8 +275,15 @@ def runs(store: StoreOpt = None) -> None:
     from radonspec.fit.runner import open_store
 
     with handle_errors():
-        rows = open_store(store).runs()
-        table = Table(title=f"{len(rows)} fits")
+        found = open_store(store)
+        if not found.root.exists():
+            out.print(
+                f"no fit store at {plain(found.root)}: nothing has been fitted there yet",
+                highlight=False,
+            )
+            return
+        rows = found.runs()
+        table = Table(title=counted(len(rows), "fit"))
         for column in ("model", "study", "key", "status", "when", "seconds", "r_hat", "ess", "div"):
             table.add_column(column)
         for row in rows:

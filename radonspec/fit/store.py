@@ -244,6 +244,9 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         # absolute now, so a later chdir cannot move the store under the caller
         self.root = Path(root).expanduser().absolute()
+        if self.root.exists() and not self.root.is_dir():
+            # refused now: read as a store, every fit in it looked damaged (not a folder)
+            raise self._not_a_folder()
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"

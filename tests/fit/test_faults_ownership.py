@@ -191,3 +191,26 @@ def test_a_store_that_is_a_file_is_an_error_not_an_empty_list(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["runs", "--store", str(path)])
     assert result.exit_code == 1 and "is a file, not a folder" in result.output
     assert path.read_text() == "not a folder"
+
+
+def test_a_run_on_a_store_that_is_a_file_says_so_once_and_nothing_else(
+    toy: Path, tmp_path: Path
+) -> None:
+    """It used to call every fit in it damaged, and say it could not remove them."""
+    path = tmp_path / "store.txt"
+    path.write_text("not a folder")
+    for command in (["run", str(toy)], ["report", str(toy)]):
+        result = CliRunner().invoke(app, [*command, "--store", str(path)])
+        assert result.exit_code == 1
+        assert result.output.strip().splitlines() == [
+            f"error: fit store {path} is a file, not a folder; pass --store DIR naming a folder"
+            " (a new one is created)"
+        ]
+    assert path.read_text() == "not a folder"
+
+
+def test_runs_of_a_store_not_made_yet_says_there_is_none(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["runs", "--store", str(tmp_path / "none")])
+    assert result.exit_code == 0
+    assert "no fit store at" in result.output and "nothing has been fitted there" in result.output
+    assert not (tmp_path / "none").exists()
