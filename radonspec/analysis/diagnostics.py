@@ -200,5 +200,6 @@ def diagnostics_summary(fit: Any) -> dict[str, Any]:
             "ess_tail_min": found.ess_tail_min,
             "divergences": found.divergences,
             "passed": found.passed,
+            "problems": list(found.problems),
         }
     }

@@ -128,7 +128,18 @@ def run(
                     out.print(f"  {plain(name)}: stored fit reused")
             print_summary(result)
             code = max(code, result.exit_code(strict=strict))
+            if strict and result.exit_code(strict=True) and not result.exit_code():
+                failed = [n for n, f in result.fits.items() if not _diagnostics_passed(f)]
+                err.print(
+                    f"--strict: exit status 2, the diagnostics of {', '.join(map(plain, failed))}"
+                    " failed",
+                    highlight=False,
+                )
     raise typer.Exit(code)
+
+
+def _diagnostics_passed(fit: Any) -> bool:
+    return bool((fit.meta.get("diagnostics") or {}).get("passed", True))
 
 
 def _each(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
@@ -149,9 +160,12 @@ def print_summary(result: RunResult) -> None:
         table.add_column(column, justify="right" if column not in ("model", "status") else "left")
     for name, fit in fits.items():
         diag = fit.meta.get("diagnostics") or {}
+        status = fit.status if fit.status == "ok" else f"[red]{plain(fit.status)}[/red]"
+        if fit.status == "ok" and not diag.get("passed", True):
+            status = "[yellow]ok, diagnostics failed[/yellow]"
         table.add_row(
             plain(name),
-            fit.status if fit.status == "ok" else f"[red]{plain(fit.status)}[/red]",
+            status,
             "yes" if fit.cached else "no",
             f"{fit.seconds.get('total', 0.0):.1f}",
             _num(diag.get("r_hat_max"), ".3f"),
@@ -169,6 +183,14 @@ def print_summary(result: RunResult) -> None:
     for name, fit in fits.items():
         if fit.status != "ok":
             out.print(f"[red]{plain(name)} failed:[/red] {plain(fit.error or '')}")
+        diag = fit.meta.get("diagnostics") or {}
+        if fit.status == "ok" and not diag.get("passed", True):
+            problems = diag.get("problems") or ["see the report's sampling diagnostics"]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            out.print(
+                f"[yellow]{plain(name)}: diagnostics failed:[/yellow] {plain(problems[0])}{more}",
+                highlight=False,
+            )
     _print_files(result.written)
 
 

@@ -179,8 +179,13 @@ def test_strict_turns_failed_diagnostics_into_exit_2(folder: Path, first: Run) -
     assert first.summary["models"]["clean"]["diagnostics"]["passed"] is True
     plain = run(folder, study="diagnostics.yaml")
     assert plain.code == 0, plain.output
+    # the table and a line say so, with and without --strict; --strict says why it exits 2
+    assert "ok, diagnostics failed" in plain.output
+    assert "divergent: diagnostics failed: 14 of" in plain.output
+    assert "--strict" not in plain.output
     strict = run(folder, "--strict", study="diagnostics.yaml")
     assert strict.code == 2, strict.output
+    assert "--strict: exit status 2, the diagnostics of divergent failed" in strict.output
 
 
 def test_init_failures_read_as_one_actionable_sentence(first: Run) -> None:
