@@ -324,7 +324,8 @@ def prior_only(
     """Prior predictive draws of every model against the data, and their report.
 
     Nothing is sampled from a posterior and nothing is stored. ``results`` holds the
-    checks (``results.prior_predictive.checks``).
+    checks (``results.prior_predictive.checks``). ``out`` is the report folder (default
+    ``radonspec-out/<name>-prior``, so the fitted report in ``radonspec-out/<name>`` stays).
     """
     from radonspec.analysis.prior import capped_draws, prior_predictives
     from radonspec.analysis.results import analyse as analyse_fits
@@ -332,7 +333,12 @@ def prior_only(
 
     started = time.perf_counter()
     space = _Workspace.check(study, initial_point=False)
-    folder = Path(out) if out is not None else default_out(space.study)
+    # by default beside the fitted report (``radonspec-out/<name>-prior``), never over it
+    folder = (
+        Path(out)
+        if out is not None
+        else default_out(space.study).with_name(f"{space.study.name}-prior")
+    )
     check_out_dir(folder)  # before any work: a bad --out costs nothing
     frame = space.frame
     found = prior_predictives(

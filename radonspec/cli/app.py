@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from radonspec.cli.console import err, handle_errors, out, plain, state
+from radonspec.cli.console import err, handle_errors, out, plain, state, study_out
 from radonspec.errors import FitError, counted
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def run(
         for path in studies:
             result = run_study(
                 path, jobs=jobs, executor=executor, scheduler=scheduler, store=store,
-                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+                out=study_out(out_dir, path, studies),
                 force=force, progress=progress,
             )  # fmt: skip
             if result.reused and not quiet:
@@ -140,15 +140,6 @@ def run(
 
 def _diagnostics_passed(fit: Any) -> bool:
     return bool((fit.meta.get("diagnostics") or {}).get("passed", True))
-
-
-def _each(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
-    """The report folder of one of several studies: ``--out``/<study file's stem>."""
-    if out_dir is None:
-        return None
-    stems = [p.stem for p in studies]
-    name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}-{studies.index(path) + 1}"
-    return out_dir / name
 
 
 def print_summary(result: RunResult) -> None:
@@ -212,7 +203,7 @@ def report_from_store(
         for path in studies:
             result = report_from_store(
                 path, store=store,
-                out=out_dir if len(studies) == 1 else _each(out_dir, path, studies),
+                out=study_out(out_dir, path, studies),
             )  # fmt: skip
             _print_files(result.written)
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -114,3 +115,16 @@ def _shown(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def study_out(out_dir: Path | None, path: Path, studies: list[Path]) -> Path | None:
+    """The report folder of ``path`` among ``studies`` (``run``'s ``--out``).
+
+    ``--out`` itself for one study, else ``--out``/<study file's stem> (numbered where
+    two files share a stem); ``None`` (each study's default) without ``--out``.
+    """
+    if out_dir is None or len(studies) == 1:
+        return out_dir
+    stems = [p.stem for p in studies]
+    name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}-{studies.index(path) + 1}"
+    return out_dir / name

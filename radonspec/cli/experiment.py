@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from radonspec.cli.console import err, handle_errors, out, plain
+from radonspec.cli.console import err, handle_errors, out, plain, study_out
 
 if TYPE_CHECKING:
     from radonspec.analysis.prior import PriorCheck
@@ -293,17 +293,16 @@ def run_prior_only(
     """What ``radonspec run --prior-only`` does: validate, draw prior predictives, report.
 
     Prints the checks, then writes a report holding the prior predictive section
-    alone to ``out_dir`` (one study) or ``radonspec-out/<name>``, as ``run`` would,
-    and prints where. Returns the exit code: 0, or 2 with ``strict`` when a model's
-    prior predictive check failed. Nothing is sampled from a posterior and nothing
-    is stored.
+    alone to ``out_dir`` (one study), ``out_dir``/<file stem> (several), or by default
+    ``radonspec-out/<name>-prior``, beside the fitted report, and prints where. Returns
+    the exit code: 0, or 2 with ``strict`` when a model's prior predictive check
+    failed. Nothing is sampled from a posterior and nothing is stored.
     """
     from radonspec.api import prior_only
 
     code = 0
     for path in paths:
-        folder = out_dir if out_dir is not None and len(paths) == 1 else None
-        result = prior_only(path, draws=draws, out=folder)
+        result = prior_only(path, draws=draws, out=study_out(out_dir, path, paths))
         assert result.results is not None and result.results.prior_predictive is not None
         failed = print_prior_checks(result.results.prior_predictive.checks, console)
         if strict:

@@ -124,3 +124,35 @@ def test_run_prior_only_writes_a_report_of_the_prior_checks_alone(tmp_path: Path
     assert "Differs from the reference model 'tight' in:" in vague
     assert "- prior: widens the prior on 'x' by a factor 100" in vague
     assert (out / "figures" / "prior-predictive.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_prior_only_never_writes_over_the_fitted_report_and_keeps_out_per_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default beside ``radonspec-out/<name>``; with several studies, ``--out``/<stem>."""
+    from typer.testing import CliRunner
+
+    from radonspec.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    pd.DataFrame({"y": 0.5 + x + rng.normal(0, 0.3, 40), "x": x}).to_csv("toy.csv", index=False)
+    Path("toy.yaml").write_text(TOY)
+    name = next(line.split(":", 1)[1].strip() for line in TOY.splitlines()
+                if line.startswith("name:"))  # fmt: skip
+    Path("other.yaml").write_text(TOY.replace(f"name: {name}", "name: other"))
+    fitted = Path("radonspec-out") / name / "report.md"
+    fitted.parent.mkdir(parents=True)
+    fitted.write_text("the fitted report")
+    result = CliRunner().invoke(app, ["run", "--prior-only", "toy.yaml"])
+    assert result.exit_code == 0, result.output
+    assert fitted.read_text() == "the fitted report"
+    assert (Path("radonspec-out") / f"{name}-prior" / "report.md").exists()
+    result = CliRunner().invoke(app, ["run", "--prior-only", "toy.yaml", "other.yaml",
+                                      "--out", "po"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (Path("po") / "toy" / "report.md").exists() and (
+        Path("po") / "other" / "report.md"
+    ).exists()
+    assert fitted.read_text() == "the fitted report"
