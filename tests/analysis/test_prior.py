@@ -152,7 +152,5 @@ def test_prior_only_never_writes_over_the_fitted_report_and_keeps_out_per_study(
     result = CliRunner().invoke(app, ["run", "--prior-only", "toy.yaml", "other.yaml",
                                       "--out", "po"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (Path("po") / "toy" / "report.md").exists() and (
-        Path("po") / "other" / "report.md"
-    ).exists()
+    assert all((Path("po") / stem / "report.md").exists() for stem in ("toy", "other"))
     assert fitted.read_text() == "the fitted report"
