@@ -7,6 +7,7 @@ command's, so exit codes and messages stay in one place.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from radonspec.analysis.prior import PriorCheck
     from radonspec.cli.tryout import TryResult
     from radonspec.study.diff import Difference
+    from radonspec.study.schema import Study
 
 StoreOpt = Annotated[
     Path | None, typer.Option("--store", help="Fit store folder [default: .radonspec]")
@@ -188,8 +190,25 @@ def diff_command(
 
     out, _ = _consoles()
     with _handled():
-        for title, differences in diff_targets(a, b):
+        for title, differences in diff_targets(a, b, content=_data_content):
             print_differences(title, differences, out)
+
+
+def _data_content(study: Study) -> tuple[str, str] | None:
+    """A study's data file (as a path to show) and the SHA-256 of its bytes, if it has one."""
+    import hashlib
+
+    from radonspec.compile.model import study_base
+    from radonspec.data.load import source_path
+
+    path = source_path(study.data, study_base(study))
+    if path is None or not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return os.path.relpath(path), digest.hexdigest()
 
 
 def print_differences(title: str, differences: list[Difference] | None, console: Console) -> None:

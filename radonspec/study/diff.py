@@ -9,7 +9,7 @@ sampler settings and the data. Formulas are compared by the terms they produce
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -279,6 +279,7 @@ def _term_differences(a: FormulaInfo, b: FormulaInfo, where: str) -> list[Differ
     elif has and not had:
         found.append(Difference("terms", f"adds an intercept{where}"))
     found += _set_change("terms", "common term", common_a, common_b, where)
+    found += _set_change("terms", "offset", list(a.offsets), list(b.offsets), where)
     found += _set_change(
         "group", "group-specific term", list(a.group_terms), list(b.group_terms), where
     )
@@ -480,13 +481,17 @@ def _quoted(items: list[str]) -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def diff_targets(a: str, b: str) -> list[tuple[str, list[Difference] | None]]:
+def diff_targets(
+    a: str, b: str, *, content: Callable[[Study], tuple[str, str] | None] | None = None
+) -> list[tuple[str, list[Difference] | None]]:
     """What ``radonspec diff A[:MODEL] B[:MODEL]`` prints: (title, differences) per pair.
 
     With a model on both sides, that pair. With a model on one side, the other
     study's model of the same name (or its only model). With none, the only models
     of two one-model studies, or every model paired by name; a model on one side
-    only gets ``None`` as its differences.
+    only gets ``None`` as its differences. ``content`` gives a study's data file and a
+    digest of its bytes (the data layer reads it): files that differ in content are a
+    difference even where the specs name them alike.
     """
     from radonspec.study.loader import load_study
 
@@ -501,6 +506,15 @@ def diff_targets(a: str, b: str) -> list[tuple[str, list[Difference] | None]]:
         if model_b is None and model_a is not None and model_a in study_b.models:
             model_b = model_a
         pairs = [(pick_model(study_a, model_a, a), pick_model(study_b, model_b, b))]
+    files = [content(study_a), content(study_b)] if content is not None else [None, None]
+    shared: list[Difference] = []
+    if files[0] is not None and files[1] is not None and files[0][1] != files[1][1]:
+        shared.append(
+            Difference(
+                "data",
+                f"reads other data: {files[0][0]} and {files[1][0]} differ in content",
+            )
+        )
     found: list[tuple[str, list[Difference] | None]] = []
     for left, right in pairs:
         if left is None:
@@ -509,5 +523,5 @@ def diff_targets(a: str, b: str) -> list[tuple[str, list[Difference] | None]]:
             found.append((f"{path_a}:{left}: only in {path_a}", None))
         else:
             title = f"{path_a}:{left} -> {path_b}:{right}"
-            found.append((title, diff_study_models(study_a, left, study_b, right)))
+            found.append((title, shared + diff_study_models(study_a, left, study_b, right)))
     return found

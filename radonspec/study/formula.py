@@ -172,6 +172,7 @@ class FormulaInfo:
     transforms: frozenset[str]
     response_level: str | None = None
     independent_factors: tuple[str, ...] = ()
+    offsets: tuple[str, ...] = ()  # the offset terms left out of ``common_terms``
 
 
 def expand_double_bars(formula: str) -> str:
@@ -927,6 +928,7 @@ def _describe(formula: str, rhs: str, target: str | None, walker: _Walker) -> Fo
         group_factors=factors,
         transforms=frozenset(walker.transforms),
         response_level=walker.response_level,
+        offsets=tuple(term.name for term in description.common_terms if _is_offset(term)),
     )
 
 

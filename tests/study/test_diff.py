@@ -51,6 +51,21 @@ def test_terms_added_and_removed() -> None:
     ]
 
 
+def test_an_offset_added_removed_or_made_a_term_is_said() -> None:
+    """Taking an offset out changes what the model means: it was 'the same terms'."""
+    offset = spec(formula="Claims ~ Age + offset(log(Holders))", family="poisson")
+    assert sentences(offset, spec(formula="Claims ~ Age", family="poisson")) == [
+        "terms: removes the offset 'offset(log(Holders))'"
+    ]
+    assert sentences(spec(formula="Claims ~ Age", family="poisson"), offset) == [
+        "terms: adds the offset 'offset(log(Holders))'"
+    ]
+    assert sentences(offset, spec(formula="Claims ~ Age + log(Holders)", family="poisson")) == [
+        "terms: adds the common term 'log(Holders)'",
+        "terms: removes the offset 'offset(log(Holders))'",
+    ]
+
+
 def test_intercept_and_response() -> None:
     a = spec(formula="log_radon ~ floor")
     b = spec(formula="log(log_uranium) ~ 0 + floor")
@@ -235,6 +250,26 @@ def test_diff_command() -> None:
     assert "group: adds the group-specific terms '1|county' and 'floor|county'" in result.output
     result = CliRunner().invoke(app, ["diff", str(SEED), f"{SEED}:nope"])
     assert result.exit_code == 1
+
+
+def test_data_files_of_other_content_are_a_difference(tmp_path: Path) -> None:
+    """Two copies of a study whose CSVs differ in one value: the specs alone look alike."""
+    from radonspec.cli.experiment import register
+
+    app = typer.Typer()
+    register(app)
+    text = "spec_version: 1\nname: s\ndata: {path: d.csv}\nmodels:\n  m: {formula: y ~ x}\n"
+    for folder, last in (("a", "3"), ("b", "3"), ("c", "4")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "d.csv").write_text(f"y,x\n1,2\n2,{last}\n")
+        (tmp_path / folder / "study.yaml").write_text(text)
+    a, b, c = (str(tmp_path / f / "study.yaml") for f in "abc")
+    same = CliRunner().invoke(app, ["diff", a, b])
+    assert same.exit_code == 0 and "no statistical differences" in same.output
+    other = CliRunner().invoke(app, ["diff", a, c])
+    assert other.exit_code == 0, other.output
+    assert "data: reads other data:" in other.output and "differ in content" in other.output
+    assert "no statistical differences" not in other.output
 
 
 def test_a_prior_on_a_term_the_reference_lacks_was_never_automatic() -> None:

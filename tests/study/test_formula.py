@@ -326,6 +326,7 @@ def test_valid_formula_is_described(
         group_terms=group,
         group_factors=factors,
         transforms=frozenset(transforms.split()),
+        offsets=tuple(t for t in formula.replace(" ", "").split("+") if t.startswith("offset(")),
     )
     assert check_formula(formula) == info  # the same without the columns
 
