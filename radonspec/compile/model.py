@@ -96,6 +96,7 @@ def compile_model(
     except DataError as exc:
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
+    _check_levels(prepared.frame, infos, prefix, filtered=bool(study.data.filter))
     try:
         levels = model_levels(study.data, spec, infos, prepared.frame)
     except LevelsError as exc:
@@ -215,6 +216,30 @@ def _order_thresholds(model: Any, prefix: str) -> None:
             f" thresholds start in order; for example threshold: {example}"
         )
     prior.update(transform=pm.distributions.transforms.ordered)
+
+
+def _check_levels(
+    data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str, *, filtered: bool
+) -> None:
+    """A categorical predictor with one level in the rows used has no contrast to estimate.
+
+    Bambi builds a term of no columns for it and fails after sampling, with numpy's
+    "cannot reshape array of size 0"; here it is refused before anything is sampled.
+    """
+    for info in infos:
+        for term in info.common_terms:
+            for column in term.split(":"):
+                if column not in data or not isinstance(data[column].dtype, pd.CategoricalDtype):
+                    continue
+                present = data[column].dropna().unique()
+                if len(present) < 2:
+                    level = f" ('{present[0]}')" if len(present) else ""
+                    where = " after data.filter" if filtered else ""
+                    raise CompileError(
+                        f"{prefix}: the categorical predictor '{column}' has one level{level}"
+                        f" in the rows the model uses{where}, so it has no effect to estimate:"
+                        " drop it from the formula, or keep rows of another level"
+                    )
 
 
 def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:

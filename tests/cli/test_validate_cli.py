@@ -293,6 +293,13 @@ CASES: list[tuple[str, str, str, str]] = [
         r"grouping factor 'county' has 1 level;",
     ),
     (
+        "one-level-predictor",
+        spec("m:\n  formula: log_radon ~ floor + county", HEAD + "  filter: {county: [AITKIN]}\n"),
+        "9:14",
+        r"the categorical predictor 'county' has one level \('AITKIN'\) in the rows the model"
+        r" uses after data.filter, so it has no effect to estimate",
+    ),
+    (
         "python-tag",
         HEAD + "models: !!python/object/apply:os.system ['touch CANARY']\n",
         "6:",
