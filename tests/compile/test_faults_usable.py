@@ -115,7 +115,7 @@ def refused(path: Path) -> SpecError:
         pytest.param(
             "y ~ log(x)",
             {},
-            r"term 'log\(x\)' is -inf in 10 row\(s\), first at row 1 of the rows used; a"
+            r"term 'log\(x\)' is -inf in 10 rows, first at row 1 of the rows used; a"
             r" transform is undefined there \(log or sqrt of a value <= 0",
             id="log-of-zero",
         ),
