@@ -97,6 +97,7 @@ def compile_model(
         raise DataError(f"{prefix}: {exc}") from None
     _check_groups(prepared.frame, infos, prefix)
     _check_levels(prepared.frame, infos, prefix, filtered=bool(study.data.filter))
+    _check_counts(prepared.frame, infos[0], prefix)
     try:
         levels = model_levels(study.data, spec, infos, prepared.frame)
     except LevelsError as exc:
@@ -240,6 +241,24 @@ def _check_levels(
                         f" in the rows the model uses{where}, so it has no effect to estimate:"
                         " drop it from the formula, or keep rows of another level"
                     )
+
+
+def _check_counts(data: pd.DataFrame, main: FormulaInfo, prefix: str) -> None:
+    """The columns of ``p(successes, trials)`` hold numbers, not categories.
+
+    Bambi fails on a categorical one with pandas' "cannot perform the numpy op remainder".
+    """
+    response = (main.response or "").replace(" ", "")
+    if not (response.startswith("p(") and response.endswith(")")):
+        return
+    for role, column in zip(("successes", "trials"), response[2:-1].split(","), strict=False):
+        if column in data and not pd.api.types.is_numeric_dtype(data[column].dtype):
+            listed = isinstance(data[column].dtype, pd.CategoricalDtype)
+            raise CompileError(
+                f"{prefix}: the {role} of {main.response}, '{column}', are categories, not"
+                f" numbers{' (data.categorical lists it)' if listed else ''}: p(successes,"
+                " trials) counts successes out of trials, both columns of numbers"
+            )
 
 
 def _check_groups(data: pd.DataFrame, infos: tuple[FormulaInfo, ...], prefix: str) -> None:

@@ -74,6 +74,40 @@ def _group_factors(formula: str, family: str, main: bool) -> tuple[str, ...]:
         return ()
 
 
+#: Families whose response counts successes out of trials, written ``p(successes, trials)``.
+TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
+
+
+def _check_trials(study: Study, name: str, model: ModelSpec, main: FormulaInfo) -> list[SpecError]:
+    """A binomial family needs ``p(successes, trials)``, and ``p(...)`` needs a binomial family.
+
+    Bambi fails on either mismatch only when it builds the model, with numpy's words
+    ("too many indices for array", "Incompatible Elemwise input shapes").
+    """
+    response = (main.response or "").replace(" ", "")
+    trials = response.startswith("p(") and response.endswith(")") and "," in response
+    where = study.locate("models", name, "formula")
+    if model.family in TRIALS_FAMILIES and not trials:
+        return [
+            SpecError(
+                f"model '{name}': the {model.family} family counts successes out of trials:"
+                f" write the response as p(successes, trials), e.g. p({main.response}, n) with"
+                " n the column of trials; for one 0/1 outcome per row use family: bernoulli",
+                where,
+            )
+        ]
+    if trials and model.family not in TRIALS_FAMILIES:
+        return [
+            SpecError(
+                f"model '{name}': {main.response} is a count of successes out of trials, which"
+                f" the {model.family} family cannot model: use family: binomial (or"
+                " beta_binomial), or write a single column as the response",
+                where,
+            )
+        ]
+    return []
+
+
 def check_model(
     study: Study, name: str, model: ModelSpec, columns: list[str] | None = None
 ) -> list[SpecError]:
@@ -96,6 +130,7 @@ def check_model(
         errors.append(SpecError(f"model '{name}': {exc}", study.locate("models", name, exc.field)))
     if errors or not infos:
         return errors
+    errors += _check_trials(study, name, model, infos[0])
     errors += _check_correlated(study, name, model, infos[0])
     if errors:
         return errors

@@ -300,6 +300,26 @@ CASES: list[tuple[str, str, str, str]] = [
         r" uses after data.filter, so it has no effect to estimate",
     ),
     (
+        "binomial-without-trials",
+        spec("m:\n  formula: floor ~ log_radon\n  family: binomial"),
+        "8:14",
+        r"the binomial family counts successes out of trials: write the response as"
+        r" p\(successes, trials\), e\.g\. p\(floor, n\)",
+    ),
+    (
+        "trials-without-binomial",
+        spec("m:\n  formula: p(floor, floor) ~ log_radon\n  family: poisson"),
+        "8:14",
+        r"p\(floor, floor\) is a count of successes out of trials, which the poisson family",
+    ),
+    (
+        "categorical-trials",
+        spec("m:\n  formula: p(floor, county) ~ log_radon\n  family: binomial"),
+        "8:14",
+        r"the trials of p\(floor, county\), 'county', are categories, not numbers"
+        r" \(data.categorical lists it\)",
+    ),
+    (
         "python-tag",
         HEAD + "models: !!python/object/apply:os.system ['touch CANARY']\n",
         "6:",
