@@ -153,6 +153,21 @@ def test_cli_run_counts_one_model_in_words(toy: Path, fake_sampler: Any, tmp_pat
     assert "toy: 1 model in" in done.output and fake_sampler.calls == ["pooled"]
 
 
+def test_cli_run_of_several_studies_checks_them_all_before_fitting_any(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    """A typo in the second study: nothing is fitted or written, and the error is located."""
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(toy.read_text().replace("name: toy", "name: typo").replace("(1|g)", "(1|gg)"))
+    done = CliRunner().invoke(
+        app, ["run", str(toy), str(typo), "--store", str(tmp_path / "store"), "--out",
+              str(tmp_path / "cli"), "--jobs", "1"],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "typo.yaml:" in done.output and "unknown column 'gg'" in done.output
+    assert fake_sampler.calls == [] and not (tmp_path / "cli").exists()
+
+
 def test_watch_and_try_go_through_the_api_and_agree_with_run(
     toy: Path, fake_sampler: Any, tmp_path: Path
 ) -> None:
