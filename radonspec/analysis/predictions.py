@@ -119,6 +119,10 @@ def predict_study(
             total.add(block)
             parts.append(block)
         frame = pd.concat(parts, ignore_index=True)
+        if isinstance(source, Path):  # read as text to check it; typed as pandas reads a file
+            frame = _typed_as_read(
+                frame, [c for c in frame.columns if c not in (*columns, NEW_GROUP)]
+            )
         return total.record(model, interval, columns, frame=frame)
     target = Path(out)
     writer = TableWriter(
@@ -131,6 +135,16 @@ def predict_study(
             total.add(block)
             writer.write(block)
     return total.record(model, interval, columns, path=target)
+
+
+def _typed_as_read(frame: pd.DataFrame, own: list[str]) -> pd.DataFrame:
+    """The new data's own columns as numbers where every value is one (as ``read_csv``)."""
+    for column in own:
+        values = frame[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().sum() == values.notna().sum():
+            frame[column] = numbers
+    return frame
 
 
 @dataclass

@@ -62,6 +62,18 @@ def test_predictions_agree_with_bambi_predict_on_the_same_fit(fitted: tuple[Path
                              "new_group")  # fmt: skip
 
 
+def test_predictions_of_a_csv_keep_its_numbers_as_numbers(
+    fitted: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Read as text to check each value, the file's own columns come back as pandas reads them."""
+    toy, store = fitted
+    NEW.to_csv(tmp_path / "new.csv", index=False)
+    from_file = radonspec.predict(toy, "varying", tmp_path / "new.csv", store=store).to_frame()
+    from_frame = radonspec.predict(toy, "varying", NEW, store=store).to_frame()
+    assert from_file.dtypes.to_dict() == from_frame.dtypes.to_dict()
+    pd.testing.assert_frame_equal(from_file, from_frame)
+
+
 def test_a_new_group_is_flagged_and_predicted_from_the_population(
     fitted: tuple[Path, Path],
 ) -> None:
