@@ -16,7 +16,7 @@ from radonspec.study.family import FamilyError, check_family_link
 from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
 from radonspec.study.noncentered import noncentered_problem
 from radonspec.study.priorkeys import prior_keys
-from radonspec.study.priors import CORRELATION_PRIOR
+from radonspec.study.priors import CORRELATION_PRIOR, PriorNode
 
 if TYPE_CHECKING:
     from radonspec.study.schema import ModelSpec, Study
@@ -173,8 +173,7 @@ def check_model(
                     where,
                 )
             )
-    if model.noncentered:
-        errors += _check_noncentered(study, name, model, infos)
+    errors += _check_group_priors(study, name, model, infos)
     return errors
 
 
@@ -227,9 +226,10 @@ def _check_correlated(
     return errors
 
 
-def _check_noncentered(
+def _check_group_priors(
     study: Study, name: str, model: ModelSpec, infos: list[FormulaInfo]
 ) -> list[SpecError]:
+    """Group-specific priors Bambi can build: with a hyperprior, and non-centrable if asked."""
     group_keys = {"group_specific"} | {
         f"{info.target}_{term}" if info.target else term
         for info in infos
@@ -237,7 +237,18 @@ def _check_noncentered(
     }
     errors = []
     for key, prior in model.priors.items():
-        problem = noncentered_problem(prior) if key in group_keys else None
+        if key in group_keys and not any(isinstance(v, PriorNode) for _, v in prior.args):
+            # Bambi refuses it centered or not ("must have hyperpriors"), when it builds
+            errors.append(
+                SpecError(
+                    f"model '{name}': the prior of '{key}' fixes the spread of the"
+                    " group-specific effects, and Bambi needs it estimated: give the prior a"
+                    f" hyperprior, such as '{key}': Normal(0, sigma=HalfNormal(1))",
+                    study.locate_key("models", name, "priors", key),
+                )
+            )
+            continue
+        problem = noncentered_problem(prior) if key in group_keys and model.noncentered else None
         if problem:
             errors.append(
                 SpecError(

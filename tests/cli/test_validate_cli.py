@@ -320,6 +320,16 @@ CASES: list[tuple[str, str, str, str]] = [
         r" \(data.categorical lists it\)",
     ),
     (
+        "group-prior-without-hyperprior",
+        spec(
+            "m:\n  formula: log_radon ~ floor + (1|county)\n  noncentered: false\n  priors:"
+            "\n    1|county: Normal(0, 1)"
+        ),
+        "11:7",
+        r"the prior of '1\|county' fixes the spread of the group-specific effects, and Bambi"
+        r" needs it estimated: give the prior a hyperprior",
+    ),
+    (
         "python-tag",
         HEAD + "models: !!python/object/apply:os.system ['touch CANARY']\n",
         "6:",
