@@ -150,6 +150,7 @@ def check_study(
     except DataError as exc:
         where = study.locate(*exc.path) if exc.path else data_where
         return Checked(study, [SpecError(str(exc), where)])
+    errors += _check_highlight(study, frame)
     compiled: dict[str, Compiled] = {}
     keys: dict[str, str] = {}
     data_fingerprint = fingerprint(frame) if built is not None else ""
@@ -183,6 +184,26 @@ def _pymc_verdicts(study: Study, name: str) -> list[SpecError]:
         where = study.locate("models", name, "priors", key)
         errors += [SpecError(message, where) for message in dict.fromkeys(pymc_verdicts(node))]
     return errors
+
+
+def _check_highlight(study: Study, frame: pd.DataFrame) -> list[SpecError]:
+    """Each level ``report.highlight`` names is a level of the report's group in the data."""
+    from radonspec.errors import did_you_mean, one_of
+    from radonspec.study.checks import report_group
+
+    group = report_group(study)
+    if not study.report.highlight or group is None or group not in frame:
+        return []
+    levels = [str(v) for v in frame[group].dropna().unique()]
+    return [
+        SpecError(
+            f"report.highlight names '{level}', which is not a level of '{group}' in the"
+            f" data{did_you_mean(str(level), levels)}; levels are {one_of(levels)}",
+            study.locate("report", "highlight", index),
+        )
+        for index, level in enumerate(study.report.highlight)
+        if str(level) not in levels
+    ]
 
 
 def _check_columns(study: Study, columns: list[str]) -> list[SpecError]:

@@ -330,6 +330,13 @@ CASES: list[tuple[str, str, str, str]] = [
         r" needs it estimated: give the prior a hyperprior",
     ),
     (
+        "highlight-not-a-level",
+        spec(OK_MODEL, tail="report:\n  group: county\n  highlight: [AITKIN, ANOKAA]\n"),
+        "11:23",
+        r"report.highlight names 'ANOKAA', which is not a level of 'county' in the data"
+        r" \(did you mean 'ANOKA'\?\)",
+    ),
+    (
         "python-tag",
         HEAD + "models: !!python/object/apply:os.system ['touch CANARY']\n",
         "6:",
