@@ -151,6 +151,8 @@ def test_cli_run_counts_one_model_in_words(toy: Path, fake_sampler: Any, tmp_pat
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "toy: 1 model in" in done.output and fake_sampler.calls == ["pooled"]
+    report = (tmp_path / "cli" / "report.md").read_text()
+    assert "reference model" not in report  # no other model to describe against it
 
 
 def test_cli_run_of_several_studies_checks_them_all_before_fitting_any(
