@@ -582,7 +582,8 @@ def _parse(formula: str, tokens: list[Any], offsets: list[int]) -> _Tree:
         raise FormulaError(message, _parse_offset(exc, tokens, offsets, parser.current)) from None
     if not parser.at_end():
         token = tokens[parser.current]
-        raise FormulaError(_trailing_message(token), offsets[parser.current])
+        before = tokens[parser.current - 1] if parser.current > 0 else None
+        raise FormulaError(_trailing_message(token, before), offsets[parser.current])
     return tree
 
 
@@ -607,13 +608,20 @@ def _parse_message(reason: str, tokens: list[Any], current: int) -> str:
     return f"cannot parse the formula: {reason}, found {found}"
 
 
-def _trailing_message(token: Any) -> str:
+def _trailing_message(token: Any, before: Any = None) -> str:
     if token.kind == "PIPE":
         return "'|' outside parentheses; write a group-specific term in parentheses, e.g. (1|g)"
     if token.kind in _COMPARISONS:
         return f"comparison '{token.lexeme}' is only allowed inside I(...), e.g. I(x > 0)"
     if token.kind == "EQUAL":
         return "'=' is only allowed for keyword arguments of a transform, e.g. bs(x, df=4)"
+    if token.kind == "IDENTIFIER" and getattr(before, "kind", None) == "IDENTIFIER":
+        # two names side by side: most often one column whose name has a space
+        name = f"{before.lexeme} {token.lexeme}"
+        return (
+            f"unexpected '{token.lexeme}' after a complete formula; if '{name}' is one column,"
+            f" write it in backquotes: `{name}`"
+        )
     return f"unexpected '{token.lexeme}' after a complete formula"
 
 

@@ -746,3 +746,14 @@ def test_backquoted_names_reach_bambi_as_columns(toy: pd.DataFrame) -> None:
     np.testing.assert_allclose(common["Solar.R"].ravel(), toy["Solar.R"])
     assert model.response_term.name == "yield"
     assert set(model.parameters["mu"].group_specific_terms) == {"1|my g"}
+
+
+def test_two_names_side_by_side_suggest_one_column_in_backquotes() -> None:
+    """`Solar R` written bare, before the data's columns are known (the spec's own check)."""
+    with pytest.raises(FormulaError) as caught:
+        check_formula("Ozone ~ Solar R + Wind")
+    assert caught.value.message == (
+        "unexpected 'R' after a complete formula; if 'Solar R' is one column, write it in"
+        " backquotes: `Solar R`"
+    )
+    assert caught.value.offset == len("Ozone ~ Solar ")
