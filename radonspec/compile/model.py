@@ -179,9 +179,32 @@ def _build_bambi(
                 dropna=False,
             )
         except Exception as exc:  # Bambi raises bare ValueError/KeyError/...; reword them all
+            early = _interaction_first(infos[0]) if isinstance(exc, IndexError) else None
+            if early is not None:
+                raise CompileError(
+                    f"{prefix}: Bambi cannot build an interaction written before one of its"
+                    f" main effects ('{early[0]}' before '{early[1]}'); write '{early[1]}'"
+                    f" first, e.g. ... + {early[1]} + {early[0]}"
+                ) from exc
             raise CompileError(
                 f"{prefix}: Bambi cannot build the model: {_first_line(exc)}"
             ) from exc
+
+
+def _interaction_first(info: FormulaInfo) -> tuple[str, str] | None:
+    """An interaction term before one of its own main effects, as (interaction, effect).
+
+    formulae 0.6 fails on ``y ~ a + a:b + b`` with "list index out of range" (``y ~ a +
+    b + a:b`` builds): the order is the only problem, and the message says which.
+    """
+    terms = list(info.common_terms)
+    for index, term in enumerate(terms):
+        if ":" not in term:
+            continue
+        later = [t for t in terms[index + 1 :] if t in term.split(":")]
+        if later:
+            return term, later[0]
+    return None
 
 
 def _order_thresholds(model: Any, prefix: str) -> None:

@@ -125,6 +125,16 @@ def refused(path: Path) -> SpecError:
             None,  # 12 columns: fine
             id="small-interaction-is-fine",
         ),
+        pytest.param(
+            "y ~ g + g:t + t",
+            {"categorical": "[g, t]"},
+            r"Bambi cannot build an interaction written before one of its main effects"
+            r" \('g:t' before 't'\); write 't' first, e\.g\. \.\.\. \+ t \+ g:t",
+            id="interaction-before-its-main-effect",  # formulae: "list index out of range"
+        ),
+        pytest.param(
+            "y ~ g + t + g:t", {"categorical": "[g, t]"}, None, id="main-effects-first-is-fine"
+        ),
     ],
 )  # fmt: skip
 def test_data_validate_used_to_accept_is_refused_in_one_located_line(
