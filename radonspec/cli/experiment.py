@@ -51,6 +51,12 @@ def try_command(
         list[str] | None,
         typer.Option("--categorical", "-c", help="Column to treat as categorical (repeat)."),
     ] = None,
+    levels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--levels", help="COLUMN=LEVEL,LEVEL,... lowest first, as data.levels (repeat)."
+        ),
+    ] = None,
     prior: Annotated[
         list[str] | None,
         typer.Option("--prior", "-p", help="TERM=PRIOR, e.g. 'floor=Normal(0, 1)' (repeat)."),
@@ -73,6 +79,7 @@ def try_command(
     """Fit one formula without a spec file; print its parameters and diagnostics."""
     from radonspec.cli.tryout import (
         TrySpec,
+        parse_levels,
         parse_priors,
         sampler_options,
         save_spec,
@@ -89,6 +96,7 @@ def try_command(
             family=family,
             link=link,
             categorical=tuple(categorical) if categorical else None,
+            levels=parse_levels(levels or []),
             priors=parse_priors(prior or []),
             sampler=sampler_options(
                 backend=backend, draws=draws, tune=tune, chains=chains, seed=seed

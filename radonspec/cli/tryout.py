@@ -9,6 +9,7 @@ file finds the fit in the store instead of sampling again.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class TrySpec:
     family: str = "gaussian"
     link: str | None = None
     categorical: tuple[str, ...] | None = None  # None: the bundled data set's own
+    levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # data.levels
     priors: Mapping[str, str] = field(default_factory=dict)
     sampler: Mapping[str, Any] = field(default_factory=dict)  # backend, draws, tune, ...
     model: str = DEFAULT_MODEL
@@ -52,6 +54,21 @@ def parse_priors(items: Sequence[str]) -> dict[str, str]:
             )
         priors[key.strip()] = value.strip()
     return priors
+
+
+def parse_levels(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """``["Sat=Low,Medium,High"]`` -> ``{"Sat": ("Low", "Medium", "High")}`` (data.levels)."""
+    levels: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        column, sep, listed = item.partition("=")
+        values = tuple(v.strip() for v in listed.split(",") if v.strip())
+        if not sep or not column.strip() or len(values) < 2:
+            raise SpecError(
+                f"--levels '{item}' is not COLUMN=LEVEL,LEVEL,...; write the levels lowest"
+                " first, e.g. --levels 'Sat=Low,Medium,High'"
+            )
+        levels[column.strip()] = values
+    return levels
 
 
 def try_spec_text(spec: TrySpec, *, relative_to: Path) -> str:
@@ -73,6 +90,12 @@ def try_spec_text(spec: TrySpec, *, relative_to: Path) -> str:
     ]
     if categorical:
         lines.append(f"  categorical: [{', '.join(yaml_scalar(c) for c in categorical)}]")
+    if spec.levels:
+        lines.append("  levels:")
+        lines += [
+            f"    {yaml_scalar(column)}: [{', '.join(yaml_scalar(v) for v in values)}]"
+            for column, values in spec.levels.items()
+        ]
     lines += ["", "models:", f"  {yaml_scalar(spec.model)}:"]
     lines.append(f"    formula: {yaml_scalar(spec.formula)}")
     if spec.family != "gaussian":
@@ -121,8 +144,17 @@ def try_study(spec: TrySpec, *, initial_point: bool = True) -> Study:
     except SpecError as exc:
         errors = [exc]
     if errors:
-        raise SpecErrors([SpecError(e.message) for e in errors])
+        raise SpecErrors([SpecError(_as_option(e.message)) for e in errors])
     return study
+
+
+def _as_option(message: str) -> str:
+    """A message's advice for a spec file (``data.levels``) as ``try``'s option."""
+    found = re.search(r"under data\.levels, e\.g\. levels: \{(.+?): \[(.*?)\]\}", message)
+    if found is None:
+        return message
+    column, values = found[1], ",".join(v.strip() for v in found[2].split(","))
+    return message.replace(found[0], f"with --levels '{column}={values}'")
 
 
 @dataclass(frozen=True)

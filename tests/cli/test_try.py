@@ -12,6 +12,7 @@ from radonspec.api import fit_study
 from radonspec.cli.experiment import register
 from radonspec.cli.tryout import (
     TrySpec,
+    parse_levels,
     parse_priors,
     save_spec,
     try_formula,
@@ -32,6 +33,27 @@ def test_parse_priors_splits_at_the_first_equals_sign() -> None:
     }
     with pytest.raises(SpecError, match="--prior 'Normal\\(0, 1\\)' is not TERM=PRIOR"):
         parse_priors(["Normal(0, 1)"])
+
+
+def test_an_ordinal_response_s_order_is_given_with_levels_and_asked_for_as_the_option(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    """The data's error advised data.levels, which try has no file to put in."""
+    assert parse_levels(["Sat=Low, Medium,High"]) == {"Sat": ("Low", "Medium", "High")}
+    with pytest.raises(SpecError, match=r"--levels 'Sat' is not COLUMN=LEVEL,LEVEL"):
+        parse_levels(["Sat"])
+    pd.DataFrame({"Sat": ["Low", "High", "Medium"] * 8, "x": np.arange(24.0)}).to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    with pytest.raises(SpecErrors) as caught:
+        try_study(TrySpec("h.csv", "Sat ~ x", family="cumulative", sampler=TINY))
+    (message,) = [e.message for e in caught.value.errors]
+    assert "declare the order, lowest first, with --levels 'Sat=High,Low,Medium'" in message
+    order = parse_levels(["Sat=Low,Medium,High"])
+    spec = TrySpec("h.csv", "Sat ~ x", family="cumulative", levels=order, sampler=TINY)
+    assert "  levels:\n    Sat: [Low, Medium, High]\n" in try_spec_text(spec, relative_to=tmp_path)
+    study = try_study(spec, initial_point=False)
+    assert {k: list(v) for k, v in study.data.levels.items()} == {"Sat": ["Low", "Medium", "High"]}
 
 
 def test_spec_text_for_a_bundled_data_set() -> None:
