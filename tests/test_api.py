@@ -49,6 +49,7 @@ def test_import_radonspec_is_cheap_and_lists_the_api() -> None:
 def test_the_steps_chain_into_a_report(toy: Path, fake_sampler: Any, tmp_path: Path) -> None:
     study = radonspec.load_study(toy)
     assert radonspec.validate(study) is study
+    assert str(study) == repr(study) == "Study('toy': 2 models: pooled, varying)"  # print()
     fits = radonspec.fit_study(study, store=tmp_path / "store", jobs=1)
     assert list(fits) == ["pooled", "varying"] and sorted(fake_sampler.calls) == [
         "pooled",

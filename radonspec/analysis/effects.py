@@ -244,7 +244,8 @@ def _quantity(model: Any, family: str, per_level: bool) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return f"{float(value):.3g}"
+        # a mean of centred values is 0 up to rounding: "9.6e-17" read as a real value
+        return "0" if abs(float(value)) < 1e-12 else f"{float(value):.3g}"
     return str(value)
 
 

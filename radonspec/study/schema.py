@@ -517,6 +517,9 @@ class Study(Frozen):
             f"Study({self.name!r}: {counted(len(self.models), 'model')}: {', '.join(self.models)})"
         )
 
+    def __str__(self) -> str:  # pydantic's would list every field of every model
+        return self.__repr__()
+
     def _repr_html_(self) -> str:
         import html
 

@@ -56,3 +56,13 @@ def test_a_predictor_the_model_does_not_use_is_said(
     model = load_predictor(radonspec.load_study(toy), "pooled", store).model
     with pytest.raises(NotApplicable, match="^'pooled' does not use 'g'$"):
         conditional_effect("pooled", model, fits["pooled"].tree, "g", None, "gaussian")
+
+
+def test_a_held_value_that_is_zero_up_to_rounding_reads_as_zero() -> None:
+    """The mean of a centred predictor (epil's lage) printed as 9.6e-17."""
+    import numpy as np
+
+    from radonspec.analysis.effects import _text
+
+    assert _text(np.float64(9.6e-17)) == "0" and _text(-3e-15) == "0"
+    assert _text(0.000123) == "0.000123" and _text(2.5) == "2.5" and _text("CASS") == "CASS"
