@@ -137,6 +137,8 @@ class TableWriter:
             )
         if path.is_dir():
             raise DataError(f"{path} is a folder; give the path of a file to write")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise DataError(f"{path}: {path.parent} is a file, not a folder; give another path")
         if not path.parent.is_dir():
             raise DataError(f"{path}: the folder {path.parent} does not exist; create it first")
         if self.source is not None and path.exists() and path.samefile(self.source):

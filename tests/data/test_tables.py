@@ -85,3 +85,6 @@ def test_never_through_a_link_into_a_folder_or_over_the_source(tmp_path: Path) -
     with pytest.raises(DataError, match="does not exist; create it first$"):
         with writer(tmp_path / "no" / "pred.csv"):
             pass
+    with pytest.raises(DataError, match=r"new\.csv is a file, not a folder; give another path$"):
+        with writer(source / "pred.csv"):
+            pass
