@@ -17,7 +17,7 @@ import json
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -178,6 +178,11 @@ def analyse_model(
     )
     if table is not None and ordinal:
         table = table.rename(index=lambda label: ordinal.get(str(label), label))
+    if found["diagnostics"] is not None and ordinal:  # its sentences name them as the table
+        problems = found["diagnostics"].problems
+        for raw, named in ordinal.items():
+            problems = tuple(p.replace(f"'{raw}'", f"'{named}'") for p in problems)
+        found["diagnostics"] = replace(found["diagnostics"], problems=problems)
     found["table"] = table
     if settings.frequentist:
         reference, found["reference_method"] = _frequentist(study, name, model, data, notes)
