@@ -304,9 +304,13 @@ def report_from_store(
             hit = Fit(item.label, item.key, "failed", None, error=meta.get("error"), meta=meta,
                       seconds=meta.get("seconds") or {}, cached=True)  # fmt: skip
         if hit is None:
+            from radonspec.fit.store import since_last_fit
+
             where = space.study.source or space.study.name
+            data = item.data.fingerprint if item.data is not None else ""
+            why = since_last_fit(fit_store, space.study.name, item.label, data)
             raise FitError(
-                f"model '{item.label}' of {where} has no stored fit (key {item.key[:12]});"
+                f"model '{item.label}' of {where} has no stored fit (key {item.key[:12]}){why};"
                 f" fit it with: radonspec run {where}" + (f" --store {store}" if store else "")
             )
         fits[item.label] = hit

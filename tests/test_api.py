@@ -262,3 +262,26 @@ def test_run_reports_a_bad_formula_located_even_with_fits_stored(
         radonspec.run(toy, store=tmp_path / "store", out=tmp_path / "out", jobs=1)
     assert "model 'pooled': unknown column 'z' in formula" in str(caught.value.errors[0])
     assert caught.value.errors[0].location is not None
+
+
+def test_a_report_after_the_data_or_the_spec_changed_says_which(
+    toy: Path, fake_sampler: Any, tmp_path: Path
+) -> None:
+    """ "No stored fit" used to be all a user heard after editing the CSV or the spec."""
+    import pandas as pd
+
+    from radonspec.errors import FitError
+
+    store = tmp_path / "store"
+    radonspec.run(toy, store=store, out=tmp_path / "out", jobs=1)
+    frame = pd.read_csv(tmp_path / "toy.csv")
+    frame.loc[0, "y"] += 1.0
+    frame.to_csv(tmp_path / "toy.csv", index=False)
+    with pytest.raises(FitError, match=r"from other data: the data changed since; fit it with"):
+        radonspec.report_from_store(toy, store=store, out=tmp_path / "again")
+    with pytest.raises(FitError, match=r"from other data: the data changed since, and predict"):
+        radonspec.predict(toy, "pooled", frame, store=store)
+    radonspec.run(toy, store=store, out=tmp_path / "out", jobs=1)
+    toy.write_text(toy.read_text().replace("Normal(0, 5)", "Normal(0, 6)"))
+    with pytest.raises(FitError, match=r"with other settings: the spec changed since"):
+        radonspec.report_from_store(toy, store=store, out=tmp_path / "again")

@@ -227,12 +227,17 @@ def load_predictor(study: Study, model: str, store: Any = None) -> Predictor:
     planned = plan_fit(study, model, frame)
     if planned.error is not None:
         raise DataError(planned.error)
-    fit = open_store(store).get(planned.key, lazy=True)
+    fits = open_store(store)
+    fit = fits.get(planned.key, lazy=True)
     if fit is None or fit.tree is None:
+        from radonspec.fit.store import since_last_fit
+
         where = study.source
         flag = f" --store {store}" if store is not None else ""
+        data = planned.data.fingerprint if planned.data is not None else ""
+        why = since_last_fit(fits, study.name, model, data)
         raise FitError(
-            f"model '{model}' of {where} has no stored fit (key {planned.key[:12]}), and"
+            f"model '{model}' of {where} has no stored fit (key {planned.key[:12]}){why}, and"
             f" predict never fits; fit it first with: radonspec run {where}{flag}"
         )
     compiled = compile_model(study, model, frame)

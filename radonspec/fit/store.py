@@ -1226,6 +1226,25 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
 DEFAULT_STORE = ".radonspec"
 
 
+def since_last_fit(store: Store, study: str, model: str, fingerprint: str) -> str:
+    """Why a model has no stored fit, when the store holds an older fit of it: a clause.
+
+    ``", though the store has one of 2026-12-01 07:01 from other data: the data changed
+    since"``, or ``... with other settings ...``; ``""`` when it holds none (or cannot say).
+    """
+    try:
+        rows = [row for row in store.runs(study) if row.model == model and row.status == "ok"]
+        meta = store.read_meta(rows[0].key) if rows else None
+    except (OSError, StoreError):
+        return ""
+    if meta is None:
+        return ""
+    when = str(rows[0].created)[:16].replace("T", " ")
+    if meta.get("data_fingerprint") not in (None, fingerprint):
+        return f", though the store has one of {when} from other data: the data changed since"
+    return f", though the store has one of {when} with other settings: the spec changed since"
+
+
 def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
     """A ``Store`` from a path (default ``.radonspec`` in the working directory)."""
     if isinstance(store, Store):
