@@ -358,6 +358,11 @@ INTERRUPTED = (130, 143)
 
 def main() -> None:
     """Entry point of the ``radonspec`` script."""
+    from typer import _click  # Typer's own copy of Click, whose errors its app raises
+
+    # a usage error (unknown option, missing argument) is bad input, exit 1 as the README
+    # says; Click's 2 is the code of a failed fit here
+    _click.exceptions.UsageError.exit_code = 1
     try:
         app()
     except FitError as exc:  # raised outside a handled block

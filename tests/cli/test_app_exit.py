@@ -52,3 +52,22 @@ def test_other_exits_run_the_clean_up_as_python_does() -> None:
     done = _run(2, SCRIPT.replace("atexit.register(threading.Event().wait)", "pass"))
     assert done.returncode == 2, done.stderr
     assert done.stdout == "ran\ncleaned up\n"
+
+
+@pytest.mark.parametrize(
+    "argv", [["run", "--no-such-option", "s.yaml"], ["run"], ["no-such-command"]]
+)
+def test_a_usage_error_is_invalid_input_exit_1(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Click exits 2 for a usage error, the code a failed fit has here."""
+    from typer import _click
+
+    from radonspec.cli import app as app_module
+
+    monkeypatch.setattr(sys, "argv", ["radonspec", *argv])
+    monkeypatch.setattr(_click.exceptions.UsageError, "exit_code", 2)  # restored after
+    with pytest.raises(SystemExit) as caught:
+        app_module.main()
+    assert caught.value.code == 1
+    assert "Usage:" in capsys.readouterr().err
