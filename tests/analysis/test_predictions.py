@@ -114,7 +114,7 @@ def test_the_command_writes_a_file_and_says_what_it_did(
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0, done.output
     assert "4 rows predicted by 'varying'" in done.output
-    assert "g: 1 level(s) the fit never saw (g9)" in done.output
+    assert "g: 1 level the fit never saw (g9)" in done.output
     read = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert list(read.columns) == ["x", "g", "id", "pred_mean", "pred_sd", "pred_lower_50",
                                   "pred_upper_50", "new_group"]  # fmt: skip
