@@ -358,11 +358,9 @@ INTERRUPTED = (130, 143)
 
 def main() -> None:
     """Entry point of the ``radonspec`` script."""
-    from typer import _click  # Typer's own copy of Click, whose errors its app raises
-
     # a usage error (unknown option, missing argument) is bad input, exit 1 as the README
     # says; Click's 2 is the code of a failed fit here
-    _click.exceptions.UsageError.exit_code = 1
+    _usage_error().exit_code = 1
     try:
         app()
     except FitError as exc:  # raised outside a handled block
@@ -380,6 +378,17 @@ def main() -> None:
         sys.stderr.flush()
         _release_shared_semaphores()
         os._exit(exc.code)
+
+
+def _usage_error() -> Any:
+    """The usage error class Typer raises: its own copy of Click's (newer Typer), or Click's."""
+    try:
+        from typer._click.exceptions import UsageError
+    except ImportError:  # a Typer that uses Click itself
+        from click.exceptions import UsageError as ClickUsageError
+
+        return ClickUsageError
+    return UsageError
 
 
 def _release_shared_semaphores() -> None:

@@ -61,12 +61,10 @@ def test_a_usage_error_is_invalid_input_exit_1(
     argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Click exits 2 for a usage error, the code a failed fit has here."""
-    from typer import _click
-
     from radonspec.cli import app as app_module
 
     monkeypatch.setattr(sys, "argv", ["radonspec", *argv])
-    monkeypatch.setattr(_click.exceptions.UsageError, "exit_code", 2)  # restored after
+    monkeypatch.setattr(app_module._usage_error(), "exit_code", 2)  # restored after
     with pytest.raises(SystemExit) as caught:
         app_module.main()
     assert caught.value.code == 1
