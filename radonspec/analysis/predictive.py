@@ -79,15 +79,14 @@ def prediction_rmsd(tree: xr.DataTree, *, var_name: str | None = None) -> float:
 
 @dataclass(frozen=True)
 class Censoring:
-    """Each observation's censoring, as Bambi's ``censored(...)`` codes it.
+    """Each observation's censoring, as Bambi's ``censored(value, status)`` codes it.
 
-    ``status`` is 0 for an exact value, 1 right-censored (the time is beyond the
-    observed value), -1 left-censored (before it) and 2 interval-censored (between the
-    observed value and ``upper``).
+    ``status`` is 0 for an exact value, 1 right-censored (the value is at or beyond the
+    observed one) and -1 left-censored (at or before it). Interval censoring is refused
+    by the spec's checks: Bambi 0.21 does not fit it.
     """
 
     status: np.ndarray
-    upper: np.ndarray | None = None
 
     @property
     def censored(self) -> int:
@@ -95,8 +94,8 @@ class Censoring:
         return int(np.count_nonzero(self.status))
 
     def describe(self) -> str:
-        """``"18 right-censored"``, ``"3 left-censored and 2 interval-censored"``."""
-        kinds = [(1, "right"), (-1, "left"), (2, "interval")]
+        """``"18 right-censored"``, ``"3 right-censored and 2 left-censored"``."""
+        kinds = [(1, "right"), (-1, "left")]
         parts = [f"{int(np.sum(self.status == code))} {kind}-censored" for code, kind in kinds
                  if np.any(self.status == code)]  # fmt: skip
         return " and ".join(parts)
@@ -108,10 +107,9 @@ def censoring_of(model: Any) -> Censoring | None:
     if term is None or not getattr(term, "is_censored", False):
         return None
     data = np.asarray(term.data, dtype=float)
-    if data.ndim != 2 or data.shape[1] not in (2, 3):
+    if data.ndim != 2 or data.shape[1] != 2:
         return None
-    upper = data[:, 1] if data.shape[1] == 3 else None
-    return Censoring(data[:, -1].astype(int), upper)
+    return Censoring(data[:, 1].astype(int))
 
 
 def loo_pit(
@@ -123,11 +121,12 @@ def loo_pit(
     on [0, 1] for a calibrated model. When ``cached_loo`` has smoothed this tree's
     weights they are reused (the same values).
 
-    A censored observation's value is only known to lie beyond (before, between) its
-    bounds, so its PIT is only known to lie in ``[F(c), 1]`` (``[0, F(c)]``, ``[F(l),
-    F(u)]``), ``F`` its leave-one-out predictive CDF: it is drawn uniformly there, which
-    is uniform on [0, 1] again for a calibrated model. Taken at ``F(c)`` instead, right-
-    censored times would read as predictions too high.
+    A censored observation's value is only known to lie at or beyond (at or before) its
+    bound ``c``, so its PIT is only known to lie in ``[P(Y < c), 1]`` (``[0, P(Y <=
+    c)]``) under its leave-one-out predictive distribution, as PyMC's censored likelihood
+    has it: it is drawn uniformly there, which is uniform on [0, 1] again for a
+    calibrated model, counts included. Taken at the bound instead, right-censored times
+    would read as predictions too high.
     """
     name = _observed_name(tree, var_name, "posterior_predictive")
     smoothed = computed(tree)
@@ -138,16 +137,13 @@ def loo_pit(
     status = censoring.status.ravel()
     uniform = np.random.default_rng(215).uniform(size=values.shape)
     found = values.copy()
-    right, left, interval = status == 1, status == -1, status == 2
-    found[right] = values[right] + uniform[right] * (1 - values[right])
-    found[left] = uniform[left] * values[left]
-    if interval.any() and censoring.upper is not None:
-        upper = np.asarray(
-            psis.loo_pit(tree, name, log_weights=log_weights, at=censoring.upper)
-        ).ravel()
-        found[interval] = values[interval] + uniform[interval] * (
-            upper[interval] - values[interval]
-        )
+    right, left = status == 1, status == -1
+    if right.any():  # P(Y < c): ties with the bound belong to the censored range
+        below = np.asarray(psis.loo_pit(tree, name, log_weights=log_weights, ties=0.0))
+        found[right] = below.ravel()[right] + uniform[right] * (1 - below.ravel()[right])
+    if left.any():  # P(Y <= c)
+        upto = np.asarray(psis.loo_pit(tree, name, log_weights=log_weights, ties=1.0))
+        found[left] = uniform[left] * upto.ravel()[left]
     return found
 
 

@@ -201,16 +201,15 @@ def loo_pit(
     *,
     log_weights: xr.DataArray | None = None,
     reff: float | None = None,
-    at: np.ndarray | None = None,
+    ties: float | None = None,
 ) -> xr.DataArray:
     """``arviz_stats.loo_pit(tree, var_names=[var_name])[var_name]``, in blocks of observations.
 
     ``log_weights`` are smoothed log weights from ``psis_loo`` or ``psislw``; without
     them they are computed here (``reff`` as in ``psis_loo``). Ties between a draw and
     the observation are broken with arviz-stats' default random draws (seed 214), so
-    the values are arviz-stats' to the bit. ``at`` (one value per observation, flattened)
-    evaluates each observation's leave-one-out predictive CDF there instead of at the
-    observed value (a censored observation's other bound).
+    the values are arviz-stats' to the bit. ``ties`` counts that share of the draws equal
+    to the observation instead (0: ``P(Y < y)``, 1: ``P(Y <= y)``), for censored values.
     """
     predictive = tree["posterior_predictive"].to_dataset()[var_name]
     observed = tree["observed_data"].to_dataset()[var_name]
@@ -221,11 +220,11 @@ def loo_pit(
     obs_dims = [d for d in predictive.dims if d not in SAMPLE_DIMS]
     draws, weights = _Rows(predictive), _Rows(log_weights.transpose(*obs_dims, *SAMPLE_DIMS))
     y = np.asarray(observed.transpose(*obs_dims).values, dtype=float).ravel()
-    if at is not None:
-        y = np.asarray(at, dtype=float).ravel()
     n_samples = draws.n_samples
     # one call for all observations, as arviz-stats draws them
     uniform = np.random.default_rng(214).uniform(size=y.shape)
+    if ties is not None:
+        uniform = np.full(y.shape, float(ties))
     pit = np.empty(y.shape)
     step = _block_rows(n_samples)
     for lo in range(0, y.size, step):

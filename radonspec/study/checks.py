@@ -108,6 +108,32 @@ def _check_trials(study: Study, name: str, model: ModelSpec, main: FormulaInfo) 
     return []
 
 
+def _check_censored(study: Study, name: str, main: FormulaInfo) -> list[SpecError]:
+    """Interval censoring, ``censored(lower, upper, status)``, is refused.
+
+    Bambi 0.21 accepts the three arguments and then reads the second as the status
+    codes, so every row is fitted as exact or wrongly censored, without a word.
+    """
+    response = (main.response or "").replace(" ", "")
+    if not (response.startswith("censored(") and response.endswith(")")):
+        return []
+    depth, commas = 0, 0
+    for char in response[len("censored(") : -1]:
+        depth += char == "("
+        depth -= char == ")"
+        commas += char == "," and depth == 0
+    if commas < 2:
+        return []
+    return [
+        SpecError(
+            f"model '{name}': {main.response} is interval censoring, which Bambi 0.21 does not"
+            " fit (it reads the upper bounds as the censoring codes); use censored(value,"
+            " status) with status 'none', 'right' or 'left'",
+            study.locate("models", name, "formula"),
+        )
+    ]
+
+
 def check_model(
     study: Study, name: str, model: ModelSpec, columns: list[str] | None = None
 ) -> list[SpecError]:
@@ -131,6 +157,7 @@ def check_model(
     if errors or not infos:
         return errors
     errors += _check_trials(study, name, model, infos[0])
+    errors += _check_censored(study, name, infos[0])
     errors += _check_correlated(study, name, model, infos[0])
     if errors:
         return errors

@@ -337,6 +337,13 @@ CASES: list[tuple[str, str, str, str]] = [
         r" \(did you mean 'ANOKA'\?\)",
     ),
     (
+        "interval-censoring",
+        spec("m:\n  formula: censored(log_radon, floor, county) ~ floor"),
+        "8:14",
+        r"censored\(log_radon, floor, county\) is interval censoring, which Bambi 0\.21 does"
+        r" not fit",
+    ),
+    (
         "python-tag",
         HEAD + "models: !!python/object/apply:os.system ['touch CANARY']\n",
         "6:",
