@@ -283,5 +283,5 @@ def test_a_report_after_the_data_or_the_spec_changed_says_which(
         radonspec.predict(toy, "pooled", frame, store=store)
     radonspec.run(toy, store=store, out=tmp_path / "out", jobs=1)
     toy.write_text(toy.read_text().replace("Normal(0, 5)", "Normal(0, 6)"))
-    with pytest.raises(FitError, match=r"with other settings: the spec changed since"):
+    with pytest.raises(FitError, match=r"with other settings or package versions: the spec"):
         radonspec.report_from_store(toy, store=store, out=tmp_path / "again")

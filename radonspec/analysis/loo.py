@@ -70,6 +70,14 @@ class Comparison:
 CRITERIA = ("loo", "kfold")
 
 
+def _censored(tree: xr.DataTree) -> bool:
+    """Whether the response is ``censored(...)``: its bounds are no values to take errors of."""
+    observed = tree["observed_data"] if "observed_data" in tree.children else None
+    return observed is not None and any(
+        str(name).startswith("censored(") for name in observed.data_vars
+    )
+
+
 def compare_fits(
     trees: Mapping[str, xr.DataTree],
     *,
@@ -141,7 +149,9 @@ def compare_fits(
                 dse=float(line["dse"]),
                 weight=float(line["weight"]),
                 pareto_k_bad=bad,
-                rmsd=ppc_rmsd(tree) if has_pp and tree is not None else None,
+                rmsd=ppc_rmsd(tree)
+                if has_pp and tree is not None and not _censored(tree)
+                else None,
                 pareto_k_threshold=threshold,
             )
         )

@@ -197,14 +197,13 @@ def mean_of(family: str, found: xr.Dataset, parent: str) -> xr.DataArray:
     if family not in ZERO_FAMILIES:
         return main
     psi = found["psi"]
-    if family == "hurdle_poisson":
-        return psi * main / -np.expm1(-main)
-    if family == "hurdle_negativebinomial":
+    if family == "hurdle_poisson":  # mu / P(y > 0), which tends to 1 as mu goes to 0
+        positive = -xr.apply_ufunc(np.expm1, -main)
+        return psi * xr.where(main > 1e-12, main / positive.where(main > 1e-12, 1.0), 1.0)
+    if family == "hurdle_negativebinomial":  # P(y > 0) = 1 - (alpha / (alpha + mu))^alpha
         alpha = found["alpha"]
-        zero = np.exp(
-            alpha * (np.log(alpha) - np.log(alpha + main))
-        )  # (alpha / (alpha + mu))^alpha
-        return psi * main / (1 - zero)
+        positive = -xr.apply_ufunc(np.expm1, -alpha * xr.apply_ufunc(np.log1p, main / alpha))
+        return psi * xr.where(main > 1e-12, main / positive.where(main > 1e-12, 1.0), 1.0)
     if family == "hurdle_lognormal":
         return psi * np.exp(main + found["sigma"] ** 2 / 2)
     return psi * main

@@ -253,19 +253,20 @@ def _check_levels(
     "cannot reshape array of size 0"; here it is refused before anything is sampled.
     """
     for info in infos:
-        for term in info.common_terms:
-            for column in term.split(":"):
-                if column not in data or not isinstance(data[column].dtype, pd.CategoricalDtype):
-                    continue
-                present = data[column].dropna().unique()
-                if len(present) < 2:
-                    level = f" ('{present[0]}')" if len(present) else ""
-                    where = " after data.filter" if filtered else ""
-                    raise CompileError(
-                        f"{prefix}: the categorical predictor '{column}' has one level{level}"
-                        f" in the rows the model uses{where}, so it has no effect to estimate:"
-                        " drop it from the formula, or keep rows of another level"
-                    )
+        if "Intercept" not in info.common_terms:
+            continue  # without an intercept a one-level factor is the intercept's column
+        for column in info.common_terms:  # main effects: an interaction x:a keeps a slope
+            if column not in data or not isinstance(data[column].dtype, pd.CategoricalDtype):
+                continue
+            present = data[column].dropna().unique()
+            if len(present) < 2:
+                level = f" ('{present[0]}')" if len(present) else ""
+                where = " after data.filter" if filtered else ""
+                raise CompileError(
+                    f"{prefix}: the categorical predictor '{column}' has one level{level}"
+                    f" in the rows the model uses{where}, so it has no effect to estimate:"
+                    " drop it from the formula, or keep rows of another level"
+                )
 
 
 def _check_counts(data: pd.DataFrame, main: FormulaInfo, prefix: str) -> None:

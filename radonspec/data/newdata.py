@@ -187,7 +187,7 @@ def check_block(block: pd.DataFrame, start: int, needs: Needs, name: str) -> Blo
             unseen = ~numbers.isin(list(known.values())).to_numpy()
             new_group |= unseen
             if unseen.any():
-                new_levels[column] = sorted({f"{v:g}" for v in numbers[unseen]})
+                new_levels[column] = sorted({f"{v:.15g}" for v in numbers[unseen]})
             whole = all(isinstance(v, int) for v in known.values())
             integral = bool(np.all(np.mod(numbers.to_numpy(), 1) == 0))
             typed[column] = numbers.astype("int64") if whole and integral else numbers

@@ -44,7 +44,7 @@ def run_job(job: FitJob) -> Fit:
 
 
 def _fit_with_limit(job: FitJob, limit: float) -> Fit:
-    mainguard.ensure_workers_can_start()
+    mainguard.ensure_workers_can_start(mainguard.LIMITED)
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_fit_and_send, args=(job, sender, os.getpid()), daemon=True)

@@ -23,14 +23,19 @@ ADVICE = (
     "put the script's calls under `if __name__ == \"__main__\":` (Python's multiprocessing"
     " needs it), or pass jobs=1 to fit in this process"
 )
+#: For a fit with ``sampler.time_limit``, which always runs in a process of its own.
+LIMITED = (
+    "put the script's calls under `if __name__ == \"__main__\":` (Python's multiprocessing"
+    " needs it): a model with sampler.time_limit is fitted in a process of its own"
+)
 
 
-def ensure_workers_can_start() -> None:
+def ensure_workers_can_start(advice: str = ADVICE) -> None:
     """Raise ``FitError`` where a worker process started now would run the caller again."""
     if importing_main():
         raise FitError(
             "radonspec was called while a worker process imported the script that started"
-            f" the run, at the script's top level; {ADVICE}"
+            f" the run, at the script's top level; {advice}"
         )
     line = unguarded_main_line()
     if line is not None:
@@ -38,7 +43,7 @@ def ensure_workers_can_start() -> None:
         raise FitError(
             f"{os.path.basename(path)}:{number} runs radonspec at the script's top level,"
             " and each worker process radonspec starts imports the script again, so it"
-            f" would run the study again; {ADVICE}"
+            f" would run the study again; {advice}"
         )
 
 
@@ -73,12 +78,39 @@ def unguarded_main_line() -> tuple[str, int] | None:
             tree = ast.parse(handle.read(), filename=path)
     except (OSError, SyntaxError, ValueError):
         return None
-    line = top.f_lineno
-    for statement in tree.body:
-        end = statement.end_lineno or statement.lineno
-        if statement.lineno <= line <= end:
-            return None if _is_main_guard(statement) else (path, line)
-    return None
+    return None if _guarded(tree.body, top.f_lineno) else (path, top.f_lineno)
+
+
+def _guarded(body: list[ast.stmt], line: int) -> bool:
+    """Whether ``line`` runs only under a ``__name__ == "__main__"`` test in ``body``.
+
+    The statements that hold the line are followed down (``try``, ``with``, ``for`` and
+    ``if`` blocks alike); the line is guarded when one of them is an ``if`` whose test
+    is the comparison, alone or joined by ``and``, and the line is in its body.
+    """
+    for statement in body:
+        if not statement.lineno <= line <= (statement.end_lineno or statement.lineno):
+            continue
+        if isinstance(statement, ast.If) and _is_main_test(statement.test):
+            if any(s.lineno <= line <= (s.end_lineno or s.lineno) for s in statement.body):
+                return True
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and inner and _guarded(_statements(inner), line):
+                return True
+        return False
+    return False
+
+
+def _statements(items: list[ast.AST]) -> list[ast.stmt]:
+    """Statements of a block; an ``except`` clause's own body stands for it."""
+    found: list[ast.stmt] = []
+    for item in items:
+        if isinstance(item, ast.ExceptHandler):
+            found += item.body
+        elif isinstance(item, ast.stmt):
+            found.append(item)
+    return found
 
 
 def _top_level_frame(namespace: dict[str, object]) -> FrameType | None:
@@ -92,11 +124,12 @@ def _top_level_frame(namespace: dict[str, object]) -> FrameType | None:
     return found
 
 
-def _is_main_guard(statement: ast.stmt) -> bool:
-    """``if __name__ == "__main__":`` (either way round)."""
-    if not isinstance(statement, ast.If) or not isinstance(statement.test, ast.Compare):
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round), alone or joined by ``and``."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_is_main_test(value) for value in test.values)
+    if not isinstance(test, ast.Compare):
         return False
-    test = statement.test
     if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
         return False
     sides = [test.left, test.comparators[0]]

@@ -1242,7 +1242,10 @@ def since_last_fit(store: Store, study: str, model: str, fingerprint: str) -> st
     when = str(rows[0].created)[:16].replace("T", " ")
     if meta.get("data_fingerprint") not in (None, fingerprint):
         return f", though the store has one of {when} from other data: the data changed since"
-    return f", though the store has one of {when} with other settings: the spec changed since"
+    return (
+        f", though the store has one of {when} with other settings or package versions: the"
+        " spec or the installed packages changed since"
+    )
 
 
 def open_store(store: Store | str | os.PathLike[str] | None) -> Store:

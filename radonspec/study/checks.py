@@ -316,7 +316,7 @@ def _check_references(study: Study) -> list[SpecError]:
         need_model(shrinkage.to, "report", "shrinkage", "to")
     needs_group = shrinkage or study.report.highlight or study.report.predictor
     if needs_group and report_group(study) is None:
-        factors = grouping_factors(study)
+        factors = [f for f in grouping_factors(study) if ":" not in f]
         which = (
             f"(the grouping factor: {one_of(factors)})"
             if factors

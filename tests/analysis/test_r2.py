@@ -170,3 +170,15 @@ def test_a_censored_response_has_no_r2_and_says_why() -> None:
         "Bayesian R² is not computed for 'survival': 2 right-censored observations are bounds,"
         " not values, and the residuals need values"
     )
+
+
+def test_a_hurdle_count_s_mean_at_a_vanishing_rate_is_psi_not_nan() -> None:
+    """mu / P(y > 0) tends to 1 as mu goes to 0: the expected value is psi there."""
+    from radonspec.analysis.r2 import mean_of
+
+    found = xr.Dataset(
+        {"mu": ("o", [0.0, 1e-20, 1e-9]), "psi": ("o", [0.4] * 3), "alpha": ("o", [1.7] * 3)}
+    )
+    for family in ("hurdle_poisson", "hurdle_negativebinomial"):
+        values = mean_of(family, found, "mu").values
+        np.testing.assert_allclose(values, 0.4, rtol=1e-8)

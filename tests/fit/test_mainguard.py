@@ -39,6 +39,18 @@ def script(tmp_path: Path, body: str, name: str = "script.py") -> Path:
         ('def main():\n    print(probe())\n\n\nif __name__ == "__main__":\n    main()\n', "None"),
         ('if __name__ != "__main__":\n    pass\nelse:\n    print(probe())\n', "5"),
         ("for _ in range(1):\n    print(probe())\n", "3"),
+        ('if __name__ == "__main__" and len("go"):\n    print(probe())\n', "None"),
+        (
+            'try:\n    if __name__ == "__main__":\n        print(probe())\nfinally:\n    pass\n',
+            "None",
+        ),
+        (
+            "import contextlib\nwith contextlib.suppress(OSError):\n"
+            '    if __name__ == "__main__":\n        print(probe())\n',
+            "None",
+        ),
+        ('if __name__ == "__main__" or True:\n    print(probe())\n', "3"),
+        ("try:\n    print(probe())\nexcept OSError:\n    pass\n", "3"),
     ],
     ids=[
         "top",
@@ -48,6 +60,11 @@ def script(tmp_path: Path, body: str, name: str = "script.py") -> Path:
         "guarded-main",
         "not-the-guard",
         "loop",
+        "guard-and-more",
+        "guard-in-try",
+        "guard-in-with",
+        "guard-or-anything",
+        "in-try-unguarded",
     ],
 )
 def test_the_line_a_worker_would_run_again_is_found(
