@@ -61,6 +61,22 @@ report:
 """
 
 
+def censored_model(status: list[str]) -> Any:
+    """A Bambi model of ``censored(t, c) ~ x``, exponential, one row per status (unsampled)."""
+    import warnings
+
+    import bambi as bmb
+    import pandas as pd
+
+    n = len(status)
+    data = pd.DataFrame(
+        {"t": [3.0 + i for i in range(n)], "c": status, "x": [i % 2 for i in range(n)]}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bmb.Model("censored(t, c) ~ x", data, family="exponential")
+
+
 def toy_frame(seed: int = 3) -> Any:
     """40 rows in 5 groups: y = a[g] + x + noise."""
     import numpy as np

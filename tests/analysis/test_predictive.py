@@ -149,17 +149,14 @@ def test_bambi_s_censoring_codes_are_read_from_the_response() -> None:
     import warnings
 
     import bambi as bmb
-    import pandas as pd
+    from conftest import censored_model
 
     from radonspec.analysis.predictive import censoring_of
 
-    data = pd.DataFrame(
-        {"t": [3.0, 5.0, 2.0, 7.0], "c": ["none", "right", "left", "none"], "x": [0, 1, 0, 1]}
-    )
+    model = censored_model(["none", "right", "left", "none"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = bmb.Model("censored(t, c) ~ x", data, family="exponential")
-        plain = bmb.Model("t ~ x", data, family="exponential")
+        plain = bmb.Model("t ~ x", model.data, family="exponential")
     found = censoring_of(model)
     assert found is not None and list(found.status) == [0, 1, -1, 0]
     assert found.censored == 2 and found.describe() == "1 right-censored and 1 left-censored"

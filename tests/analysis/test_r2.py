@@ -151,19 +151,11 @@ def test_the_expected_value_of_a_family_is_the_mean_of_its_pymc_distribution(
 
 def test_a_censored_response_has_no_r2_and_says_why() -> None:
     """A censored time is a bound: its residual would be a number without a meaning."""
-    import warnings
-
-    import bambi as bmb
-    import pandas as pd
+    from conftest import censored_model
 
     from radonspec.analysis.model import AnalysisSettings, after_fit
 
-    data = pd.DataFrame(
-        {"t": [3.0, 5.0, 2.0, 7.0], "c": ["none", "right", "none", "right"], "x": [0, 1, 0, 1]}
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = bmb.Model("censored(t, c) ~ x", data, family="exponential")
+    model = censored_model(["none", "right", "none", "right"])
     found = after_fit("survival", None, model, "exponential", AnalysisSettings())  # type: ignore[arg-type]
     assert "r2" not in found
     assert found["r2_note"] == (
