@@ -70,7 +70,7 @@ class RunResult:
         """2 when a fit failed, or with ``strict`` when its diagnostics failed; else 0."""
         if any(fit.status != "ok" for fit in self.fits.values()):
             return 2
-        if strict and not all(_passed(fit) for fit in self.fits.values()):
+        if strict and not all(diagnostics_passed(fit) for fit in self.fits.values()):
             return 2
         return 0
 
@@ -436,7 +436,8 @@ def _describe() -> Callable[[Fit], Mapping[str, Any]]:
     return diagnostics_summary
 
 
-def _passed(fit: Fit) -> bool:
+def diagnostics_passed(fit: Fit) -> bool:
+    """Whether a fit's stored diagnostics passed (a fit without them is not held against)."""
     diagnostics = fit.meta.get("diagnostics") or {}
     return bool(diagnostics.get("passed", True))
 

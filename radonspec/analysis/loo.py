@@ -21,6 +21,7 @@ import xarray as xr
 from radonspec.analysis.predictive import ppc_rmsd
 from radonspec.analysis.psis import cached_loo
 from radonspec.errors import counted, one_of
+from radonspec.study.formula import response_call
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def _censored(tree: xr.DataTree) -> bool:
     """Whether the response is ``censored(...)``: its bounds are no values to take errors of."""
     observed = tree["observed_data"] if "observed_data" in tree.children else None
     return observed is not None and any(
-        str(name).startswith("censored(") for name in observed.data_vars
+        (call := response_call(str(name))) is not None and call[0] == "censored"
+        for name in observed.data_vars
     )
 
 

@@ -222,8 +222,9 @@ def loo_pit(
     y = np.asarray(observed.transpose(*obs_dims).values, dtype=float).ravel()
     n_samples = draws.n_samples
     # one call for all observations, as arviz-stats draws them
-    uniform = np.random.default_rng(214).uniform(size=y.shape)
-    if ties is not None:
+    if ties is None:
+        uniform = np.random.default_rng(214).uniform(size=y.shape)
+    else:
         uniform = np.full(y.shape, float(ties))
     pit = np.empty(y.shape)
     step = _block_rows(n_samples)

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from radonspec.analysis.groups import SAMPLE_DIMS, parameter_names
+from radonspec.study.family import TRIALS_FAMILIES
 
 PROB = 0.89
 #: Families whose likelihood's main parameter is the expected value of the response.
@@ -35,9 +36,6 @@ MEAN_FAMILIES = frozenset(
         "exponential", "wald", "laplace", "weibull",
     }
 )  # fmt: skip
-#: Families whose response counts successes out of each row's trials (``p(y, n)``): the
-#: expected value is the trials times the main parameter (``p``, or a beta-binomial's ``mu``).
-TRIALS_FAMILIES = frozenset({"binomial", "beta_binomial", "zero_inflated_binomial"})
 #: Families mixing a point mass at zero with another distribution; ``psi`` is the share of
 #: the other distribution (PyMC's parametrisation, Bambi's too), and the expected value of a
 #: row is ``psi`` times that distribution's mean (truncated at zero for a hurdle count).
@@ -192,21 +190,23 @@ def mean_of(family: str, found: xr.Dataset, parent: str) -> xr.DataArray:
     Gamma(1 + 1 / alpha)``). The trials of a binomial are applied by the caller.
     """
     main = found[parent]
-    if family == "lognormal":  # mu and sigma are the log's
-        return xr.apply_ufunc(np.exp, main + found["sigma"] ** 2 / 2)
+    if family in ("lognormal", "hurdle_lognormal"):  # mu and sigma are the log's
+        main = xr.apply_ufunc(np.exp, main + found["sigma"] ** 2 / 2)
     if family not in ZERO_FAMILIES:
         return main
-    psi = found["psi"]
-    if family == "hurdle_poisson":  # mu / P(y > 0), which tends to 1 as mu goes to 0
-        positive = -xr.apply_ufunc(np.expm1, -main)
-        return psi * xr.where(main > 1e-12, main / positive.where(main > 1e-12, 1.0), 1.0)
+    if family == "hurdle_poisson":  # P(y > 0) = 1 - exp(-mu)
+        return found["psi"] * _truncated(main, -xr.apply_ufunc(np.expm1, -main))
     if family == "hurdle_negativebinomial":  # P(y > 0) = 1 - (alpha / (alpha + mu))^alpha
         alpha = found["alpha"]
-        positive = -xr.apply_ufunc(np.expm1, -alpha * xr.apply_ufunc(np.log1p, main / alpha))
-        return psi * xr.where(main > 1e-12, main / positive.where(main > 1e-12, 1.0), 1.0)
-    if family == "hurdle_lognormal":
-        return psi * np.exp(main + found["sigma"] ** 2 / 2)
-    return psi * main
+        zero = -alpha * xr.apply_ufunc(np.log1p, main / alpha)
+        return found["psi"] * _truncated(main, -xr.apply_ufunc(np.expm1, zero))
+    return found["psi"] * main
+
+
+def _truncated(mean: xr.DataArray, positive: xr.DataArray) -> xr.DataArray:
+    """A count's mean given it is above zero, ``mean / P(y > 0)``: 1 as the mean goes to 0."""
+    small = mean <= 1e-12
+    return xr.where(small, 1.0, mean / positive.where(~small, 1.0))
 
 
 def _trials(model: Any) -> np.ndarray | None:

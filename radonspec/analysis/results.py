@@ -499,9 +499,7 @@ def data_summary(study: Study, data: pd.DataFrame) -> DataSummary:
         complete = data[columns].notna().all(axis=1)
         dropped = int((~complete).sum())
         data = data.loc[complete]
-    factors = (
-        () if study.report.group else tuple(f for f in grouping_factors(study) if ":" not in f)
-    )  # only to say which to choose from: an interaction of factors is no column
+    factors = () if study.report.group else tuple(grouping_factors(study))  # to choose from
     if group is None or group not in data.columns:
         return DataSummary(
             source, len(data), columns, group, all_columns=every, dropped=dropped, factors=factors

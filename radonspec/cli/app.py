@@ -109,6 +109,7 @@ def run(
     if executor not in ("local", "dask"):
         err.print(f"error: --executor must be 'local' or 'dask', got '{plain(executor)}'")
         raise typer.Exit(1)
+    from radonspec.api import diagnostics_passed
     from radonspec.api import run as run_study
     from radonspec.cli.progress import RunDisplay
 
@@ -130,17 +131,13 @@ def run(
             print_summary(result)
             code = max(code, result.exit_code(strict=strict))
             if strict and result.exit_code(strict=True) and not result.exit_code():
-                failed = [n for n, f in result.fits.items() if not _diagnostics_passed(f)]
+                failed = [n for n, f in result.fits.items() if not diagnostics_passed(f)]
                 err.print(
                     f"--strict: exit status 2, the diagnostics of {', '.join(map(plain, failed))}"
                     " failed",
                     highlight=False,
                 )
     raise typer.Exit(code)
-
-
-def _diagnostics_passed(fit: Any) -> bool:
-    return bool((fit.meta.get("diagnostics") or {}).get("passed", True))
 
 
 def _check_all(studies: list[Path]) -> None:
@@ -169,6 +166,8 @@ def _check_all(studies: list[Path]) -> None:
 
 def print_summary(result: RunResult) -> None:
     """The run's table (status, cache, timings, diagnostics), failures and report files."""
+    from radonspec.api import diagnostics_passed
+
     fits = result.fits
     title = f"{result.study.name}: {counted(len(fits), 'model')} in {result.seconds:.1f} s"
     table = Table(title=plain(title))
@@ -177,7 +176,7 @@ def print_summary(result: RunResult) -> None:
     for name, fit in fits.items():
         diag = fit.meta.get("diagnostics") or {}
         status = fit.status if fit.status == "ok" else f"[red]{plain(fit.status)}[/red]"
-        if fit.status == "ok" and not diag.get("passed", True):
+        if fit.status == "ok" and not diagnostics_passed(fit):
             status = "[yellow]ok, diagnostics failed[/yellow]"
         table.add_row(
             plain(name),
@@ -199,9 +198,10 @@ def print_summary(result: RunResult) -> None:
     for name, fit in fits.items():
         if fit.status != "ok":
             out.print(f"[red]{plain(name)} failed:[/red] {plain(fit.error or '')}")
-        diag = fit.meta.get("diagnostics") or {}
-        if fit.status == "ok" and not diag.get("passed", True):
-            problems = diag.get("problems") or ["see the report's sampling diagnostics"]
+        if fit.status == "ok" and not diagnostics_passed(fit):
+            problems = fit.meta["diagnostics"].get("problems") or [
+                "see the report's sampling diagnostics"
+            ]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             out.print(
                 f"[yellow]{plain(name)}: diagnostics failed:[/yellow] {plain(problems[0])}{more}",

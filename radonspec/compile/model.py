@@ -39,6 +39,7 @@ from radonspec.study.formula import (
     FormulaInfo,
     expand_double_bars,
     formula_namespace,
+    response_call,
 )
 from radonspec.study.priorkeys import nest_priors
 from radonspec.study.priors import to_bambi
@@ -274,10 +275,10 @@ def _check_counts(data: pd.DataFrame, main: FormulaInfo, prefix: str) -> None:
 
     Bambi fails on a categorical one with pandas' "cannot perform the numpy op remainder".
     """
-    response = (main.response or "").replace(" ", "")
-    if not (response.startswith("p(") and response.endswith(")")):
+    call = response_call(main.response)
+    if call is None or call[0] != "p":
         return
-    for role, column in zip(("successes", "trials"), response[2:-1].split(","), strict=False):
+    for role, column in zip(("successes", "trials"), call[1], strict=False):
         if column in data and not pd.api.types.is_numeric_dtype(data[column].dtype):
             listed = isinstance(data[column].dtype, pd.CategoricalDtype)
             raise CompileError(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -198,11 +197,14 @@ def response_label(response: str) -> str:
     trials: ``cases (out of herd_size)``; a censored one is its values, ``time
     (censored)``. Any other response keeps Bambi's name.
     """
-    found = re.fullmatch(r"p\(\s*(.+?)\s*,\s*(.+?)\s*\)", response)
-    if found:
-        return f"{found[1]} (out of {found[2]})"
-    found = re.fullmatch(r"censored\(\s*(.+?)\s*,.*\)", response)
-    return f"{found[1]} (censored)" if found else response
+    from radonspec.study.formula import response_call
+
+    call = response_call(response)
+    if call is not None and call[0] == "p" and len(call[1]) == 2:
+        return f"{call[1][0]} (out of {call[1][1]})"
+    if call is not None and call[0] == "censored" and call[1]:
+        return f"{call[1][0]} (censored)"
+    return response
 
 
 def _densities(ax: Axes, colour: str, check: PredictiveCheck) -> None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from radonspec.errors import Location, SpecError, did_you_mean, one_of
 from radonspec.study.correlated import PREFIX, requested_factors
-from radonspec.study.family import FamilyError, check_family_link
-from radonspec.study.formula import FormulaError, FormulaInfo, check_formula
+from radonspec.study.family import TRIALS_FAMILIES, FamilyError, check_family_link
+from radonspec.study.formula import FormulaError, FormulaInfo, check_formula, response_call
 from radonspec.study.noncentered import noncentered_problem
 from radonspec.study.priorkeys import prior_keys
 from radonspec.study.priors import CORRELATION_PRIOR, PriorNode
@@ -40,15 +40,17 @@ def formula_infos(model: ModelSpec, columns: list[str] | None = None) -> list[Fo
 
 
 def grouping_factors(study: Study) -> list[str]:
-    """Every grouping factor of the study's models, in the order they first appear.
+    """The study's grouping factors that are columns, in the order they first appear.
 
-    A formula that does not parse contributes nothing (the checks say why it does not).
+    An interaction of factors (``herd:pen``, which ``(1 | herd/pen)`` makes too) is no
+    column and is left out. A formula that does not parse contributes nothing (the checks
+    say why it does not).
     """
     found: dict[str, None] = {}
     for model in study.models.values():
         for index, text in enumerate(model.formulas):
             found.update(dict.fromkeys(_group_factors(text, model.family, index == 0)))
-    return list(found)
+    return [factor for factor in found if ":" not in factor]
 
 
 def report_group(study: Study) -> str | None:
@@ -62,8 +64,8 @@ def report_group(study: Study) -> str | None:
     """
     if study.report.group is not None:
         return study.report.group
-    plain = [factor for factor in grouping_factors(study) if ":" not in factor]
-    return plain[0] if len(plain) == 1 else None
+    factors = grouping_factors(study)
+    return factors[0] if len(factors) == 1 else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,18 +76,14 @@ def _group_factors(formula: str, family: str, main: bool) -> tuple[str, ...]:
         return ()
 
 
-#: Families whose response counts successes out of trials, written ``p(successes, trials)``.
-TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
-
-
 def _check_trials(study: Study, name: str, model: ModelSpec, main: FormulaInfo) -> list[SpecError]:
     """A binomial family needs ``p(successes, trials)``, and ``p(...)`` needs a binomial family.
 
     Bambi fails on either mismatch only when it builds the model, with numpy's words
     ("too many indices for array", "Incompatible Elemwise input shapes").
     """
-    response = (main.response or "").replace(" ", "")
-    trials = response.startswith("p(") and response.endswith(")") and "," in response
+    call = response_call(main.response)
+    trials = call is not None and call[0] == "p" and len(call[1]) == 2
     where = study.locate("models", name, "formula")
     if model.family in TRIALS_FAMILIES and not trials:
         return [
@@ -114,15 +112,8 @@ def _check_censored(study: Study, name: str, main: FormulaInfo) -> list[SpecErro
     Bambi 0.21 accepts the three arguments and then reads the second as the status
     codes, so every row is fitted as exact or wrongly censored, without a word.
     """
-    response = (main.response or "").replace(" ", "")
-    if not (response.startswith("censored(") and response.endswith(")")):
-        return []
-    depth, commas = 0, 0
-    for char in response[len("censored(") : -1]:
-        depth += char == "("
-        depth -= char == ")"
-        commas += char == "," and depth == 0
-    if commas < 2:
+    call = response_call(main.response)
+    if call is None or call[0] != "censored" or len(call[1]) < 3:
         return []
     return [
         SpecError(
@@ -316,7 +307,7 @@ def _check_references(study: Study) -> list[SpecError]:
         need_model(shrinkage.to, "report", "shrinkage", "to")
     needs_group = shrinkage or study.report.highlight or study.report.predictor
     if needs_group and report_group(study) is None:
-        factors = [f for f in grouping_factors(study) if ":" not in f]
+        factors = grouping_factors(study)
         which = (
             f"(the grouping factor: {one_of(factors)})"
             if factors

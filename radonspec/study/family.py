@@ -9,6 +9,8 @@ from radonspec.errors import did_you_mean, one_of
 
 # Bambi drops the intercept of ordinal families: the thresholds take its place
 ORDINAL_FAMILIES = frozenset({"cumulative", "sratio"})
+#: Families whose response counts successes out of trials, written ``p(successes, trials)``.
+TRIALS_FAMILIES = frozenset({"binomial", "beta_binomial", "zero_inflated_binomial"})
 
 
 class FamilyError(ValueError):

@@ -175,6 +175,27 @@ class FormulaInfo:
     offsets: tuple[str, ...] = ()  # the offset terms left out of ``common_terms``
 
 
+def response_call(response: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """A response written as a call, split: ``"p(s, n)"`` -> ``("p", ("s", "n"))``.
+
+    The arguments are split at their top-level commas (``censored(log(t), s)`` has two);
+    ``None`` for a response that is not ``name(...)``.
+    """
+    text = (response or "").strip()
+    found = re.fullmatch(r"([A-Za-z_]\w*)\((.*)\)", text, flags=re.S)
+    if found is None:
+        return None
+    args, depth, start = [], 0, 0
+    inner = found[2]
+    for index, char in enumerate(inner):
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 0:
+            args.append(inner[start:index].strip())
+            start = index + 1
+    args.append(inner[start:].strip())
+    return found[1], tuple(a for a in args if a)
+
+
 def expand_double_bars(formula: str) -> str:
     """The formula as formulae and Bambi read it: lme4's ``(x || g)`` becomes ``(x | g)``.
 

@@ -757,3 +757,13 @@ def test_two_names_side_by_side_suggest_one_column_in_backquotes() -> None:
         " backquotes: `Solar R`"
     )
     assert caught.value.offset == len("Ozone ~ Solar ")
+
+
+def test_a_response_written_as_a_call_is_split_at_its_top_level_commas() -> None:
+    from radonspec.study.formula import response_call
+
+    assert response_call("p(incidence, size)") == ("p", ("incidence", "size"))
+    assert response_call("censored(log(t), status)") == ("censored", ("log(t)", "status"))
+    assert response_call("censored(lo, f(a, b), st)") == ("censored", ("lo", "f(a, b)", "st"))
+    assert response_call("log_radon") is None and response_call(None) is None
+    assert response_call("use[Y]") is None
