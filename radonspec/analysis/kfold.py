@@ -28,12 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from radonspec.analysis.loo import Comparison, compare_fits
 from radonspec.data.load import fingerprint
 from radonspec.errors import CompileError, FitError
-from radonspec.fit.heldout import held_out_elpd, held_out_loglik
+from radonspec.fit.heldout import held_out_elpd, held_out_loglik, mean_density
 from radonspec.fit.record import Fit
 from radonspec.fit.runner import Event, Planned, fit_planned, open_store, plan_fit, study_frame
 from radonspec.fit.store import Store
@@ -249,7 +248,7 @@ def _score(
     p = np.nan
     if full is not None and full.ok and full.tree is not None:
         full_ll = _stacked(full.tree["log_likelihood"].to_dataset())
-        lppd = float((logsumexp(full_ll, axis=0) - np.log(full_ll.shape[0])).sum())
+        lppd = float(mean_density(full_ll).sum())
         p = lppd - elpd
     return KFoldResult(name, elpd, se, float(p), elpd_i, len(folds))
 

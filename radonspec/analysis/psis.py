@@ -37,6 +37,8 @@ import xarray as xr
 from arviz_base import rcParams
 from arviz_stats.utils import ELPDDataLOO, get_log_likelihood
 
+from radonspec.fit.numerics import logsumexp_rows
+
 __all__ = [
     "BLOCK_BYTES",
     "cached_loo",
@@ -231,7 +233,7 @@ def loo_pit(
     for lo in range(0, y.size, step):
         hi = min(lo + step, y.size)
         rows, logw = draws[lo:hi], weights[lo:hi]
-        normalised = np.exp(logw - _logsumexp_rows(logw)[:, None])
+        normalised = np.exp(logw - logsumexp_rows(logw)[:, None])
         below = np.sum(normalised * (rows < y[lo:hi, None]), axis=-1)
         at = np.sum(normalised * (rows == y[lo:hi, None]), axis=-1)
         pit[lo:hi] = below + uniform[lo:hi] * at
@@ -355,8 +357,8 @@ def _psis_blocks(
             log_weights[lo:hi] = smoothed
         if elpd:
             # arviz-stats' _loo: lppd - elpd, both log-sum-exps over every draw
-            elpd_i[lo:hi] = _logsumexp_rows(smoothed + rows)
-            p_loo_i[lo:hi] = _logsumexp_rows(rows, 1 / n_samples) - elpd_i[lo:hi]
+            elpd_i[lo:hi] = logsumexp_rows(smoothed + rows)
+            p_loo_i[lo:hi] = logsumexp_rows(rows, 1 / n_samples) - elpd_i[lo:hi]
 
     shape = [log_lik.sizes[d] for d in obs_dims]
     coords = {n: c for n, c in log_lik.coords.items() if not set(c.dims) & set(SAMPLE_DIMS)}
@@ -421,7 +423,7 @@ def _smooth(
         block = ratios[smooth]
         np.put_along_axis(block, tail_at[smooth], smoothed, axis=1)
         ratios[smooth] = block
-    ratios -= _logsumexp_rows(ratios)[:, None]
+    ratios -= logsumexp_rows(ratios)[:, None]
     return ratios, kappa
 
 
@@ -466,7 +468,7 @@ def _gpdfit(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     grid = np.multiply(-b[:, :, None], tail[:, None, :])
     k = np.mean(np.log1p(grid, out=grid), axis=-1)
     len_scale = n * (np.log(-b / k) - k - 1)
-    w_theta = np.exp(len_scale - _logsumexp_rows(len_scale)[:, None])
+    w_theta = np.exp(len_scale - logsumexp_rows(len_scale)[:, None])
     # arviz-stats drops negligible weights before summing: rows keeping the same number
     # are summed together over exactly the kept values, so each sum adds what it adds
     kept = w_theta >= 10 * EPS
@@ -499,41 +501,6 @@ def _gpinv(n_tail: int, kappa: np.ndarray, sigma: np.ndarray, mu: np.ndarray) ->
     k = kappa[other, None]
     q[other] = mu[other, None] + sigma[other, None] * np.expm1(-k * np.log1p(-p)) / k
     return q
-
-
-def _logsumexp_rows(a: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """``scipy.special.logsumexp(a, axis=1, b=scale)`` with scipy's operations, fewer passes.
-
-    scipy 1.18 separates the largest terms of each row from the sum and adds them
-    back through ``log1p``; where that is not finite it takes ``log(sum(exp(a)))``.
-    The same steps give the same numbers; scipy's extra pass over every row (for
-    that fallback) runs here only on the rows that need it.
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        top = np.max(a, axis=1, keepdims=True)
-        at_top = a == top
-        if scale is None:
-            m = np.count_nonzero(at_top, axis=1).astype(float)[:, None]
-        else:
-            m = np.sum(scale * at_top, axis=1, keepdims=True)
-        terms = np.subtract(a, top)
-        np.exp(terms, out=terms)
-        # scipy sets the largest terms to -inf before shifting: the same zeros where the
-        # row's maximum is finite, and a non-finite result (then replaced) where it is not
-        np.copyto(terms, 0.0, where=at_top)
-        if scale is not None:
-            terms *= scale
-        s = np.sum(terms, axis=1, keepdims=True)
-        s = np.where(s == 0, s, s / m)
-        sign = np.sign(s + 1) * np.sign(m)
-        s = np.where(s < -1, -s - 2, s)
-        out = (np.log1p(s) + np.log(np.abs(m)) + top)[:, 0]
-        out[sign[:, 0] < 0] = np.nan
-        direct = np.flatnonzero(~np.isfinite(out))
-        if direct.size:
-            exp = np.exp(a[direct]) if scale is None else scale * np.exp(a[direct])
-            out[direct] = np.log(np.sum(exp, axis=1))
-    return out
 
 
 # -- one PSIS-LOO per fit ---------------------------------------------------------------------
