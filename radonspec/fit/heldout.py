@@ -133,7 +133,9 @@ class _Structures:
         nodes = io_toposort(inputs, [output])
         refs: dict[Any, Any] = {var: ("array", i) for i, var in enumerate(arrays)}
         kept = [var for var in inputs if var not in refs]
-        refs.update({var: ("constant", var.signature()) for var in kept})
+        refs.update(
+            {var: ("constant", var.signature()) for var in kept if isinstance(var, Constant)}
+        )
         structure = []
         for n, node in enumerate(nodes):
             structure.append((node.op, tuple(refs[var] for var in node.inputs)))
