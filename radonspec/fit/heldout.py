@@ -127,15 +127,13 @@ class _Structures:
         from pytensor.tensor.variable import TensorConstant
 
         inputs = list(dict.fromkeys(graph_inputs([output])))
-        if not all(isinstance(var, Constant) for var in inputs):
+        constants = [var for var in inputs if isinstance(var, Constant)]
+        if len(constants) < len(inputs):
             return None
-        arrays = [v for v in inputs if isinstance(v, TensorConstant) and v.data.size > 1]
+        arrays = [v for v in constants if isinstance(v, TensorConstant) and v.data.size > 1]
         nodes = io_toposort(inputs, [output])
         refs: dict[Any, Any] = {var: ("array", i) for i, var in enumerate(arrays)}
-        kept = [var for var in inputs if var not in refs]
-        refs.update(
-            {var: ("constant", var.signature()) for var in kept if isinstance(var, Constant)}
-        )
+        refs.update({var: ("constant", var.signature()) for var in constants if var not in refs})
         structure = []
         for n, node in enumerate(nodes):
             structure.append((node.op, tuple(refs[var] for var in node.inputs)))
@@ -159,12 +157,6 @@ class _Structures:
                 while len(self._functions) > self.capacity:
                     self._functions.popitem(last=False)
         return lambda: function(*values)
-
-    def clear(self) -> None:
-        """Forget every compiled function and reset the counts."""
-        with self._lock:
-            self._functions.clear()
-            self.compiles = self.hits = 0
 
 
 def _mode_key() -> tuple[Any, ...]:
