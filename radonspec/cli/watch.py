@@ -206,8 +206,9 @@ class Watcher:
         if self.warm:
             if self._drawer is None:
                 from radonspec.report.drawer import Drawer
+                from radonspec.report.plots import warm_up as draw_first
 
-                self._drawer = Drawer()
+                self._drawer = Drawer(warm_up=draw_first)
             self._drawer.start()  # from this thread: the process dies with the one starting it
             self._warming = threading.Thread(
                 target=warm_up, args=(study,), name="radonspec-warm-up", daemon=True

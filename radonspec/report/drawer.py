@@ -81,9 +81,14 @@ class Pending:
 
 
 class Drawer:
-    """One worker process drawing queued figures to PNG, one at a time."""
+    """One worker process drawing queued figures to PNG, one at a time.
 
-    def __init__(self) -> None:
+    ``warm_up`` (a module-level function, so the process can be handed it) draws a first
+    figure in the process when it starts (``plots.warm_up``); None imports nothing.
+    """
+
+    def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
+        self._warm = warm_up
         self._pool: ProcessPoolExecutor | None = None
         self._busy: Future[bytes] | None = None
         self._queue: collections.deque[Pending] = collections.deque()
@@ -109,7 +114,7 @@ class Drawer:
             daemon=True,
         )  # fmt: skip
         feeder.start()
-        self._busy = self._pool.submit(_warm_up)
+        self._busy = self._pool.submit(_warm_up, self._warm)
         self._busy.add_done_callback(self._finished)
 
     @property
@@ -243,12 +248,11 @@ def _start_worker(parent: int) -> None:
             os._exit(1)
 
 
-def _warm_up() -> bytes:
+def _warm_up(warm_up: Callable[[], None] | None) -> bytes:
     import gc
 
-    from radonspec.report.plots import warm_up
-
-    warm_up()
+    if warm_up is not None:
+        warm_up()
     # what is imported now stays: the collections while drawing walk only the figures
     gc.collect()
     gc.freeze()

@@ -25,7 +25,7 @@ def _fresh() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def drawer() -> Iterator[Drawer]:
-    started = Drawer()
+    started = Drawer(warm_up=plots.warm_up)
     started.start()
     started.wait()
     yield started
