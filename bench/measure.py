@@ -2,10 +2,14 @@
 
 How memory is measured (two numbers, both recorded):
 
-- ``maxrss_mb``: ``ru_maxrss`` from ``os.wait4`` on the child. The kernel reports the
-  largest resident set of the child *or of any descendant it waited for*, so it is exact
-  for the biggest single process but does not add up processes alive at the same time
-  (a process pool's workers).
+- ``maxrss_mb``: ``ru_maxrss`` of the command. The kernel reports the largest resident
+  set of the process *or of any descendant it waited for*, so it is exact for the biggest
+  single process but does not add up processes alive at the same time (a process pool's
+  workers). Linux carries a process's peak across ``exec``, so a command forked straight
+  from this harness would start from the harness's own peak (a bare ``import radonspec``
+  read 653 MB that way): the command runs under ``bench/peak.py``, a bare interpreter
+  that forks it and writes its ``ru_maxrss`` to a file. A run killed with its group
+  writes none; its figure is then the polled one.
 - ``tree_rss_mb``: the largest sum of the resident sets of the child and all its
   descendants, sampled with psutil every ``POLL_SECONDS``. It sees concurrent workers but
   can miss a spike shorter than the polling interval.
@@ -24,6 +28,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +40,7 @@ import psutil
 
 POLL_SECONDS = 0.1
 MB = 1024 * 1024
+PEAK = Path(__file__).with_name("peak.py")
 
 
 @dataclass(frozen=True)
@@ -101,12 +108,14 @@ def measure(
     log.parent.mkdir(parents=True, exist_ok=True)
     stopped: str | None = None
     tree_peak = 0
+    handle, peak_file = tempfile.mkstemp(prefix="peak-", suffix=".kb")
+    os.close(handle)
     with log.open("wb") as sink:
         started = time.perf_counter()
         # a new session makes the child a process-group leader: killing the group ends
         # the pool workers and compilers it started, and nothing of ours
         child = subprocess.Popen(
-            list(command),
+            [sys.executable, "-S", str(PEAK), peak_file, "--", *command],
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdout=sink,
@@ -116,7 +125,7 @@ def measure(
         )
         watched = psutil.Process(child.pid)
         while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(child.pid, os.WNOHANG)
             if pid == child.pid:
                 break
             tree_peak = max(tree_peak, _tree_rss(watched))
@@ -135,6 +144,7 @@ def measure(
         wall = time.perf_counter() - started
     # Popen must not try to reap the child we already reaped
     child.returncode = os.waitstatus_to_exitcode(status)
+    largest = _read_kb(peak_file)
     code = child.returncode
     error = stopped
     if error is None and code != 0:
@@ -142,7 +152,7 @@ def measure(
     return Measurement(
         command=list(command),
         wall_s=wall,
-        maxrss_mb=usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        maxrss_mb=largest / 1024 if largest is not None else tree_peak / MB,
         tree_rss_mb=tree_peak / MB,
         returncode=code,
         error=error,
@@ -150,11 +160,22 @@ def measure(
     )
 
 
+def _read_kb(path: str) -> int | None:
+    """The kilobytes ``bench/peak.py`` wrote (None when it wrote none); removes the file."""
+    try:
+        text = Path(path).read_text().strip()
+    except OSError:
+        return None
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return int(text) if text.isdigit() else None
+
+
 def _tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of a process and its descendants right now (0 if it is gone)."""
+    """Resident bytes of the descendants of ``bench/peak.py``'s process now (0 if gone)."""
     total = 0
     try:
-        members = [process, *process.children(recursive=True)]
+        members = process.children(recursive=True)
     except psutil.Error:
         return 0
     for member in members:

@@ -351,8 +351,9 @@ def section_memory(bench: Bench) -> dict[str, Any]:
 
 
 MEMORY_METHOD = (
-    "peak_rss_mb = max(maxrss_mb, tree_rss_mb); maxrss_mb: ru_maxrss from os.wait4 (largest"
-    " single process of the tree); tree_rss_mb: largest sum of RSS over the child and its"
+    "peak_rss_mb = max(maxrss_mb, tree_rss_mb); maxrss_mb: ru_maxrss of the command (largest"
+    " single process of the tree), read by bench/peak.py, which forks it, so the harness's own"
+    " peak is not carried into it; tree_rss_mb: largest sum of RSS over the command and its"
     " descendants, psutil polling every 0.1 s"
 )
 

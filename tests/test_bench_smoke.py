@@ -101,6 +101,24 @@ def test_measure_records_wall_time_and_peak_memory(tmp_path: Path) -> None:
     assert found.peak_rss_mb >= found.maxrss_mb
 
 
+def test_a_small_command_does_not_read_the_harness_peak(tmp_path: Path) -> None:
+    """Linux carries a process's peak across exec: a child forked straight from a process
+    that once held 400 MB read at least 400 MB whatever it did itself."""
+    held = bytearray(400 * 2**20)
+    held[::4096] = b"x" * len(held[::4096])
+    del held
+    found = measure([sys.executable, "-c", "pass"], cwd=tmp_path, log=tmp_path / "small.log")
+    assert found.ok
+    assert found.maxrss_mb < 150, found
+
+
+def test_measure_keeps_the_signal_that_killed_the_command(tmp_path: Path) -> None:
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    found = measure([sys.executable, "-c", code], cwd=tmp_path, log=tmp_path / "killed.log")
+    assert found.returncode == -9
+    assert found.error is not None and found.error.startswith("exit code -9")
+
+
 def test_measure_reports_a_failing_command_with_its_output(tmp_path: Path) -> None:
     code = "import sys; print('radonspec exploded'); sys.exit(3)"
     found = measure([sys.executable, "-c", code], cwd=tmp_path, log=tmp_path / "bad.log")
