@@ -162,9 +162,20 @@ class Drawer:
             self._feed()
 
     def _feed(self) -> None:
-        """Hand the next queued figure to the process if it is idle."""
+        """Hand the next queued figure to the process if it is idle.
+
+        A process found dead (its last figure failed with the pool broken) is let go at
+        once, queue or not, so ``running`` says so and the next ``start`` makes a new one.
+        """
         with self._lock:
-            if self._pool is None or not self._queue:
+            if self._pool is None:
+                return
+            if self._busy is not None and _broken(self._busy):
+                broken = self._let_go()
+                if broken is not None:
+                    broken.shutdown(wait=False, cancel_futures=True)
+                return
+            if not self._queue:
                 return
             if self._busy is not None and not self._busy.done():
                 return
@@ -246,6 +257,15 @@ def _start_worker(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the line above
             os._exit(1)
+
+
+def _broken(future: Future[bytes]) -> bool:
+    """Whether ``future`` is done and failed because its process died."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if not future.done() or future.cancelled():
+        return False
+    return isinstance(future.exception(), BrokenProcessPool)
 
 
 def _warm_up(warm_up: Callable[[], None] | None) -> bytes:

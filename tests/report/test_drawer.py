@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -120,6 +121,10 @@ def test_a_drawer_dying_with_figures_queued_hands_them_all_back() -> None:
         pngs = [p.png() if isinstance(p, Pending) else p for p in queued]
         assert pngs[1:] == [here(seed) for seed in (32, 33, 34)]
         assert pngs[0] == here(31)
+        # the feeder lets a dead process go by itself, even with nothing left to hand it
+        deadline = time.monotonic() + 30
+        while dying.running and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not dying.running
         # started again (as ``watch`` does after each good cycle): a new process and one
         # feeder, the dead pool's gone
