@@ -1,6 +1,6 @@
 """Run a command and write its peak resident memory, free of the harness's own.
 
-    python -S -m bench.peak OUT -- COMMAND...    (from the repository root)
+    python -S bench/peak.py OUT -- COMMAND...
 
 Linux keeps a process's largest resident set across ``exec``: a child that the harness
 forks and execs starts with the harness's own peak as its ``ru_maxrss``. A run of
@@ -21,13 +21,15 @@ import sys
 def main(argv: list[str]) -> int:
     """Run ``argv[2:]`` (after ``OUT --``), record its ``ru_maxrss`` in ``OUT``."""
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -S -m bench.peak OUT -- COMMAND...", file=sys.stderr)
+        print("usage: python -S bench/peak.py OUT -- COMMAND...", file=sys.stderr)
         return 2
     out, command = argv[0], argv[2:]
     child = os.fork()
     if child == 0:
         try:
             os.execvp(command[0], command)
+        except OSError as exc:
+            print(f"cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
         finally:
             os._exit(127)
     while True:
