@@ -32,12 +32,7 @@ def main(argv: list[str]) -> int:
             print(f"cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
         finally:
             os._exit(127)
-    while True:
-        try:
-            _, status, usage = os.wait4(child, 0)
-            break
-        except InterruptedError:
-            continue
+    _, status, usage = os.wait4(child, 0)  # retried by Python when a signal interrupts it
     with open(out, "w") as handle:
         handle.write(f"{usage.ru_maxrss}\n")
     if os.WIFSIGNALED(status):

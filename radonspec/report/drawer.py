@@ -171,9 +171,7 @@ class Drawer:
             if self._pool is None:
                 return
             if self._busy is not None and _broken(self._busy):
-                broken = self._let_go()
-                if broken is not None:
-                    broken.shutdown(wait=False, cancel_futures=True)
+                self._drop_broken()
                 return
             if not self._queue:
                 return
@@ -184,9 +182,7 @@ class Drawer:
                 busy = self._busy = pending.submit(self._pool)
             except Exception:  # noqa: BLE001 - a broken pool: every figure is drawn here
                 self._queue.appendleft(pending)
-                broken = self._let_go()
-                if broken is not None:
-                    broken.shutdown(wait=False, cancel_futures=True)
+                self._drop_broken()
                 return
         busy.add_done_callback(self._finished)
 
@@ -202,6 +198,12 @@ class Drawer:
         pool = self._let_go()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drop_broken(self) -> None:
+        """Let a pool whose process died go, without waiting for it."""
+        broken = self._let_go()
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
 
     def _let_go(self) -> ProcessPoolExecutor | None:
         """Forget the pool (returned, for its shutdown) and end its feeder."""
